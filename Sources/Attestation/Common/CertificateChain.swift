@@ -1,0 +1,85 @@
+import Foundation
+import SwiftASN1
+import X509
+
+/// A certificate chain ordered leaf first, as it appears in a PEM bundle.
+public struct CertificateChain: Sendable {
+    /// The certificates, leaf first.
+    public let certificates: [Certificate]
+
+    /// Wraps already-parsed certificates (leaf first).
+    public init(_ certificates: [Certificate]) { self.certificates = certificates }
+
+    /// Parses every `CERTIFICATE` block of a PEM bundle (text around the blocks is ignored).
+    /// Throws ``AttestationError/Code/certificateChainMalformed`` if a block is not a certificate
+    /// or there is none.
+    public init(pemEncoded pem: String) throws(AttestationError) {
+        let docs: [PEMDocument]
+        do { docs = try PEMDocument.parseMultiple(pemString: pem) } catch {
+            throw AttestationError(.certificateChainMalformed, "PEM bundle could not be parsed: \(error)")
+        }
+        var certs = [Certificate]()
+        for (i, d) in docs.enumerated() where d.discriminator == "CERTIFICATE" {
+            do { certs.append(try Certificate(derEncoded: d.derBytes)) } catch {
+                throw AttestationError(.certificateChainMalformed, "certificate \(i) in the PEM bundle is not valid X.509: \(error)")
+            }
+        }
+        guard !certs.isEmpty else { throw AttestationError(.certificateChainMalformed, "no certificate in the PEM bundle") }
+        self.certificates = certs
+    }
+
+    /// The leaf (first) certificate.
+    public var leaf: Certificate { certificates[0] }
+}
+
+/// Checks a fixed-shape chain (leaf → intermediates → pinned root) one link at a time.
+///
+/// Why by hand: the chains here have a known shape and a single pinned anchor, and each failure
+/// (wrong root, bad signature, expired, revoked) must surface as its own stable error code; the
+/// path-building `X509.Verifier` reports every one of those as an opaque policy failure. Each
+/// link still uses swift-certificates for parsing, signature verification and typed extensions.
+public struct PinnedChainVerifier: Sendable {
+    /// The trust anchor every chain must end at (compared by DER bytes, then by key).
+    public let anchor: Certificate
+
+    /// Creates a verifier pinned to `anchor`.
+    public init(anchor: Certificate) { self.anchor = anchor }
+
+    /// Verifies `chain` at `now`: the last certificate must be the anchor (byte-equal), each
+    /// certificate must be signed by the next, names must chain, every certificate must be within
+    /// its validity window, issuers must be CAs, and none may appear in `crls` (each CRL applying to
+    /// the certificates its issuer signed). Throws the first failure, each with its own code.
+    public func verify(_ chain: CertificateChain, at now: Date, crls: [CertificateRevocationList] = [], name: String) throws(AttestationError) {
+        let certs = chain.certificates
+        guard certs.count >= 2 else {
+            throw AttestationError(.certificateChainMalformed, "\(name) has \(certs.count) certificate(s); leaf and root at least are required")
+        }
+        guard let root = certs.last, root == anchor else {
+            throw AttestationError(.untrustedRoot, "\(name) ends at \(certs.last!.subject), not at the pinned root \(anchor.subject)")
+        }
+        for (i, cert) in certs.enumerated() {
+            let issuer = i + 1 < certs.count ? certs[i + 1] : anchor
+            guard cert.issuer == issuer.subject else {
+                throw AttestationError(.certificateSignatureInvalid, "\(name): \(cert.subject) names issuer \(cert.issuer), but the next certificate is \(issuer.subject)")
+            }
+            guard issuer.publicKey.isValidSignature(cert.signature, for: cert) else {
+                throw AttestationError(.certificateSignatureInvalid, "\(name): signature on \(cert.subject) does not verify under \(issuer.subject)")
+            }
+            if i > 0 {
+                let bc = try? cert.extensions.basicConstraints
+                guard case .isCertificateAuthority = bc else {
+                    throw AttestationError(.certificateSignatureInvalid, "\(name): \(cert.subject) signs certificates but is not a CA")
+                }
+            }
+            guard now >= cert.notValidBefore else {
+                throw AttestationError(.certificateNotYetValid, "\(name): \(cert.subject) is valid from \(cert.notValidBefore.iso8601), after \(now.iso8601)")
+            }
+            guard now <= cert.notValidAfter else {
+                throw AttestationError(.certificateExpired, "\(name): \(cert.subject) expired at \(cert.notValidAfter.iso8601), before \(now.iso8601)")
+            }
+            for crl in crls where crl.issuer == cert.issuer && crl.isRevoked(cert) {
+                throw AttestationError(.certificateRevoked, "\(name): \(cert.subject) serial \(cert.serialNumber) is revoked by the CRL of \(crl.issuer)")
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import SwiftASN1
+import X509
+
+/// An X.509 v2 certificate revocation list (RFC 5280 §5), parsed from DER.
+///
+/// Written by hand on SwiftASN1 because swift-certificates parses certificates, CSRs and OCSP
+/// but not CRLs. Only what revocation checking needs is kept: issuer, validity window, the
+/// revoked serial numbers, and the signed bytes with their signature.
+public struct CertificateRevocationList: Sendable {
+    /// The DER bytes of `tbsCertList`, which the signature covers.
+    public let tbsBytes: [UInt8]
+    /// The CRL issuer's distinguished name.
+    public let issuer: DistinguishedName
+    /// When this CRL was issued.
+    public let thisUpdate: Date
+    /// When the next CRL is due; a CRL without one is rejected as malformed (fail closed).
+    public let nextUpdate: Date
+    /// Serial numbers listed as revoked (big-endian magnitude, leading zeros stripped).
+    public let revokedSerials: Set<[UInt8]>
+    /// The signature algorithm named in the outer `signatureAlgorithm` field.
+    public let signatureAlgorithm: Certificate.SignatureAlgorithm
+    /// The signature value (for ECDSA, the DER `Ecdsa-Sig-Value`).
+    public let signature: [UInt8]
+
+    /// Parses a DER CRL. Throws ``AttestationError/Code/crlMalformed`` on any structural error.
+    public init(derEncoded der: [UInt8]) throws(AttestationError) {
+        do {
+            let root = try DER.parse(der)
+            var parsed: (tbs: [UInt8], issuer: DistinguishedName, this: Date, next: Date?, serials: Set<[UInt8]>, alg: ASN1ObjectIdentifier, sig: [UInt8])?
+            parsed = try DER.sequence(root, identifier: .sequence) { nodes in
+                guard let tbsNode = nodes.next() else { throw AttestationError(.crlMalformed, "missing tbsCertList") }
+                let tbs = [UInt8](tbsNode.encodedBytes)
+                let (issuer, this, next, serials) = try DER.sequence(tbsNode, identifier: .sequence) { tbsNodes in
+                    var node = tbsNodes.next()
+                    if let n = node, n.identifier == .integer { node = tbsNodes.next() } // version
+                    guard node != nil else { throw AttestationError(.crlMalformed, "missing signature") }
+                    guard let issuerNode = tbsNodes.next() else { throw AttestationError(.crlMalformed, "missing issuer") }
+                    let issuer = try DistinguishedName(derEncoded: issuerNode)
+                    guard let thisNode = tbsNodes.next() else { throw AttestationError(.crlMalformed, "missing thisUpdate") }
+                    let this = try Self.date(thisNode)
+                    var next: Date?
+                    var serials = Set<[UInt8]>()
+                    while let n = tbsNodes.next() {
+                        if n.identifier == .utcTime || n.identifier == .generalizedTime {
+                            next = try Self.date(n)
+                        } else if n.identifier == .sequence {
+                            guard case .constructed(let entries) = n.content else { throw AttestationError(.crlMalformed, "revokedCertificates is not a SEQUENCE") }
+                            for entry in entries {
+                                try DER.sequence(entry, identifier: .sequence) { e in
+                                    guard let serialNode = e.next() else { throw AttestationError(.crlMalformed, "empty revoked entry") }
+                                    let serial = try ArraySlice<UInt8>(derEncoded: serialNode)
+                                    serials.insert(Self.normalizedSerial(serial))
+                                    while e.next() != nil {}
+                                }
+                            }
+                        } // [0] crlExtensions: nothing we rely on
+                    }
+                    return (issuer, this, next, serials)
+                }
+                guard let algNode = nodes.next() else { throw AttestationError(.crlMalformed, "missing signatureAlgorithm") }
+                let alg = try DER.sequence(algNode, identifier: .sequence) { a in
+                    guard let oidNode = a.next() else { throw AttestationError(.crlMalformed, "empty AlgorithmIdentifier") }
+                    let oid = try ASN1ObjectIdentifier(derEncoded: oidNode)
+                    while a.next() != nil {}
+                    return oid
+                }
+                guard let sigNode = nodes.next() else { throw AttestationError(.crlMalformed, "missing signatureValue") }
+                let sig = try ASN1BitString(derEncoded: sigNode)
+                return (tbs, issuer, this, next, serials, alg, [UInt8](sig.bytes))
+            }
+            guard let p = parsed else { throw AttestationError(.crlMalformed, "empty CRL") }
+            guard let next = p.next else { throw AttestationError(.crlMalformed, "CRL has no nextUpdate") }
+            self.tbsBytes = p.tbs
+            self.issuer = p.issuer
+            self.thisUpdate = p.this
+            self.nextUpdate = next
+            self.revokedSerials = p.serials
+            self.signature = p.sig
+            switch p.alg {
+            case [1, 2, 840, 10045, 4, 3, 2]: self.signatureAlgorithm = .ecdsaWithSHA256
+            case [1, 2, 840, 10045, 4, 3, 3]: self.signatureAlgorithm = .ecdsaWithSHA384
+            case [1, 2, 840, 113549, 1, 1, 11]: self.signatureAlgorithm = .sha256WithRSAEncryption
+            case [1, 2, 840, 113549, 1, 1, 12]: self.signatureAlgorithm = .sha384WithRSAEncryption
+            default: throw AttestationError(.crlMalformed, "unsupported CRL signature algorithm \(p.alg)")
+            }
+        } catch let e as AttestationError {
+            throw e
+        } catch {
+            throw AttestationError(.crlMalformed, "CRL is not valid DER: \(error)")
+        }
+    }
+
+    /// Whether `certificate`'s serial number is listed.
+    public func isRevoked(_ certificate: Certificate) -> Bool {
+        revokedSerials.contains(Self.normalizedSerial(certificate.serialNumber.bytes))
+    }
+
+    /// Checks the signature under `issuer`'s key, the issuer name, and the validity window at `now`.
+    /// Fails closed: each failure throws its own code.
+    public func verify(issuedBy issuerCert: Certificate, at now: Date, name: String) throws(AttestationError) {
+        guard issuer == issuerCert.subject else {
+            throw AttestationError(.crlSignatureInvalid, "\(name) is issued by \(issuer), not by \(issuerCert.subject)")
+        }
+        guard issuerCert.publicKey.isValidSignature(signature, for: tbsBytes, signatureAlgorithm: signatureAlgorithm) else {
+            throw AttestationError(.crlSignatureInvalid, "\(name) signature does not verify under \(issuerCert.subject)")
+        }
+        guard now >= thisUpdate else {
+            throw AttestationError(.crlNotYetValid, "\(name) thisUpdate \(thisUpdate.iso8601) is after \(now.iso8601)")
+        }
+        guard now <= nextUpdate else {
+            throw AttestationError(.crlExpired, "\(name) nextUpdate \(nextUpdate.iso8601) is before \(now.iso8601)")
+        }
+    }
+
+    static func normalizedSerial<C: Collection>(_ bytes: C) -> [UInt8] where C.Element == UInt8 {
+        Array(bytes.drop(while: { $0 == 0 }))
+    }
+
+    private static func date(_ node: ASN1Node) throws -> Date {
+        var c = DateComponents()
+        c.timeZone = TimeZone(identifier: "UTC")
+        if node.identifier == .utcTime {
+            let t = try UTCTime(derEncoded: node)
+            (c.year, c.month, c.day, c.hour, c.minute, c.second) = (t.year, t.month, t.day, t.hours, t.minutes, t.seconds)
+        } else {
+            let t = try GeneralizedTime(derEncoded: node)
+            (c.year, c.month, c.day, c.hour, c.minute, c.second) = (t.year, t.month, t.day, t.hours, t.minutes, t.seconds)
+        }
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: "UTC")!
+        guard let d = cal.date(from: c) else { throw AttestationError(.crlMalformed, "bad time in CRL") }
+        return d
+    }
+}
+
+extension Date {
+    /// RFC 3339 / ISO 8601 in UTC with whole seconds, as the CLI prints and parses it.
+    public var iso8601: String { ISO8601DateFormatter().string(from: self) }
+}
