@@ -6,9 +6,17 @@ import X509
 public struct CertificateChain: Sendable {
     /// The certificates, leaf first.
     public let certificates: [Certificate]
+    /// The DER encoding of each certificate, as received.
+    public let derEncodings: [[UInt8]]
 
     /// Wraps already-parsed certificates (leaf first).
-    public init(_ certificates: [Certificate]) { self.certificates = certificates }
+    public init(_ certificates: [Certificate]) {
+        self.certificates = certificates
+        self.derEncodings = certificates.map { cert in
+            var serializer = DER.Serializer()
+            return (try? serializer.serialize(cert)).map { serializer.serializedBytes } ?? []
+        }
+    }
 
     /// Parses every `CERTIFICATE` block of a PEM bundle (text around the blocks is ignored).
     /// Throws ``AttestationError/Code/certificateChainMalformed`` if a block is not a certificate
@@ -19,13 +27,16 @@ public struct CertificateChain: Sendable {
             throw AttestationError(.certificateChainMalformed, "PEM bundle could not be parsed: \(error)")
         }
         var certs = [Certificate]()
+        var ders = [[UInt8]]()
         for (i, d) in docs.enumerated() where d.discriminator == "CERTIFICATE" {
+            ders.append(d.derBytes)
             do { certs.append(try Certificate(derEncoded: d.derBytes)) } catch {
                 throw AttestationError(.certificateChainMalformed, "certificate \(i) in the PEM bundle is not valid X.509: \(error)")
             }
         }
         guard !certs.isEmpty else { throw AttestationError(.certificateChainMalformed, "no certificate in the PEM bundle") }
         self.certificates = certs
+        self.derEncodings = ders
     }
 
     /// The leaf (first) certificate.
@@ -49,7 +60,7 @@ public struct PinnedChainVerifier: Sendable {
     /// certificate must be signed by the next, names must chain, every certificate must be within
     /// its validity window, issuers must be CAs, and none may appear in `crls` (each CRL applying to
     /// the certificates its issuer signed). Throws the first failure, each with its own code.
-    public func verify(_ chain: CertificateChain, at now: Date, crls: [CertificateRevocationList] = [], name: String) throws(AttestationError) {
+    public func verify(_ chain: CertificateChain, at now: Date, crls: [CertificateRevocationList] = [], name: String, cache: SignatureCache? = nil) throws(AttestationError) {
         let certs = chain.certificates
         guard certs.count >= 2 else {
             throw AttestationError(.certificateChainMalformed, "\(name) has \(certs.count) certificate(s); leaf and root at least are required")
@@ -62,7 +73,10 @@ public struct PinnedChainVerifier: Sendable {
             guard cert.issuer == issuer.subject else {
                 throw AttestationError(.certificateSignatureInvalid, "\(name): \(cert.subject) names issuer \(cert.issuer), but the next certificate is \(issuer.subject)")
             }
-            guard issuer.publicKey.isValidSignature(cert.signature, for: cert) else {
+            let issuerDER = i + 1 < certs.count ? chain.derEncodings[i + 1] : chain.derEncodings[i]
+            let valid = cache?.check([chain.derEncodings[i], issuerDER]) { issuer.publicKey.isValidSignature(cert.signature, for: cert) }
+                ?? issuer.publicKey.isValidSignature(cert.signature, for: cert)
+            guard valid else {
                 throw AttestationError(.certificateSignatureInvalid, "\(name): signature on \(cert.subject) does not verify under \(issuer.subject)")
             }
             if i > 0 {

@@ -1,0 +1,47 @@
+import Foundation
+
+extension TDX {
+    /// A piece of Intel collateral with the exact bytes Intel signed and its P-256 signature.
+    ///
+    /// The body is decoded from `signedBytes`, so what is checked and what is used are the same
+    /// bytes. Nothing here is trusted until ``QuoteVerifier`` checks the signature.
+    public struct SignedDocument<Body: Decodable & Sendable>: Sendable {
+        /// The decoded body.
+        public let body: Body
+        /// The bytes the signature covers (the `tcbInfo` / `enclaveIdentity` value as served).
+        public let signedBytes: [UInt8]
+        /// ECDSA P-256 signature, r ‖ s.
+        public let signature: FixedBytes<64>
+
+        /// Builds a document from its signed bytes and the hex signature. Throws
+        /// ``AttestationError/Code/collateralMalformed``.
+        public init(signedBytes: [UInt8], signatureHex: String, name: String) throws(AttestationError) {
+            self.signedBytes = signedBytes
+            do { signature = try FixedBytes(hex: signatureHex) } catch {
+                throw AttestationError(.collateralMalformed, "\(name) signature is not 64 bytes of hex")
+            }
+            do { body = try JSONDecoder.collateral.decode(Body.self, from: Data(signedBytes)) } catch {
+                throw AttestationError(.collateralMalformed, "\(name) does not decode: \(Self.describe(error))")
+            }
+        }
+
+        /// Parses an Intel PCS v4 response body `{"<member>": {...}, "signature": "hex"}`.
+        public init(pcsResponse: [UInt8], member: String) throws(AttestationError) {
+            let signed = try JSONSpan.value(of: member, in: pcsResponse)
+            let sigJSON = try JSONSpan.value(of: "signature", in: pcsResponse)
+            guard sigJSON.count >= 2, sigJSON.first == UInt8(ascii: "\""), sigJSON.last == UInt8(ascii: "\"") else {
+                throw AttestationError(.collateralMalformed, "\(member) response signature is not a string")
+            }
+            try self.init(signedBytes: signed, signatureHex: String(decoding: sigJSON.dropFirst().dropLast(), as: UTF8.self), name: member)
+        }
+
+        static func describe(_ error: any Error) -> String {
+            switch error {
+            case DecodingError.keyNotFound(let k, let ctx): return "missing field \((ctx.codingPath + [k]).map(\.stringValue).joined(separator: "."))"
+            case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx), DecodingError.dataCorrupted(let ctx):
+                return "bad value at \(ctx.codingPath.map(\.stringValue).joined(separator: ".")): \(ctx.debugDescription)"
+            default: return "\(error)"
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import SwiftASN1
+import X509
+
+extension TDX {
+    /// The Intel SGX extension (OID 1.2.840.113741.1.13.1) of a PCK certificate: the platform's
+    /// identity and TCB as certified by Intel.
+    public struct PCKExtensions: Sendable, Hashable {
+        /// OID of the SGX extension.
+        public static let oid: ASN1ObjectIdentifier = [1, 2, 840, 113741, 1, 13, 1]
+
+        /// PPID (16 bytes), the platform provisioning ID.
+        public let ppid: FixedBytes<16>
+        /// CPUSVN (16 bytes): the 16 SGX TCB component SVNs.
+        public let cpuSVN: FixedBytes<16>
+        /// PCESVN.
+        public let pceSVN: UInt16
+        /// PCE ID (2 bytes).
+        public let pceID: FixedBytes<2>
+        /// FMSPC (6 bytes): family-model-stepping-platform-custom SKU, the key for TCB Info.
+        public let fmspc: FixedBytes<6>
+
+        /// Extracts the SGX extension from `certificate`. Throws
+        /// ``AttestationError/Code/certificateExtensionMissing`` if it is absent and
+        /// ``AttestationError/Code/certificateChainMalformed`` if it cannot be read.
+        public init(certificate: Certificate) throws(AttestationError) {
+            guard let ext = certificate.extensions.first(where: { $0.oid == Self.oid }) else {
+                throw AttestationError(.certificateExtensionMissing, "PCK certificate has no SGX extension (\(Self.oid))")
+            }
+            do {
+                let sgx: [UInt] = [1, 2, 840, 113741, 1, 13, 1]
+                let entries = try Self.entries(DER.parse(ext.value))
+                func value(_ last: UInt, in e: [(ASN1ObjectIdentifier, ASN1Node)], base: [UInt]) throws -> ASN1Node {
+                    let want = try ASN1ObjectIdentifier(elements: base + [last])
+                    guard let v = e.first(where: { $0.0 == want })?.1 else {
+                        throw AttestationError(.certificateExtensionMissing, "SGX extension lacks \(want)")
+                    }
+                    return v
+                }
+                func octets(_ n: ASN1Node) throws -> [UInt8] { [UInt8](try ASN1OctetString(derEncoded: n).bytes) }
+                ppid = try FixedBytes(octets(value(1, in: entries, base: sgx)))
+                pceID = try FixedBytes(octets(value(3, in: entries, base: sgx)))
+                fmspc = try FixedBytes(octets(value(4, in: entries, base: sgx)))
+                let tcbOID: [UInt] = sgx + [2]
+                let tcb = try Self.entries(value(2, in: entries, base: sgx))
+                pceSVN = try UInt16(derEncoded: value(17, in: tcb, base: tcbOID))
+                cpuSVN = try FixedBytes(octets(value(18, in: tcb, base: tcbOID)))
+            } catch let e as AttestationError {
+                throw e
+            } catch {
+                throw AttestationError(.certificateChainMalformed, "PCK SGX extension is malformed: \(error)")
+            }
+        }
+
+        private static func entries(_ node: ASN1Node) throws -> [(ASN1ObjectIdentifier, ASN1Node)] {
+            guard case .constructed(let children) = node.content else {
+                throw AttestationError(.certificateChainMalformed, "SGX extension entry is not a SEQUENCE")
+            }
+            return try children.map { child in
+                try DER.sequence(child, identifier: .sequence) { n in
+                    guard let o = n.next(), let v = n.next() else {
+                        throw AttestationError(.certificateChainMalformed, "SGX extension entry is not (OID, value)")
+                    }
+                    return (try ASN1ObjectIdentifier(derEncoded: o), v)
+                }
+            }
+        }
+    }
+}
