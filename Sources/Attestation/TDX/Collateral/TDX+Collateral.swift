@@ -208,7 +208,8 @@ extension TDX {
             return false
         }
 
-        static func commonName(_ name: DistinguishedName) -> String? {
+        /// The first common name (CN) in `name`, if any.
+        public static func commonName(_ name: DistinguishedName) -> String? {
             for rdn in name {
                 for attr in rdn where attr.type == .RDNAttributeType.commonName {
                     return String(describing: attr.value)

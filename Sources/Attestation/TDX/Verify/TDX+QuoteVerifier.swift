@@ -81,7 +81,8 @@ extension TDX {
             guard let akey = try? P256.Signing.PublicKey(rawRepresentation: quote.attestationKey.bytes) else {
                 throw AttestationError(.quoteSignatureInvalid, "attestation key is not a point on P-256")
             }
-            guard checkRaw(signature: quote.signature, over: quote.signedBytes, key: akey, keyBytes: quote.attestationKey.bytes) else {
+            // Never cached: every quote is signed afresh, so a warm verifier still pays this one verify.
+            guard checkRaw(signature: quote.signature, over: quote.signedBytes, key: akey, keyBytes: quote.attestationKey.bytes, cacheable: false) else {
                 throw AttestationError(.quoteSignatureInvalid, "quote signature does not verify under the attestation key")
             }
 
@@ -170,12 +171,13 @@ extension TDX {
             guard now <= next else { throw AttestationError(expired, "\(name) nextUpdate \(next.iso8601) is before \(now.iso8601)") }
         }
 
-        private func checkRaw(signature: FixedBytes<64>, over data: [UInt8], key: P256.Signing.PublicKey, keyBytes: some DataProtocol) -> Bool {
+        private func checkRaw(signature: FixedBytes<64>, over data: [UInt8], key: P256.Signing.PublicKey, keyBytes: some DataProtocol, cacheable: Bool = true) -> Bool {
             let verify = {
                 guard let sig = try? P256.Signing.ECDSASignature(rawRepresentation: signature.bytes) else { return false }
                 return key.isValidSignature(sig, for: data)
             }
-            return cache?.check([data, signature.bytes, Array(keyBytes)], verify: verify) ?? verify()
+            guard cacheable, let cache else { return verify() }
+            return cache.check([data, signature.bytes, Array(keyBytes)], verify: verify)
         }
 
         /// Intel's ordering: levels sorted by SGX components, then PCESVN, then TDX components,

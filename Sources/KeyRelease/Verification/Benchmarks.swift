@@ -1,0 +1,65 @@
+import Attestation
+import Crypto
+import Foundation
+
+/// In-process verification benchmarks, reported as medians with a same-run baseline.
+public enum Benchmarks {
+    /// Result of ``tdxVerify(quote:collateralFiles:now:iterations:)`` (microseconds).
+    public struct TDXVerifyResult: Sendable, Codable {
+        /// Median cold verification: parse quote and collateral, verify, nothing cached.
+        public let coldMicros: Double
+        /// Median warm verification: parse quote, verify with reused collateral and signature cache.
+        public let warmMicros: Double
+        /// Median single raw ECDSA P-256 verify, measured in the same run.
+        public let p256VerifyMicros: Double
+        /// warmMicros / p256VerifyMicros.
+        public let warmOverP256: Double
+        /// Iterations per figure.
+        public let iterations: Int
+    }
+
+    /// Times TDX verification. Throws if the quote does not verify (a benchmark of failures
+    /// would measure the wrong thing).
+    public static func tdxVerify(quote: [UInt8], collateralFiles: [(String, [UInt8])], now: Date, iterations: Int) throws -> TDXVerifyResult {
+        func loadCollateral(_ q: TDX.Quote) throws -> TDX.Collateral {
+            var parts = TDX.CollateralParts()
+            for (name, bytes) in collateralFiles { if (try? parts.add(fileContents: bytes, name: name)) == nil { continue } }
+            let pck = try TDX.PCKExtensions(certificate: CertificateChain(pemEncoded: String(decoding: q.pckCertificateChainPEM, as: UTF8.self)).leaf)
+            return try parts.complete(for: pck.fmspc)
+        }
+        // Correctness first.
+        let q0 = try TDX.Quote(rawRepresentation: quote)
+        let collateral = try loadCollateral(q0)
+        _ = try TDX.QuoteVerifier().verify(q0, collateral: collateral, now: now)
+
+        let cold = try median(iterations) {
+            let q = try TDX.Quote(rawRepresentation: quote)
+            _ = try TDX.QuoteVerifier().verify(q, collateral: try loadCollateral(q), now: now)
+        }
+        let warmVerifier = TDX.QuoteVerifier(cache: SignatureCache())
+        _ = try warmVerifier.verify(q0, collateral: collateral, now: now)
+        let warm = try median(iterations) {
+            _ = try warmVerifier.verify(TDX.Quote(rawRepresentation: quote), collateral: collateral, now: now)
+        }
+        let key = try P256.Signing.PublicKey(rawRepresentation: q0.attestationKey.bytes)
+        let sig = try P256.Signing.ECDSASignature(rawRepresentation: q0.signature.bytes)
+        let data = q0.signedBytes
+        let p256 = try median(iterations) {
+            guard key.isValidSignature(sig, for: data) else { throw AttestationError(.quoteSignatureInvalid, "baseline verify failed") }
+        }
+        return TDXVerifyResult(coldMicros: cold, warmMicros: warm, p256VerifyMicros: p256, warmOverP256: warm / p256, iterations: iterations)
+    }
+
+    /// Median wall time of `body` in microseconds over `n` runs.
+    public static func median(_ n: Int, _ body: () throws -> Void) rethrows -> Double {
+        var samples = [Double]()
+        samples.reserveCapacity(n)
+        for _ in 0..<n {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1000)
+        }
+        samples.sort()
+        return samples[samples.count / 2]
+    }
+}

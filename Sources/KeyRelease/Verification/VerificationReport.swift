@@ -1,0 +1,114 @@
+import Attestation
+import Foundation
+
+/// The outcome of verifying and validating one piece of evidence, in the shape the operator CLI
+/// prints with `--json` (a stable contract: fields are only ever added).
+public struct VerificationReport: Sendable, Encodable {
+    /// `{code, message}` of a failure or an error.
+    public struct Problem: Sendable, Codable, Hashable {
+        /// Stable code.
+        public let code: String
+        /// Operator-facing explanation (never key material).
+        public let message: String
+    }
+
+    /// Claims of any platform, encoded as that platform's claims object.
+    public enum Claims: Sendable, Encodable {
+        /// TDX claims.
+        case tdx(TDX.Claims)
+
+        public func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .tdx(let c): try c.encode(to: encoder)
+            }
+        }
+    }
+
+    /// `tdx` (later also `snp`, `tpm`), or null when the platform could not be told.
+    public var platform: String?
+    /// Signatures, chains and collateral all good.
+    public var verified: Bool
+    /// Intel's merged TCB status, or null (not verified, or no TCB level matched).
+    public var tcbStatus: String?
+    /// Advisory IDs of the TCB verdict.
+    public var advisories: [String]
+    /// Verified and every validation check passed.
+    public var accepted: Bool
+    /// Every validation failure (empty unless verified and rejected).
+    public var failures: [Problem]
+    /// What the evidence says, when it could be parsed and verified.
+    public var claims: Claims?
+    /// The error that stopped verification, or null.
+    public var error: Problem?
+    /// The instant verification was done for (ISO 8601).
+    public var verifiedAt: String
+    /// When this verdict stops holding (earliest collateral or certificate expiry), if verified.
+    public var validUntil: String?
+
+    /// Process exit code for the CLI: 0 accepted; 1 authentic but rejected; 2 evidence invalid;
+    /// 3 usage, I/O or missing collateral.
+    public var exitCode: Int32 {
+        if accepted { return 0 }
+        if verified { return 1 }
+        guard let error else { return 2 }
+        return Self.usageCodes.contains(error.code) ? 3 : 2
+    }
+
+    /// Error codes that mean "could not judge" rather than "evidence invalid".
+    static let usageCodes: Set<String> = [
+        AttestationError.Code.collateralMissing.rawValue, AttestationError.Code.collateralUnavailable.rawValue, "usage", "io",
+    ]
+
+    /// A report for input that could not be judged or evidence that failed verification.
+    public static func failed(platform: String?, error: Problem, at now: Date) -> VerificationReport {
+        VerificationReport(platform: platform, verified: false, tcbStatus: nil, advisories: [], accepted: false, failures: [], claims: nil, error: error, verifiedAt: now.iso8601, validUntil: nil)
+    }
+
+    /// Human-readable lines for the terminal.
+    public var text: String {
+        var lines = ["platform:    \(platform ?? "unknown")",
+                     "verified:    \(verified ? "yes" : "no")"]
+        if verified {
+            lines.append("tcb status:  \(tcbStatus ?? "none (no TCB level matches)")\(advisories.isEmpty ? "" : " [\(advisories.joined(separator: ", "))]")")
+            if let validUntil { lines.append("valid until: \(validUntil)") }
+        }
+        lines.append("accepted:    \(accepted ? "yes" : "no")")
+        for f in failures { lines.append("  rejected: \(f.code): \(f.message)") }
+        if let error { lines.append("  error: \(error.code): \(error.message)") }
+        if case .tdx(let c) = claims {
+            lines.append("claims:")
+            lines.append("  mrTD:        \(c.mrTD)")
+            for (i, r) in c.rtmrs.enumerated() { lines.append("  rtmr\(i):       \(r)") }
+            lines.append("  mrSeam:      \(c.mrSeam)")
+            lines.append("  reportData:  \(c.reportData)")
+            lines.append("  tdAttributes:\(c.tdAttributes) (debug \(c.debug))")
+            lines.append("  teeTCBSVN:   \(c.teeTCBSVN)")
+            lines.append("  fmspc:       \(c.fmspc)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Pretty, key-sorted JSON.
+    public var json: String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? e.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    enum CodingKeys: String, CodingKey { case platform, verified, tcbStatus, advisories, accepted, failures, claims, error, verifiedAt, validUntil }
+
+    public func encode(to encoder: any Encoder) throws {
+        // Encode nulls explicitly so scripts can rely on every key being present.
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(platform, forKey: .platform)
+        try c.encode(verified, forKey: .verified)
+        try c.encode(tcbStatus, forKey: .tcbStatus)
+        try c.encode(advisories, forKey: .advisories)
+        try c.encode(accepted, forKey: .accepted)
+        try c.encode(failures, forKey: .failures)
+        try c.encode(claims, forKey: .claims)
+        try c.encode(error, forKey: .error)
+        try c.encode(verifiedAt, forKey: .verifiedAt)
+        try c.encode(validUntil, forKey: .validUntil)
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Attestation
+import Foundation
+import KeyRelease
+
+/// `keyrelease`: the key-release service and its operator tools.
+@main
+struct KeyReleaseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keyrelease",
+        abstract: "Attestation-gated key release: verify TEE evidence, and (later) serve keys to it.",
+        discussion: """
+        Exit codes (every subcommand): 0 accepted / success; 1 evidence authentic but rejected
+        (TCB status, debug, no TCB level, policy); 2 evidence invalid (format, signature, chain,
+        revoked, expired collateral); 3 usage, I/O or missing collateral.
+        """,
+        subcommands: [VerifyQuote.self, Bench.self]
+    )
+
+    /// Runs the command with the documented exit codes: argument errors exit 3, not 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var async = command as? AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(3)
+        }
+    }
+}
+
+/// Options shared by the commands that verify evidence.
+struct EvidenceOptions: ParsableArguments {
+    @Argument(help: "Evidence file: a DCAP quote as binary or hex text (with or without 0x).")
+    var file: String
+
+    @Option(help: "Evidence platform: auto (from the quote header) or tdx.")
+    var platform: QuoteVerification.Platform = .auto
+
+    @Option(help: ArgumentHelp("Collateral file or folder; repeatable, later pieces replace earlier ones. Accepts dcap-qvl collateral JSON, Intel PCS v4 responses (TCB Info, QE Identity), CRLs (DER/PEM/hex) and PEM issuer chains.", valueName: "FILE|DIR"))
+    var collateral: [String] = []
+
+    @Option(help: ArgumentHelp("Verify as of this instant (ISO 8601, e.g. 2025-07-01T00:00:00Z). Default: now.", valueName: "ISO8601"))
+    var at: String?
+
+    func instant() throws -> Date {
+        guard let at else { return Date() }
+        guard let d = ISO8601DateFormatter().date(from: at) else {
+            throw ValidationError("--at \(at) is not an ISO 8601 instant like 2025-07-01T00:00:00Z")
+        }
+        return d
+    }
+
+    func readEvidence() throws -> [UInt8] {
+        guard let d = FileManager.default.contents(atPath: file) else {
+            throw ValidationError("cannot read evidence file \(file)")
+        }
+        return [UInt8](d)
+    }
+}
+
+extension QuoteVerification.Platform: ExpressibleByArgument {}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Attestation
+import Foundation
+import KeyRelease
+
+/// `keyrelease verify-quote`: verify and validate one piece of TEE evidence.
+struct VerifyQuote: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-quote",
+        abstract: "Verify a TDX quote against Intel collateral and judge it.",
+        discussion: """
+        Verification checks the quote signature, the QE report and its binding to the attestation
+        key, the PCK chain to the embedded Intel SGX Root CA with both CRLs, TCB Info and QE
+        Identity (signatures, validity windows, FMSPC, PCE ID), the QE identity and the TDX module,
+        and matches TCB levels. Validation then accepts only UpToDate (see --accept-tcb) and
+        rejects debug TDs (see --allow-debug).
+
+        --json prints one object: platform, verified, tcbStatus, advisories, accepted, failures
+        [{code,message}], claims (mrTD, rtmrs, mrSeam, reportData, tdAttributes, debug, teeTCBSVN,
+        fmspc, … as lowercase hex), error {code,message} or null, verifiedAt, validUntil.
+
+        Exit codes: 0 accepted; 1 authentic but rejected; 2 evidence invalid; 3 usage, I/O or
+        missing collateral.
+        """
+    )
+
+    @OptionGroup var evidence: EvidenceOptions
+
+    @Option(name: .customLong("accept-tcb"), help: ArgumentHelp("TCB statuses to accept besides UpToDate, comma-separated: \(TDX.TCBStatus.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "S,..."))
+    var acceptTCB: String?
+
+    @Flag(help: "Accept debug TDs (their memory is readable by the host: never in production).")
+    var allowDebug = false
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func run() async throws {
+        let validator = TDX.Validator(acceptedTCBStatuses: try Self.statuses(acceptTCB), allowDebug: allowDebug)
+        let useCase = QuoteVerification(platform: evidence.platform, collateralPaths: evidence.collateral, now: try evidence.instant(), validator: validator)
+        let report = await useCase.run(evidence: try evidence.readEvidence())
+        print(json ? report.json : report.text)
+        throw ExitCode(report.exitCode)
+    }
+
+    /// Parses `--accept-tcb`; UpToDate is always accepted. Unknown names are a usage error.
+    static func statuses(_ list: String?) throws -> Set<TDX.TCBStatus> {
+        var set: Set<TDX.TCBStatus> = [.upToDate]
+        for name in (list ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+            guard let s = TDX.TCBStatus(name: name) else {
+                throw ValidationError("--accept-tcb: unknown TCB status \"\(name)\"; known: \(TDX.TCBStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            set.insert(s)
+        }
+        return set
+    }
+}
