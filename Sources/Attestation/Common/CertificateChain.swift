@@ -91,6 +91,14 @@ public struct PinnedChainVerifier: Sendable {
             guard now <= cert.notValidAfter else {
                 throw AttestationError(.certificateExpired, "\(name): \(cert.subject) expired at \(cert.notValidAfter.iso8601), before \(now.iso8601)")
             }
+        }
+        try checkRevocation(chain, crls: crls, name: name)
+    }
+
+    /// Throws ``AttestationError/Code/certificateRevoked`` if any certificate of `chain` is listed
+    /// in a CRL of its issuer. The CRLs must already be verified.
+    public func checkRevocation(_ chain: CertificateChain, crls: [CertificateRevocationList], name: String) throws(AttestationError) {
+        for cert in chain.certificates {
             for crl in crls where crl.issuer == cert.issuer && crl.isRevoked(cert) {
                 throw AttestationError(.certificateRevoked, "\(name): \(cert.subject) serial \(cert.serialNumber) is revoked by the CRL of \(crl.issuer)")
             }

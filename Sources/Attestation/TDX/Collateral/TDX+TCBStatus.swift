@@ -35,6 +35,12 @@ extension TDX {
         /// Advisory IDs (for example `INTEL-SA-00615`), in first-seen order without duplicates.
         public var advisoryIDs: [String]
 
+        /// Creates a verdict.
+        public init(status: TCBStatus, advisoryIDs: [String]) {
+            self.status = status
+            self.advisoryIDs = advisoryIDs
+        }
+
         /// Merges `other` into this verdict: the more severe status wins and advisories are united.
         public func merged(with other: TCBVerdict) -> TCBVerdict {
             var ids = advisoryIDs

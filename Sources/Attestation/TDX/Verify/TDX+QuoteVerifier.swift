@@ -31,6 +31,14 @@ extension TDX {
             let chains = PinnedChainVerifier(anchor: trustAnchor)
             let anchorDER = CertificateChain([trustAnchor]).derEncodings[0]
 
+            // PCK chain first, so a quote from another root reads as untrustedRoot rather than as a
+            // CRL problem; revocation is checked once the CRLs themselves are verified.
+            let pckChain = try CertificateChain(pemEncoded: String(decoding: quote.pckCertificateChainPEM, as: UTF8.self))
+            guard pckChain.certificates.count == 3 else {
+                throw AttestationError(.certificateChainMalformed, "PCK chain has \(pckChain.certificates.count) certificates, expected PCK, PCK CA, Root CA")
+            }
+            try chains.verify(pckChain, at: now, name: "PCK chain", cache: cache)
+
             // Root CA CRL: signed by the anchor, current.
             try verify(crl: collateral.rootCACRL, issuer: trustAnchor, issuerDER: anchorDER, now: now, name: "Root CA CRL")
 
@@ -50,18 +58,11 @@ extension TDX {
                 throw AttestationError(.collateralTypeMismatch, "QE Identity is id \(qeIdentity.id) version \(qeIdentity.version), a TDX quote needs TD_QE version 2 or 3")
             }
 
-            // PCK chain: to the anchor with the Root CA CRL, then the PCK CRL from the verified CA.
-            let pckChain = try CertificateChain(pemEncoded: String(decoding: quote.pckCertificateChainPEM, as: UTF8.self))
-            guard pckChain.certificates.count == 3 else {
-                throw AttestationError(.certificateChainMalformed, "PCK chain has \(pckChain.certificates.count) certificates, expected PCK, PCK CA, Root CA")
-            }
-            try chains.verify(pckChain, at: now, crls: [collateral.rootCACRL], name: "PCK chain", cache: cache)
+            // PCK CRL, from the CA the verified chain presents; then revocation of the whole chain.
             let pckCA = pckChain.certificates[1]
             try verify(crl: collateral.pckCRL, issuer: pckCA, issuerDER: pckChain.derEncodings[1], now: now, name: "PCK CRL")
+            try chains.checkRevocation(pckChain, crls: [collateral.rootCACRL, collateral.pckCRL], name: "PCK chain")
             let pckLeaf = pckChain.leaf
-            if collateral.pckCRL.isRevoked(pckLeaf) {
-                throw AttestationError(.certificateRevoked, "PCK certificate serial \(pckLeaf.serialNumber) is revoked by the PCK CRL")
-            }
             let pck = try PCKExtensions(certificate: pckLeaf)
 
             // QE report: signed by the PCK key, binding the attestation key.
