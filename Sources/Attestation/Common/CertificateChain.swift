@@ -60,7 +60,7 @@ public struct PinnedChainVerifier: Sendable {
     /// certificate must be signed by the next, names must chain, every certificate must be within
     /// its validity window, issuers must be CAs, and none may appear in `crls` (each CRL applying to
     /// the certificates its issuer signed). Throws the first failure, each with its own code.
-    public func verify(_ chain: CertificateChain, at now: Date, crls: [CertificateRevocationList] = [], name: String, cache: SignatureCache? = nil) throws(AttestationError) {
+    public func verify(_ chain: CertificateChain, at now: Date, crls: [CertificateRevocationList] = [], name: String, cache: VerificationCache? = nil) throws(AttestationError) {
         let certs = chain.certificates
         guard certs.count >= 2 else {
             throw AttestationError(.certificateChainMalformed, "\(name) has \(certs.count) certificate(s); leaf and root at least are required")

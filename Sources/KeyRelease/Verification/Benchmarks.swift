@@ -36,7 +36,7 @@ public enum Benchmarks {
             let q = try TDX.Quote(rawRepresentation: quote)
             _ = try TDX.QuoteVerifier().verify(q, collateral: try loadCollateral(q), now: now)
         }
-        let warmVerifier = TDX.QuoteVerifier(cache: SignatureCache())
+        let warmVerifier = TDX.QuoteVerifier(cache: VerificationCache())
         _ = try warmVerifier.verify(q0, collateral: collateral, now: now)
         let warm = try median(iterations) {
             _ = try warmVerifier.verify(TDX.Quote(rawRepresentation: quote), collateral: collateral, now: now)

@@ -155,7 +155,7 @@ struct TDXWalkTests {
         let row = TDXRow.all[rowIndex]
         let (quote, collateral) = try row.load()
         let bytes = quote.rawRepresentation
-        let verifier = TDX.QuoteVerifier(cache: SignatureCache())
+        let verifier = TDX.QuoteVerifier(cache: VerificationCache())
         let now = instant(row.at)
         _ = try verifier.verify(quote, collateral: collateral, now: now)
         var walked = 0

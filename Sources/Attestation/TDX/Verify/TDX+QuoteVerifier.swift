@@ -16,11 +16,11 @@ extension TDX {
         /// The pinned trust anchor (default: the embedded Intel SGX Root CA).
         public let trustAnchor: Certificate
         /// Cache of signatures already verified; nil to verify every signature every time.
-        public let cache: SignatureCache?
+        public let cache: VerificationCache?
 
         /// Creates a verifier. Pass a `cache` to reuse verified signatures across calls (validity
         /// windows and revocation are still checked every time).
-        public init(trustAnchor: Certificate = TDX.intelSGXRootCA, cache: SignatureCache? = nil) {
+        public init(trustAnchor: Certificate = TDX.intelSGXRootCA, cache: VerificationCache? = nil) {
             self.trustAnchor = trustAnchor
             self.cache = cache
         }
@@ -33,7 +33,12 @@ extension TDX {
 
             // PCK chain first, so a quote from another root reads as untrustedRoot rather than as a
             // CRL problem; revocation is checked once the CRLs themselves are verified.
-            let pckChain = try CertificateChain(pemEncoded: String(decoding: quote.pckCertificateChainPEM, as: UTF8.self))
+            let pckChain: CertificateChain
+            if let cache {
+                pckChain = try cache.chain(pem: quote.pckCertificateChainPEM)
+            } else {
+                pckChain = try CertificateChain(pemEncoded: String(decoding: quote.pckCertificateChainPEM, as: UTF8.self))
+            }
             guard pckChain.certificates.count == 3 else {
                 throw AttestationError(.certificateChainMalformed, "PCK chain has \(pckChain.certificates.count) certificates, expected PCK, PCK CA, Root CA")
             }

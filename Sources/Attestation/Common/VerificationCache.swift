@@ -1,0 +1,49 @@
+import Crypto
+import Foundation
+
+/// Remembers work a warm verifier need not repeat: signatures that verified (keyed by SHA-256
+/// over signed bytes, signature and key) and certificate chains already parsed (keyed by SHA-256
+/// of their PEM).
+///
+/// Only successes are stored, so a changed byte anywhere misses the cache and is checked afresh.
+/// Validity windows and revocation are never cached: callers re-check them on every use.
+/// Bounded: each table is cleared when it reaches `capacity` entries.
+public final class VerificationCache: @unchecked Sendable {
+    // Guarded by `lock`.
+    private var seen = Set<SHA256.Digest>()
+    private var chains = [SHA256.Digest: CertificateChain]()
+    private let lock = NSLock()
+    private let capacity: Int
+
+    /// Creates an empty cache holding at most `capacity` entries (default 4096).
+    public init(capacity: Int = 4096) { self.capacity = capacity }
+
+    /// Returns the parsed chain for `pem`, parsing it only on a cache miss.
+    func chain(pem: [UInt8]) throws(AttestationError) -> CertificateChain {
+        let key = SHA256.hash(data: pem)
+        if let hit = lock.withLock({ chains[key] }) { return hit }
+        let chain = try CertificateChain(pemEncoded: String(decoding: pem, as: UTF8.self))
+        lock.withLock {
+            if chains.count >= capacity { chains.removeAll(keepingCapacity: true) }
+            chains[key] = chain
+        }
+        return chain
+    }
+
+    /// Returns whether the signature is valid, calling `verify` only on a cache miss.
+    func check(_ parts: [[UInt8]], verify: () -> Bool) -> Bool {
+        var h = SHA256()
+        for p in parts {
+            withUnsafeBytes(of: UInt64(p.count).littleEndian) { h.update(bufferPointer: $0) }
+            h.update(data: p)
+        }
+        let key = h.finalize()
+        if lock.withLock({ seen.contains(key) }) { return true }
+        guard verify() else { return false }
+        lock.withLock {
+            if seen.count >= capacity { seen.removeAll(keepingCapacity: true) }
+            seen.insert(key)
+        }
+        return true
+    }
+}
