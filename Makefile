@@ -1,0 +1,32 @@
+# licen-broker: the two set-up commands are `make demo` (the main job) and `make test`.
+SHELL := /bin/bash
+SWIFT ?= swift
+TESTVECTORS_DIR ?= $(abspath ../shared/testvectors)
+export TESTVECTORS_DIR
+
+.PHONY: build test demo bench fuzz clean
+
+build:
+	$(SWIFT) build
+
+## The whole test suite (what CI runs).
+test:
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+## The main job. For now: verify a real Intel TDX quote against its collateral with the operator CLI.
+demo: build
+	@test -d "$(TESTVECTORS_DIR)" || { echo "test vectors not found at $(TESTVECTORS_DIR): check out shared/ beside this repository or set TESTVECTORS_DIR"; exit 3; }
+	$(SWIFT) run keyrelease verify-quote "$(TESTVECTORS_DIR)/tdx/dcap-qvl/tdx_quote" \
+	    --collateral "$(TESTVECTORS_DIR)/tdx/dcap-qvl/tdx_quote_collateral.json" --at 2025-07-01T00:00:00Z
+
+## Benchmarks (release build), ratios against a baseline measured in the same run.
+bench:
+	Benchmarks/run
+
+## libFuzzer runs (SECONDS per target, default 600).
+fuzz:
+	scripts/fuzz all $${SECONDS_PER_TARGET:-600}
+
+clean:
+	rm -rf .build .build-*
