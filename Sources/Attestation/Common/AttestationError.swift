@@ -83,6 +83,10 @@ public struct AttestationError: Error, Sendable, Equatable, CustomStringConverti
         case tdxModuleMismatch
         /// Fetching collateral failed (network, HTTP status, cache I/O); says nothing about the quote.
         case collateralUnavailable
+
+        // Policy
+        /// A policy file does not follow the schema (the message lists every problem with its line).
+        case policyInvalid
     }
 
     /// The stable error code.

@@ -10,6 +10,14 @@ public struct ValidationFailure: Sendable, Hashable, Codable, CustomStringConver
         case debugNotAllowed
         /// A measured value is not the one the policy expects.
         case measurementMismatch
+        /// The policy has no section for the evidence's platform.
+        case platformNotAllowed
+        /// A TCB component is below the policy's minimum.
+        case tcbBelowMinimum
+        /// The evidence is older than the policy allows, or its age is unknown.
+        case evidenceTooOld
+        /// The workload identity (image digest, code hash) is not allowed or absent.
+        case workloadNotAllowed
     }
 
     /// The stable code.

@@ -1,0 +1,67 @@
+import Foundation
+
+extension Policy {
+    /// Judges `input` at `now`. Returns `.accepted(input)` or `.rejected` with every failure,
+    /// each naming the policy field (for example `tdx.mrTD`). Fails closed: an unknown platform,
+    /// a missing measurement, an unknown evidence age or workload identity is a failure.
+    public func validate(_ input: PolicyInput, now: Date) -> ValidationResult<PolicyInput> {
+        var failures = [ValidationFailure]()
+        let p = input.platform.rawValue
+        guard let rules = platforms[input.platform] else {
+            return .rejected([ValidationFailure(.platformNotAllowed, "policy \"\(name)\" has no \(p) section: \(p) evidence is not allowed")])
+        }
+        for (field, expectation) in rules.measurements.sorted(by: { $0.key < $1.key }) {
+            guard case .unchecked = expectation else {
+                guard let value = input.measurements[field] else {
+                    failures.append(ValidationFailure(.measurementMismatch, "\(p).\(field): the evidence does not carry this value"))
+                    continue
+                }
+                if !expectation.admits(value) {
+                    failures.append(ValidationFailure(.measurementMismatch, "\(p).\(field): \(value) is not allowed (allowed: \(expectation.allowed.joined(separator: ", ")))"))
+                }
+                continue
+            }
+        }
+        if let statuses = rules.tcbStatuses {
+            if let s = input.tcbStatus {
+                if !statuses.contains(s) {
+                    failures.append(ValidationFailure(.tcbStatusNotAccepted, "\(p).tcbStatuses: TCB status \(s) is not accepted (accepted: \(statuses.sorted().joined(separator: ", ")))"))
+                }
+            } else {
+                failures.append(ValidationFailure(.noMatchingTCBLevel, "\(p).tcbStatuses: the evidence has no TCB status (no TCB level matched)"))
+            }
+        }
+        if let minimum = rules.minimumTCB {
+            for (component, least) in minimum.sorted(by: { $0.key < $1.key }) {
+                let have = input.tcbComponents[component]
+                if have == nil || have! < least {
+                    failures.append(ValidationFailure(.tcbBelowMinimum, "\(p).minimumTCB.\(component): \(have.map(String.init) ?? "absent") is below \(least)"))
+                }
+            }
+        }
+        if input.debug && !rules.allowDebug {
+            failures.append(ValidationFailure(.debugNotAllowed, "\(p).allowDebug: the TEE runs in debug mode"))
+        }
+        if let maxAge = maxEvidenceAge {
+            if let t = input.evidenceTime {
+                let age = now.timeIntervalSince(t)
+                if age > maxAge || age < -60 {
+                    failures.append(ValidationFailure(.evidenceTooOld, "maxEvidenceAge: evidence from \(t.iso8601) is \(Int(age)) s old at \(now.iso8601), more than \(Int(maxAge)) s"))
+                }
+            } else {
+                failures.append(ValidationFailure(.evidenceTooOld, "maxEvidenceAge: the evidence's age is unknown (no nonce or collection time)"))
+            }
+        }
+        for (field, expectation, values) in [("workload.imageDigests", workload.imageDigests, input.imageDigests), ("workload.codeHashes", workload.codeHashes, input.codeHashes)] {
+            if case .unchecked = expectation { continue }
+            guard let values, !values.isEmpty else {
+                failures.append(ValidationFailure(.workloadNotAllowed, "\(field): the evidence carries no workload identity"))
+                continue
+            }
+            if !values.allSatisfy(expectation.admits) {
+                failures.append(ValidationFailure(.workloadNotAllowed, "\(field): \(values.joined(separator: ", ")) not allowed (allowed: \(expectation.allowed.joined(separator: ", ")))"))
+            }
+        }
+        return failures.isEmpty ? .accepted(input) : .rejected(failures)
+    }
+}

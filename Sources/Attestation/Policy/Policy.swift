@@ -1,0 +1,119 @@
+import Foundation
+
+/// An attestation policy: per platform, the measurements, TCB and debug rules that evidence must
+/// meet, the workload identities (image digests, training-code hashes) allowed to run, and the
+/// maximum evidence age. Version 1 of the schema is documented in `policies/README.md`.
+///
+/// A platform without a section is not allowed at all. Inside a section every field is required;
+/// `unchecked` must be written out. Validation lists every failure, not the first.
+public struct Policy: Sendable, Hashable {
+    /// The only schema version this build reads.
+    public static let schemaVersion = 1
+
+    /// Platform names a policy can have a section for.
+    public enum Platform: String, Sendable, Hashable, CaseIterable, Codable {
+        /// Intel TDX.
+        case tdx
+        /// AMD SEV-SNP.
+        case snp
+        /// TPM 2.0.
+        case tpm
+    }
+
+    /// The rules for one platform.
+    public struct PlatformRules: Sendable, Hashable {
+        /// Expected measured values by claim name (lowercase hex, or decimal for integers). Which
+        /// names are required depends on the platform (``Policy/requiredMeasurements``).
+        public var measurements: [String: Expectation<String>]
+        /// TCB statuses accepted (TDX: Intel's names). Nil for platforms without a status (TPM).
+        public var tcbStatuses: Set<String>?
+        /// Minimum TCB component versions by name (SNP: bootloader, tee, snp, microcode[, fmc]),
+        /// or nil when written `unchecked`.
+        public var minimumTCB: [String: Int]?
+        /// Whether debug TEEs are accepted.
+        public var allowDebug: Bool
+
+        /// Creates platform rules.
+        public init(measurements: [String: Expectation<String>], tcbStatuses: Set<String>?, minimumTCB: [String: Int]?, allowDebug: Bool) {
+            self.measurements = measurements
+            self.tcbStatuses = tcbStatuses
+            self.minimumTCB = minimumTCB
+            self.allowDebug = allowDebug
+        }
+    }
+
+    /// Workload identity rules: what may run inside the TEE.
+    public struct Workload: Sendable, Hashable {
+        /// Allowed container image digests (`sha256:<hex>`).
+        public var imageDigests: Expectation<String>
+        /// Allowed training-code hashes (`sha256:<hex>`).
+        public var codeHashes: Expectation<String>
+
+        /// Creates workload rules.
+        public init(imageDigests: Expectation<String>, codeHashes: Expectation<String>) {
+            self.imageDigests = imageDigests
+            self.codeHashes = codeHashes
+        }
+    }
+
+    /// A human name for the policy (appears in audit records).
+    public var name: String
+    /// Maximum age of evidence in seconds, or nil when written `unchecked`.
+    public var maxEvidenceAge: TimeInterval?
+    /// Rules by platform; a platform absent here is rejected.
+    public var platforms: [Platform: PlatformRules]
+    /// Workload identity rules.
+    public var workload: Workload
+
+    /// Creates a policy.
+    public init(name: String, maxEvidenceAge: TimeInterval?, platforms: [Platform: PlatformRules], workload: Workload) {
+        self.name = name
+        self.maxEvidenceAge = maxEvidenceAge
+        self.platforms = platforms
+        self.workload = workload
+    }
+
+    /// Measurement names every section of a platform must state (each may be `unchecked`).
+    public static func requiredMeasurements(_ platform: Platform) -> [String] {
+        switch platform {
+        case .tdx: ["mrTD", "rtmr0", "rtmr1", "rtmr2", "rtmr3", "mrSeam", "mrConfigID", "mrOwner", "mrOwnerConfig"]
+        case .snp: ["measurement", "hostData", "idKeyDigest", "familyID", "imageID", "guestSVN", "vmpl"]
+        case .tpm: []
+        }
+    }
+}
+
+/// What a policy judges: the verified claims of one piece of evidence, flattened.
+public struct PolicyInput: Sendable {
+    /// The platform.
+    public var platform: Policy.Platform
+    /// Measured values by claim name (lowercase hex, or decimal for integers). For TPM the names
+    /// are `pcr.<bank>.<index>`.
+    public var measurements: [String: String]
+    /// Whether the TEE runs in debug mode.
+    public var debug: Bool
+    /// The TCB status (TDX), or nil when the platform has none or no level matched.
+    public var tcbStatus: String?
+    /// TCB component versions (SNP REPORTED_TCB), by name.
+    public var tcbComponents: [String: Int]
+    /// When the evidence was produced (for example when its nonce was issued), if known.
+    public var evidenceTime: Date?
+    /// Image digests the workload identity shows (from the replayed event log, or the SNP
+    /// workload manifest bound by HOST_DATA); nil when the evidence carries no workload identity.
+    public var imageDigests: [String]?
+    /// Code hashes the workload identity shows; nil when absent.
+    public var codeHashes: [String]?
+
+    /// Creates an input.
+    public init(platform: Policy.Platform, measurements: [String: String], debug: Bool, tcbStatus: String? = nil, tcbComponents: [String: Int] = [:],
+                evidenceTime: Date? = nil, imageDigests: [String]? = nil, codeHashes: [String]? = nil) {
+        self.platform = platform
+        self.measurements = measurements
+        self.debug = debug
+        self.tcbStatus = tcbStatus
+        self.tcbComponents = tcbComponents
+        self.evidenceTime = evidenceTime
+        self.imageDigests = imageDigests
+        self.codeHashes = codeHashes
+    }
+}
