@@ -32,12 +32,22 @@ struct VerifyQuote: AsyncParsableCommand {
     @Flag(help: "Accept debug TDs (their memory is readable by the host: never in production).")
     var allowDebug = false
 
+    @Option(help: ArgumentHelp("Judge with this policy file instead of the defaults (see policies/README.md). Not combinable with --accept-tcb or --allow-debug.", valueName: "FILE"))
+    var policy: String?
+
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
+    func validate() throws {
+        if policy != nil && (acceptTCB != nil || allowDebug) {
+            throw ValidationError("--accept-tcb and --allow-debug cannot be combined with --policy: the policy file decides")
+        }
+    }
+
     func run() async throws {
         let validator = TDX.Validator(acceptedTCBStatuses: try Self.statuses(acceptTCB), allowDebug: allowDebug)
-        let useCase = QuoteVerification(platform: evidence.platform, collateralPaths: evidence.collateral, now: try evidence.instant(), validator: validator)
+        let useCase = QuoteVerification(platform: evidence.platform, collateralPaths: evidence.collateral, now: try evidence.instant(), validator: validator,
+                                        policy: try policy.map(PolicyCommand.load))
         let report = await useCase.run(evidence: try evidence.readEvidence())
         print(json ? report.json : report.text)
         throw ExitCode(report.exitCode)

@@ -24,10 +24,16 @@ public struct QuoteVerification: Sendable {
     public var validator: TDX.Validator
     /// The quote verifier (trust anchor, signature cache).
     public var verifier: TDX.QuoteVerifier
+    /// A policy file's rules; when set it decides instead of `validator`.
+    public var policy: Policy?
+    /// When the evidence was produced, if known (for the policy's maximum evidence age).
+    public var evidenceTime: Date?
 
     /// Creates the use case; defaults fail closed (UpToDate only, no debug, Intel root).
     public init(platform: Platform = .auto, collateralPaths: [String] = [], collateralSource: (any TDX.CollateralSource)? = nil, now: Date = Date(),
-                validator: TDX.Validator = TDX.Validator(), verifier: TDX.QuoteVerifier = TDX.QuoteVerifier()) {
+                validator: TDX.Validator = TDX.Validator(), verifier: TDX.QuoteVerifier = TDX.QuoteVerifier(), policy: Policy? = nil, evidenceTime: Date? = nil) {
+        self.policy = policy
+        self.evidenceTime = evidenceTime
         self.platform = platform
         self.collateralPaths = collateralPaths
         self.collateralSource = collateralSource
@@ -67,30 +73,38 @@ public struct QuoteVerification: Sendable {
     /// Verifies and validates evidence bytes (binary or hex text). Never throws: every outcome,
     /// including errors, is a report.
     public func run(evidence raw: [UInt8]) async -> VerificationReport {
+        switch await verify(evidence: raw) {
+        case .success(let v): return report(v)
+        case .failure(let r): return r
+        }
+    }
+
+    /// Verifies evidence bytes without validating them: the verified quote, or the report of why
+    /// not.
+    public func verify(evidence raw: [UInt8]) async -> Result<TDX.VerifiedQuote, VerificationReport> {
         let bytes: [UInt8]
         do { bytes = try EvidenceEncoding.decode(raw) } catch {
-            return .failed(platform: nil, error: .init(code: error.code.rawValue, message: error.message), at: now)
+            return .failure(.failed(platform: nil, error: .init(code: error.code.rawValue, message: error.message), at: now))
         }
         let detected = Self.detectPlatform(bytes)
         let platform = platform == .auto ? detected : platform.rawValue
         guard platform == "tdx" else {
-            return .failed(platform: nil, error: .init(code: AttestationError.Code.malformed.rawValue, message: "cannot tell the evidence's platform: not a DCAP quote (pass --platform)"), at: now)
+            return .failure(.failed(platform: nil, error: .init(code: AttestationError.Code.malformed.rawValue, message: "cannot tell the evidence's platform: not a DCAP quote (pass --platform)"), at: now))
         }
         do {
             let quote = try TDX.Quote(rawRepresentation: bytes)
             let collateral = try await collateral(for: quote)
-            let verified = try verifier.verify(quote, collateral: collateral, now: now)
-            return report(verified)
+            return .success(try verifier.verify(quote, collateral: collateral, now: now))
         } catch {
-            return .failed(platform: "tdx", error: .init(code: error.code.rawValue, message: error.message), at: now)
+            return .failure(.failed(platform: "tdx", error: .init(code: error.code.rawValue, message: error.message), at: now))
         }
     }
 
     /// Builds the report for a verified quote by validating it.
     public func report(_ verified: TDX.VerifiedQuote) -> VerificationReport {
-        let result = validator.validate(verified)
+        let failures = policy.map { $0.validate(PolicyInput(tdx: verified, evidenceTime: evidenceTime), now: now).failures } ?? validator.validate(verified).failures
         return VerificationReport(platform: "tdx", verified: true, tcbStatus: verified.tcb?.status.rawValue, advisories: verified.tcb?.advisoryIDs ?? [],
-                                  accepted: result.isAccepted, failures: result.failures.map { .init(code: $0.code.rawValue, message: $0.message) },
+                                  accepted: failures.isEmpty, failures: failures.map { .init(code: $0.code.rawValue, message: $0.message) },
                                   claims: .tdx(verified.claims), error: nil, verifiedAt: verified.verifiedAt.iso8601, validUntil: verified.validUntil.iso8601)
     }
 }

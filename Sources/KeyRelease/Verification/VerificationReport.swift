@@ -3,7 +3,7 @@ import Foundation
 
 /// The outcome of verifying and validating one piece of evidence, in the shape the operator CLI
 /// prints with `--json` (a stable contract: fields are only ever added).
-public struct VerificationReport: Sendable, Encodable {
+public struct VerificationReport: Error, Sendable, Encodable {
     /// `{code, message}` of a failure or an error.
     public struct Problem: Sendable, Codable, Hashable {
         /// Stable code.

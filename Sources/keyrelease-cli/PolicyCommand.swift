@@ -1,0 +1,107 @@
+import ArgumentParser
+import Attestation
+import Foundation
+import KeyRelease
+
+/// `keyrelease policy`: check and derive policy files.
+struct PolicyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy",
+        abstract: "Check policy files, or derive one from golden evidence.",
+        subcommands: [Check.self, Derive.self]
+    )
+
+    /// Reads and parses a policy file; problems become a usage error listing every line.
+    static func load(_ path: String) throws -> Policy {
+        guard let d = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read policy file \(path)") }
+        do { return try Policy(yaml: String(decoding: d, as: UTF8.self)) } catch {
+            throw ValidationError("policy \(path) is invalid: \(error.message)")
+        }
+    }
+
+    /// `keyrelease policy check FILE`.
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a policy file against schema version 1, listing every problem with its line.",
+            discussion: "Exit codes: 0 valid; 2 invalid (every problem printed as FILE:LINE:COLUMN: message); 3 unreadable."
+        )
+
+        @Argument(help: "Policy file (YAML or JSON).")
+        var file: String
+
+        @Flag(help: "Print one JSON object: {valid, problems: [{line, column, message}]}.")
+        var json = false
+
+        func run() throws {
+            guard let d = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read policy file \(file)") }
+            let problems = Policy.problems(in: String(decoding: d, as: UTF8.self))
+            if json {
+                struct Out: Encodable { let valid: Bool; let problems: [Policy.Problem] }
+                let e = JSONEncoder()
+                e.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try e.encode(Out(valid: problems.isEmpty, problems: problems)), as: UTF8.self))
+            } else if problems.isEmpty {
+                print("\(file): valid")
+            } else {
+                for p in problems { print("\(file):\(p.line):\(p.column): \(p.message)") }
+            }
+            if !problems.isEmpty { throw ExitCode(2) }
+        }
+    }
+
+    /// `keyrelease policy derive EVIDENCE…`.
+    struct Derive: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a policy that accepts exactly the measurements of the given (golden) evidence.",
+            discussion: """
+            Each evidence file is verified first (same flags as verify-quote); evidence that does not
+            verify is refused (exit 2). The policy lists every measured value exactly (several files:
+            any of their values), the TCB statuses seen, debug only if seen, and maxEvidenceAge as
+            given (default unchecked: set it before production use).
+            """
+        )
+
+        @Argument(help: "Evidence files (quotes).")
+        var files: [String]
+
+        @Option(help: ArgumentHelp("Collateral file or folder (repeatable).", valueName: "FILE|DIR"))
+        var collateral: [String] = []
+
+        @Option(help: ArgumentHelp("Verify as of this instant (ISO 8601). Default: now.", valueName: "ISO8601"))
+        var at: String?
+
+        @Option(help: "Policy name.")
+        var name = "derived"
+
+        @Option(help: "Maximum evidence age in seconds (default: unchecked).")
+        var maxEvidenceAge: Int?
+
+        @Option(name: .shortAndLong, help: "Write the policy here instead of standard output.")
+        var output: String?
+
+        func run() async throws {
+            let now: Date
+            if let at {
+                guard let d = ISO8601DateFormatter().date(from: at) else { throw ValidationError("--at \(at) is not an ISO 8601 instant") }
+                now = d
+            } else { now = Date() }
+            let useCase = QuoteVerification(collateralPaths: collateral, now: now)
+            var inputs = [PolicyInput]()
+            for file in files {
+                guard let d = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read evidence file \(file)") }
+                switch await useCase.verify(evidence: [UInt8](d)) {
+                case .success(let v): inputs.append(PolicyInput(tdx: v))
+                case .failure(let report):
+                    FileHandle.standardError.write(Data("\(file): does not verify: \(report.error.map { "\($0.code): \($0.message)" } ?? "?")\n".utf8))
+                    throw ExitCode(report.exitCode == 3 ? 3 : 2)
+                }
+            }
+            let yaml = Policy.derived(from: inputs, name: name, maxEvidenceAge: maxEvidenceAge.map(TimeInterval.init)).yaml
+            if let output {
+                try Data(yaml.utf8).write(to: URL(fileURLWithPath: output))
+            } else {
+                print(yaml, terminator: "")
+            }
+        }
+    }
+}
