@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Attestation", targets: ["Attestation"]),
         .library(name: "KeyRelease", targets: ["KeyRelease"]),
+        .library(name: "ProviderNode", targets: ["ProviderNode"]),
         .executable(name: "keyrelease", targets: ["keyrelease-cli"]),
     ],
     dependencies: [
@@ -38,6 +39,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .systemLibrary(
+            name: "CTSS2",
+            path: "Sources/CTSS2",
+            providers: [.apt(["libtss2-dev"])]
+        ),
+        .target(
+            name: "ProviderNode",
+            dependencies: [
+                "Attestation",
+                "CTSS2",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "keyrelease-cli",
             dependencies: [
@@ -61,6 +75,10 @@ let package = Package(
         .testTarget(
             name: "AttestationTests",
             dependencies: ["Attestation", "TestSupport"]
+        ),
+        .testTarget(
+            name: "ProviderNodeTests",
+            dependencies: ["ProviderNode", "Attestation", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
             name: "KeyReleaseTests",

@@ -35,7 +35,8 @@ extension TDX {
             try self.init(signedBytes: signed, signatureHex: String(decoding: sigJSON.dropFirst().dropLast(), as: UTF8.self), name: member)
         }
 
-        static func describe(_ error: any Error) -> String {
+        /// A short description of a decoding error, naming the field.
+        public static func describe(_ error: any Error) -> String {
             switch error {
             case DecodingError.keyNotFound(let k, let ctx): return "missing field \((ctx.codingPath + [k]).map(\.stringValue).joined(separator: "."))"
             case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx), DecodingError.dataCorrupted(let ctx):

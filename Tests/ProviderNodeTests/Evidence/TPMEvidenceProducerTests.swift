@@ -1,0 +1,49 @@
+import Attestation
+import Crypto
+import Foundation
+import ProviderNode
+import TestSupport
+import Testing
+
+@Suite("ProviderNode: TPM evidence from swtpm via tss2", .serialized)
+struct TPMEvidenceProducerTests {
+    static let image = "sha256:" + String(repeating: "1a", count: 32)
+    static let code = "sha256:" + String(repeating: "2b", count: 32)
+
+    @Test func quoteCarriesNonceAndWorkloadPCR() async throws {
+        let tpm = try SoftwareTPM()
+        defer { tpm.stop() }
+        let producer = try TPMEvidenceProducer(tcti: tpm.tcti)
+        try await producer.measure(.image(Self.image))
+        try await producer.measure(.code(Self.code))
+        let nonce = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        let bundle = try await producer.quote(nonce: nonce)
+        await producer.close()
+
+        let t = try #require(bundle.tpm)
+        let attest = [UInt8](t.attest)
+        #expect(attest.prefix(4) == [0xff, 0x54, 0x43, 0x47])          // TPM_GENERATED_VALUE
+        #expect(attest[4...5] == [0x80, 0x18])                          // TPM_ST_ATTEST_QUOTE
+        #expect(bundle.nonce == Hex.encode(nonce))
+        #expect(attest.firstRange(of: nonce) != nil)                    // extraData carries the nonce
+        // PCR 23 = SHA-256 chain of the two events from zero, exactly what the log replays to.
+        var pcr = [UInt8](repeating: 0, count: 32)
+        for e in [WorkloadEvent.image(Self.image), .code(Self.code)] { pcr = Array(SHA256.hash(data: pcr + Array(SHA256.hash(data: e.data)))) }
+        #expect(t.pcrs["sha256"]?["23"] == Hex.encode(pcr))
+        #expect(t.pcrs["sha256"]?.count == 9)
+        #expect(try EvidenceBundle(json: bundle.json) == bundle)
+        let log = try #require(bundle.eventLog)
+        #expect(log.count > 100)
+    }
+
+    @Test func unreachableTPMIsATypedError() async throws {
+        await #expect(throws: ProviderNodeError.self) { _ = try TPMEvidenceProducer(tcti: "swtpm:host=127.0.0.1,port=1") }
+        let tpm = try SoftwareTPM()
+        defer { tpm.stop() }
+        let producer = try TPMEvidenceProducer(tcti: tpm.tcti)
+        await #expect(throws: ProviderNodeError.self) { _ = try await producer.quote(nonce: Array(repeating: 1, count: 65)) }
+        await #expect(throws: ProviderNodeError.self) { _ = try await producer.quote(nonce: [1], pcrs: [24]) }
+        await producer.close()
+        await #expect(throws: ProviderNodeError.self) { _ = try await producer.quote(nonce: [1]) }
+    }
+}
