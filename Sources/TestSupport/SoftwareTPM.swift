@@ -67,18 +67,12 @@ public final class SoftwareTPM: @unchecked Sendable {
         throw StartFailed(description: "no free port pair found")
     }
 
-    static func isFree(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 } }
-    }
+    static func isFree(_ port: Int) -> Bool { withLoopbackAddress(port) { fd, addr, len in bind(fd, addr, len) == 0 } }
 
-    static func canConnect(_ port: Int) -> Bool {
+    static func canConnect(_ port: Int) -> Bool { withLoopbackAddress(port) { fd, addr, len in connect(fd, addr, len) == 0 } }
+
+    /// Calls `body` with a fresh TCP socket and the address 127.0.0.1:`port`, closing the socket after.
+    private static func withLoopbackAddress(_ port: Int, _ body: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Bool) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -86,6 +80,6 @@ public final class SoftwareTPM: @unchecked Sendable {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 } }
+        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
     }
 }
