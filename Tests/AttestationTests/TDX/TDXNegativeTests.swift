@@ -110,6 +110,14 @@ struct TDXRealNegativeTests {
         #expect([.crlNotYetValid, .tcbInfoNotYetValid, .qeIdentityNotYetValid].contains(before))
     }
 
+    /// MANIFEST: the SPR E4 PCK chain is valid in 2023 and expired by 2053 ("after 2029-09-20T13:20:31Z").
+    @Test func pckChainExpiresIn2053() throws {
+        let row = TDXRow.all[3]
+        let (quote, collateral) = try row.load()
+        #expect(code { _ = try TDX.QuoteVerifier().verify(quote, collateral: collateral, now: instant("2053-07-01T01:00:00Z")) } == .certificateExpired)
+        #expect(throws: Never.self) { _ = try TDX.QuoteVerifier().verify(quote, collateral: collateral, now: instant(row.at)) }
+    }
+
     /// go-tdx-guest verify_test.go TestNegativeVerification: one byte set at an offset.
     static let goTDXGuestCases: [(Int, UInt8, AttestationError.Code)] = [
         (0x00, 3, .unsupportedVersion),
