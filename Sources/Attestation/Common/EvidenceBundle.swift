@@ -84,9 +84,9 @@ public struct EvidenceBundle: Codable, Sendable, Hashable {
         return (try? e.encode(self)) ?? Data()
     }
 
-    /// Whether `bytes` look like a bundle (a JSON object naming the format), for CLI detection.
+    /// Whether `bytes` should be read as a bundle: a JSON object (no quote or report format
+    /// starts with `{`), which ``init(json:)`` then accepts or rejects.
     public static func looksLikeBundle(_ bytes: [UInt8]) -> Bool {
-        guard let first = bytes.first(where: { !Hex.isSpace($0) }), first == UInt8(ascii: "{") else { return false }
-        return String(decoding: bytes.prefix(4096), as: UTF8.self).contains(formatTag)
+        bytes.first(where: { !Hex.isSpace($0) }) == UInt8(ascii: "{")
     }
 }

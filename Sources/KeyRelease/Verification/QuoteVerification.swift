@@ -52,11 +52,12 @@ public struct QuoteVerification: Sendable {
     }
 
     /// Loads collateral for `quote`: from the paths, else from the source.
-    public func collateral(for quote: TDX.Quote) async throws(AttestationError) -> TDX.Collateral {
+    public func collateral(for quote: TDX.Quote, bundled: [String: Data]? = nil) async throws(AttestationError) -> TDX.Collateral {
         let pckChain = try CertificateChain(pemEncoded: String(decoding: quote.pckCertificateChainPEM, as: UTF8.self))
         let fmspc = try? TDX.PCKExtensions(certificate: pckChain.leaf).fmspc
-        if !collateralPaths.isEmpty {
+        if !collateralPaths.isEmpty || bundled != nil {
             var parts = TDX.CollateralParts()
+            parts.add(folder: (bundled ?? [:]).map { ($0.key, [UInt8]($0.value)) })
             for p in collateralPaths { try parts.add(path: p) }
             return try parts.complete(for: fmspc)
         }
@@ -82,18 +83,24 @@ public struct QuoteVerification: Sendable {
     /// Verifies evidence bytes without validating them: the verified quote, or the report of why
     /// not.
     public func verify(evidence raw: [UInt8]) async -> Result<TDX.VerifiedQuote, VerificationReport> {
+        var bundle: EvidenceBundle?
+        if EvidenceBundle.looksLikeBundle(raw) {
+            do { bundle = try EvidenceBundle(json: Data(raw)) } catch {
+                return .failure(.failed(platform: nil, error: .init(code: error.code.rawValue, message: error.message), at: now))
+            }
+        }
         let bytes: [UInt8]
-        do { bytes = try EvidenceEncoding.decode(raw) } catch {
+        do { bytes = try EvidenceEncoding.decode(bundle.map { [UInt8]($0.report ?? Data()) } ?? raw) } catch {
             return .failure(.failed(platform: nil, error: .init(code: error.code.rawValue, message: error.message), at: now))
         }
-        let detected = Self.detectPlatform(bytes)
+        let detected = bundle?.platform.rawValue ?? Self.detectPlatform(bytes)
         let platform = platform == .auto ? detected : platform.rawValue
         guard platform == "tdx" else {
             return .failure(.failed(platform: nil, error: .init(code: AttestationError.Code.malformed.rawValue, message: "cannot tell the evidence's platform: not a DCAP quote (pass --platform)"), at: now))
         }
         do {
             let quote = try TDX.Quote(rawRepresentation: bytes)
-            let collateral = try await collateral(for: quote)
+            let collateral = try await collateral(for: quote, bundled: bundle?.collateral)
             return .success(try verifier.verify(quote, collateral: collateral, now: now))
         } catch {
             return .failure(.failed(platform: "tdx", error: .init(code: error.code.rawValue, message: error.message), at: now))

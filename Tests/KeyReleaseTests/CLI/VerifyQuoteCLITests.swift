@@ -123,3 +123,29 @@ struct VerifyQuoteCLITests {
         #expect((j["coldMicros"] as! Double) > (j["warmMicros"] as! Double))
     }
 }
+
+@Suite("CLI: keyrelease evidence pack")
+struct EvidencePackCLITests {
+    @Test func packedTDXBundleVerifiesLikeItsParts() throws {
+        let bundle = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID()).json").path
+        defer { try? FileManager.default.removeItem(atPath: bundle) }
+        let pack = try CLIRunner.run("keyrelease", ["evidence", "pack", "--platform", "tdx", "--report", TestVectors.path("tdx/dcap-qvl/tdx-quote.hex"),
+                                                    "--collateral", TestVectors.path("tdx/dcap-qvl/tdx_quote_collateral.json"), "--nonce", "00ff", "-o", bundle])
+        #expect(pack.status == 0, "\(pack.stderr)")
+        let r = try CLIRunner.run("keyrelease", ["verify-quote", bundle, "--at", "2025-07-01T00:00:00Z", "--json"])
+        #expect(r.status == 1) // the hex quote verifies but has no TCB level (MANIFEST)
+        let j = try r.json()
+        #expect(j["verified"] as? Bool == true)
+        #expect((j["claims"] as? [String: Any])?["mrTD"] as? String == "7ba9e262ce6979087e34632603f354dd8f8a870f5947d116af8114db6c9d0d74c48bec4280e5b4f4a37025a10905bb29")
+        // A bundle with a flipped quote byte is invalid evidence.
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle))) as! [String: Any]
+        var quote = [UInt8](Data(base64Encoded: json["report"] as! String)!)
+        quote[0x40] ^= 1
+        json["report"] = Data(quote).base64EncodedString()
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: bundle))
+        #expect(try CLIRunner.run("keyrelease", ["verify-quote", bundle, "--at", "2025-07-01T00:00:00Z"]).status == 2)
+        // Usage errors.
+        #expect(try CLIRunner.run("keyrelease", ["evidence", "pack", "--platform", "tdx"]).status == 3)
+        #expect(try CLIRunner.run("keyrelease", ["evidence", "pack", "--platform", "tpm", "--attest", "/nonexistent"]).status == 3)
+    }
+}

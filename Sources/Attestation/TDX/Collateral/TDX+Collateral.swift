@@ -99,21 +99,30 @@ extension TDX {
             }
             if isDir.boolValue {
                 let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
-                var found = false
+                var members = [(String, [UInt8])]()
                 for n in names {
                     let p = (path as NSString).appendingPathComponent(n)
                     var sub: ObjCBool = false
                     guard FileManager.default.fileExists(atPath: p, isDirectory: &sub), !sub.boolValue,
                           let d = FileManager.default.contents(atPath: p) else { continue }
-                    if (try? addIfRecognised([UInt8](d), name: n)) == true { found = true }
+                    members.append((n, [UInt8](d)))
                 }
-                guard found else { throw AttestationError(.collateralMissing, "no collateral found in folder \(path)") }
+                guard add(folder: members) else { throw AttestationError(.collateralMissing, "no collateral found in folder \(path)") }
             } else {
                 guard let d = FileManager.default.contents(atPath: path) else {
                     throw AttestationError(.collateralMissing, "cannot read collateral file \(path)")
                 }
                 try add(fileContents: [UInt8](d), name: path)
             }
+        }
+
+        /// Adds the recognised files of a folder (or an evidence bundle's `collateral` map), in
+        /// name order, skipping the rest. Returns whether any piece was found.
+        @discardableResult
+        public mutating func add(folder members: [(name: String, contents: [UInt8])]) -> Bool {
+            var found = false
+            for (name, contents) in members.sorted(by: { $0.name < $1.name }) where (try? addIfRecognised(contents, name: name)) == true { found = true }
+            return found
         }
 
         /// Merges `other` into this, `other`'s pieces replacing these.
