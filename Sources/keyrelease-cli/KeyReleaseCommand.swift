@@ -51,8 +51,34 @@ struct EvidenceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Collateral file or folder; repeatable, later pieces replace earlier ones. Accepts dcap-qvl collateral JSON, Intel PCS v4 responses (TCB Info, QE Identity), CRLs (DER/PEM/hex) and PEM issuer chains.", valueName: "FILE|DIR"))
     var collateral: [String] = []
 
+    @Flag(help: "Fetch TDX collateral from Intel PCS v4 (cached on disk until each piece's nextUpdate). Not combinable with --collateral.")
+    var online = false
+
+    @Option(name: .customLong("pcs-url"), help: ArgumentHelp("Intel PCS base URL for --online (a mirror or caching proxy).", valueName: "URL"))
+    var pcsURL = IntelPCSCollateralSource.defaultPCSURL
+
+    @Option(name: .customLong("root-crl-url"), help: ArgumentHelp("Intel SGX Root CA CRL URL for --online.", valueName: "URL"))
+    var rootCRLURL = IntelPCSCollateralSource.defaultRootCRLURL
+
+    @Option(name: .customLong("cache-dir"), help: ArgumentHelp("Collateral cache folder for --online; 'none' disables the cache. Default: $XDG_CACHE_HOME/licen-broker/intel-pcs or ~/.cache/licen-broker/intel-pcs.", valueName: "DIR"))
+    var cacheDir: String?
+
     @Option(help: ArgumentHelp("Verify as of this instant (ISO 8601, e.g. 2025-07-01T00:00:00Z). Default: now.", valueName: "ISO8601"))
     var at: String?
+
+    func validate() throws {
+        if online && !collateral.isEmpty { throw ValidationError("--online and --collateral cannot be combined: pick one source of collateral") }
+        if !online && (cacheDir != nil || pcsURL != IntelPCSCollateralSource.defaultPCSURL || rootCRLURL != IntelPCSCollateralSource.defaultRootCRLURL) {
+            throw ValidationError("--pcs-url, --root-crl-url and --cache-dir only apply with --online")
+        }
+    }
+
+    /// The network collateral source, when `--online` is given.
+    var collateralSource: IntelPCSCollateralSource? {
+        guard online else { return nil }
+        let cache = cacheDir == "none" ? nil : (cacheDir ?? IntelPCSCollateralSource.defaultCacheDirectory)
+        return IntelPCSCollateralSource(pcsURL: pcsURL, rootCRLURL: rootCRLURL, cacheDirectory: cache)
+    }
 
     func instant() throws -> Date {
         guard let at else { return Date() }
