@@ -53,8 +53,15 @@ public struct PinnedChainVerifier: Sendable {
     /// The trust anchor every chain must end at (compared by DER bytes, then by key).
     public let anchor: Certificate
 
+    /// The anchor's DER encoding.
+    private let anchorDER: [UInt8]
+
     /// Creates a verifier pinned to `anchor`.
-    public init(anchor: Certificate) { self.anchor = anchor }
+    public init(anchor: Certificate) {
+        self.anchor = anchor
+        var serializer = DER.Serializer()
+        anchorDER = (try? serializer.serialize(anchor)).map { serializer.serializedBytes } ?? []
+    }
 
     /// Verifies `chain` at `now`: the last certificate must be the anchor (byte-equal), each
     /// certificate must be signed by the next, names must chain, every certificate must be within
@@ -73,9 +80,13 @@ public struct PinnedChainVerifier: Sendable {
             guard cert.issuer == issuer.subject else {
                 throw AttestationError(.certificateSignatureInvalid, "\(name): \(cert.subject) names issuer \(cert.issuer), but the next certificate is \(issuer.subject)")
             }
+            // The pinned anchor itself (byte-equal DER) is trusted by configuration, not by its
+            // self-signature: checking that would prove nothing and cost a verify per chain.
+            let isPinnedAnchor = i == certs.count - 1 && chain.derEncodings[i] == anchorDER
             let issuerDER = i + 1 < certs.count ? chain.derEncodings[i + 1] : chain.derEncodings[i]
-            let valid = cache?.check([chain.derEncodings[i], issuerDER]) { issuer.publicKey.isValidSignature(cert.signature, for: cert) }
-                ?? issuer.publicKey.isValidSignature(cert.signature, for: cert)
+            let valid = isPinnedAnchor
+                || (cache?.check([chain.derEncodings[i], issuerDER]) { issuer.publicKey.isValidSignature(cert.signature, for: cert) }
+                    ?? issuer.publicKey.isValidSignature(cert.signature, for: cert))
             guard valid else {
                 throw AttestationError(.certificateSignatureInvalid, "\(name): signature on \(cert.subject) does not verify under \(issuer.subject)")
             }

@@ -28,6 +28,11 @@ extension TDX {
         /// Verifies `quote` with `collateral` at `now`. Returns a ``VerifiedQuote`` (whose TCB
         /// verdict may be nil: no level matched) or throws ``AttestationError``.
         public func verify(_ quote: Quote, collateral: Collateral, now: Date) throws(AttestationError) -> VerifiedQuote {
+            // Without a shared cache, still verify each signature once per call: the TCB Info and
+            // QE Identity issuer chains are normally the same certificates.
+            guard cache != nil else {
+                return try QuoteVerifier(trustAnchor: trustAnchor, cache: VerificationCache(capacity: 64)).verify(quote, collateral: collateral, now: now)
+            }
             let chains = PinnedChainVerifier(anchor: trustAnchor)
             let anchorDER = CertificateChain([trustAnchor]).derEncodings[0]
 
