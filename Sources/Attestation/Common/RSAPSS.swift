@@ -34,10 +34,12 @@ enum RSAPSS {
                     case ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific):
                         hash = try algorithmOID(value)
                     case ASN1Identifier(tagWithNumber: 1, tagClass: .contextSpecific):
-                        (mgf, mgfHash) = try DER.sequence(value, identifier: .sequence) { n in
+                        let pair = try DER.sequence(value, identifier: .sequence) { n in
                             guard let o = n.next(), let p = n.next() else { throw ASN1Error.invalidASN1Object(reason: "MGF without parameters") }
                             return (try ASN1ObjectIdentifier(derEncoded: o), try algorithmOID(p))
                         }
+                        mgf = pair.0
+                        mgfHash = pair.1
                     case ASN1Identifier(tagWithNumber: 2, tagClass: .contextSpecific):
                         salt = try Int(derEncoded: value)
                     case ASN1Identifier(tagWithNumber: 3, tagClass: .contextSpecific):

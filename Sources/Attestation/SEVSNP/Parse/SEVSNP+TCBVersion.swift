@@ -26,11 +26,11 @@ extension SEVSNP {
             let b = raw.bytes
             self.raw = raw
             self.isTurinLayout = turin
-            if turin {
-                (fmc, bootloader, tee, snp, microcode) = (b[0], b[1], b[2], b[3], b[7])
-            } else {
-                (fmc, bootloader, tee, snp, microcode) = (nil, b[0], b[1], b[6], b[7])
-            }
+            fmc = turin ? b[0] : nil
+            bootloader = turin ? b[1] : b[0]
+            tee = turin ? b[2] : b[1]
+            snp = turin ? b[3] : b[6]
+            microcode = b[7]
         }
 
         /// The components by policy name: bootloader, tee, snp, microcode, and fmc on Turin.

@@ -93,7 +93,7 @@ extension SEVSNP {
                 where cert != Int(reported) {
                 mismatches.append("\(name) \(cert) ≠ \(reported)")
             }
-            if chain.product == .turin, ext.fmc != tcb.fmc.map(Int.init) {
+            if chain.product == .turin, ext.fmc != tcb.fmc.map { Int($0) } {
                 mismatches.append("fmc \(ext.fmc.map(String.init) ?? "absent") ≠ \(tcb.fmc.map(String.init) ?? "absent")")
             }
             guard mismatches.isEmpty else {
