@@ -29,7 +29,7 @@ enum RSAPSS {
                       case .constructed(let fields) = params.content, params.identifier == .sequence else { return false }
                 var hash: ASN1ObjectIdentifier?, mgfHash: ASN1ObjectIdentifier?, mgf: ASN1ObjectIdentifier?, salt: Int?
                 for field in fields {
-                    guard case .constructed(var inner) = field.content, let value = inner.next() else { return false }
+                    guard case .constructed(let inner) = field.content, let value = Array(inner).first else { return false }
                     switch field.identifier {
                     case ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific):
                         hash = try algorithmOID(value)

@@ -126,7 +126,8 @@ struct SEVSNPManifestTests {
         }
         // The VCEK/VLEK states exactly REPORTED_TCB.
         let ext = verified.endorsementKeyExtensions
-        #expect([ext.bootloader, ext.tee, ext.snp, ext.microcode] == [row.tcb.bootloader, row.tcb.tee, row.tcb.snp, row.tcb.microcode])
+        let certTCB: [Int] = [ext.bootloader, ext.tee, ext.snp, ext.microcode]
+        #expect(certTCB == [row.tcb.bootloader, row.tcb.tee, row.tcb.snp, row.tcb.microcode])
         #expect((ext.hwID == nil) == (row.signingKey == .vlek))
     }
 
@@ -182,7 +183,8 @@ struct SEVSNPManifestTests {
         #expect(chain.signingKey == .vcek)
         let ext = try SEVSNP.VCEKExtensions(certificate: vcek)
         #expect(ext.fmc == 0)
-        #expect([ext.bootloader, ext.tee, ext.snp, ext.microcode] == [0, 0, 0, 9])
+        let svns: [Int] = [ext.bootloader, ext.tee, ext.snp, ext.microcode]
+        #expect(svns == [0, 0, 0, 9])
         #expect(ext.hwID?.count == 8)
         #expect(ext.productName.hasPrefix("Turin"))
     }
@@ -190,10 +192,12 @@ struct SEVSNPManifestTests {
     @Test func turinTCBLayout() throws {
         let raw = try FixedBytes<8>(hex: "0102030400000009")
         let turin = SEVSNP.TCBVersion(raw: raw, turin: true)
-        #expect([turin.fmc, turin.bootloader, turin.tee, turin.snp, turin.microcode] == [1, 2, 3, 4, 9])
+        let t: [UInt8?] = [turin.fmc, turin.bootloader, turin.tee, turin.snp, turin.microcode]
+        #expect(t == [1, 2, 3, 4, 9])
         let milan = SEVSNP.TCBVersion(raw: raw, turin: false)
         #expect(milan.fmc == nil)
-        #expect([milan.bootloader, milan.tee, milan.snp, milan.microcode] == [1, 2, 0, 9])
+        let m: [UInt8] = [milan.bootloader, milan.tee, milan.snp, milan.microcode]
+        #expect(m == [1, 2, 0, 9])
         #expect(turin.components == ["fmc": 1, "bootloader": 2, "tee": 3, "snp": 4, "microcode": 9])
     }
 

@@ -11,6 +11,9 @@ extension SEVSNP {
     /// signature, the TBS fields this verifier needs are read, and signatures are checked with
     /// `_CryptoExtras` RSA-PSS (SHA-384, MGF1-SHA-384, salt 48) in ``isSigned(by:)``.
     public struct AMDCertificate: Sendable, Hashable {
+        private typealias TBSFields = (serial: [UInt8], issuer: DistinguishedName, notBefore: Date, notAfter: Date,
+                                       subject: DistinguishedName, spki: [UInt8], extensions: [Certificate.Extension])
+
         /// The certificate's DER bytes, as received.
         public let derRepresentation: [UInt8]
         /// The DER bytes of `tbsCertificate`, which the signature covers.
@@ -38,7 +41,7 @@ extension SEVSNP {
         public init(derEncoded der: [UInt8]) throws(AttestationError) {
             do {
                 let root = try DER.parse(der)
-                let parts = try DER.sequence(root, identifier: .sequence) { nodes in
+                let parts = try DER.sequence(root, identifier: .sequence) { nodes throws -> (ASN1Node, ASN1Node, ASN1BitString) in
                     guard let tbs = nodes.next(), let alg = nodes.next(), let sig = nodes.next(), nodes.next() == nil else {
                         throw AttestationError(.certificateChainMalformed, "certificate is not (tbsCertificate, signatureAlgorithm, signature)")
                     }
@@ -48,7 +51,7 @@ extension SEVSNP {
                     throw AttestationError(.certificateChainMalformed, "AMD certificate is not signed with RSASSA-PSS / SHA-384 / MGF1-SHA-384 / salt 48")
                 }
                 let outerAlg = [UInt8](parts.1.encodedBytes)
-                let fields = try DER.sequence(parts.0, identifier: .sequence) { n in
+                let fields = try DER.sequence(parts.0, identifier: .sequence) { n throws -> TBSFields in
                     var node = n.next()
                     if let v = node, v.identifier == ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific) { node = n.next() }
                     guard let serialNode = node, serialNode.identifier == .integer, case .primitive(let serial) = serialNode.content,
@@ -59,7 +62,7 @@ extension SEVSNP {
                     guard [UInt8](innerAlg.encodedBytes) == outerAlg else {
                         throw AttestationError(.certificateChainMalformed, "tbsCertificate signature algorithm differs from the outer one")
                     }
-                    let (before, after) = try DER.sequence(validity, identifier: .sequence) { v in
+                    let (before, after) = try DER.sequence(validity, identifier: .sequence) { v throws -> (Date, Date) in
                         guard let b = v.next(), let a = v.next(), let bd = try ASN1Time.date(b), let ad = try ASN1Time.date(a) else {
                             throw AttestationError(.certificateChainMalformed, "validity is not two times")
                         }
@@ -69,7 +72,7 @@ extension SEVSNP {
                     while let next = n.next() {
                         // [1] issuerUniqueID and [2] subjectUniqueID are skipped; [3] holds extensions.
                         guard next.identifier == ASN1Identifier(tagWithNumber: 3, tagClass: .contextSpecific) else { continue }
-                        guard case .constructed(var wrapped) = next.content, let seq = wrapped.next() else {
+                        guard case .constructed(let wrapped) = next.content, let seq = Array(wrapped).first else {
                             throw AttestationError(.certificateChainMalformed, "extensions are not wrapped in [3]")
                         }
                         extensions = try DER.sequence(of: Certificate.Extension.self, identifier: .sequence, rootNode: seq)

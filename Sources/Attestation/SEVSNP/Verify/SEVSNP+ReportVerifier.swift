@@ -153,16 +153,11 @@ extension SEVSNP {
             // The candidate is from the ASK pool for a VCEK and the ASVK pool for a VLEK, so its role
             // fits; if its name is not the leaf's issuer, `link` reports the broken chain.
             let (product, ark) = try verifyIntermediate(candidate, certificates: certificates, now: now)
-            return try finish(leaf: leaf, signingKey: signingKey, intermediate: candidate, product: product, ark: ark, crls: crls, now: now)
-        }
-
-        private func finish(leaf: AMDCertificate, signingKey: SigningKey, intermediate: AMDCertificate, product: Product, ark: AMDCertificate,
-                            crls: [CertificateRevocationList], now: Date) throws(AttestationError) -> VerifiedChain {
             let name = "\(signingKey.rawValue.uppercased()) chain"
-            try link(leaf, signedBy: intermediate, name: name)
+            try link(leaf, signedBy: candidate, name: name)
             try PinnedChainVerifier.checkValidity(subject: leaf.subject, notBefore: leaf.notValidBefore, notAfter: leaf.notValidAfter, at: now, name: name)
-            try checkRevocation([intermediate, leaf], ark: ark, crls: crls, now: now)
-            return VerifiedChain(product: product, signingKey: signingKey, endorsementKey: leaf, intermediate: intermediate, ark: ark)
+            try checkRevocation([candidate, leaf], ark: ark, crls: crls, now: now)
+            return VerifiedChain(product: product, signingKey: signingKey, endorsementKey: leaf, intermediate: candidate, ark: ark)
         }
 
         /// Verifies an ASK or ASVK against the pinned ARK its issuer names, at `now`; an ARK for
