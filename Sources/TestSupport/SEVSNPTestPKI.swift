@@ -41,6 +41,8 @@ public struct SEVSNPTestPKI: @unchecked Sendable {
         public var revokeASK = false
         /// Revoke the VCEK in the ARK's CRL.
         public var revokeVCEK = false
+        /// Generate new ARK/ASK keys instead of the shared ones (RSA key generation is slow).
+        public var freshKeys = false
         public init() {}
     }
 
@@ -69,8 +71,7 @@ public struct SEVSNPTestPKI: @unchecked Sendable {
     public init(_ options: Options = Options()) throws {
         self.options = options
         let p = options.product.amdName
-        let arkKey = try _RSA.Signing.PrivateKey(keySize: .bits2048)
-        let askKey = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        let (arkKey, askKey) = options.freshKeys ? (try _RSA.Signing.PrivateKey(keySize: .bits2048), try _RSA.Signing.PrivateKey(keySize: .bits2048)) : try Self.sharedKeys()
         vcekKey = P384.Signing.PrivateKey()
         let arkName = try Self.name("ARK-\(p)"), askName = try Self.name("SEV-\(p)"), vcekName = try Self.name("SEV-VCEK")
 
@@ -125,6 +126,10 @@ public struct SEVSNPTestPKI: @unchecked Sendable {
     }
 
     // MARK: - Minting
+
+    private static let shared = Result { (try _RSA.Signing.PrivateKey(keySize: .bits2048), try _RSA.Signing.PrivateKey(keySize: .bits2048)) }
+
+    static func sharedKeys() throws -> (_RSA.Signing.PrivateKey, _RSA.Signing.PrivateKey) { try shared.get() }
 
     static func name(_ cn: String) throws -> DistinguishedName {
         try DistinguishedName {

@@ -118,7 +118,9 @@ struct SEVSNPMintedTests {
         #expect(Self.verify(pki, crls: [crl], now: instant("2030-03-01T00:00:00Z")) == .crlExpired)
         #expect(Self.verify(pki, crls: [crl], now: instant("2029-12-01T00:00:00Z")) == .crlNotYetValid)
         // A CRL from another PKI's ARK (same name, other key).
-        let other = try SEVSNPTestPKI()
+        var fresh = SEVSNPTestPKI.Options()
+        fresh.freshKeys = true
+        let other = try SEVSNPTestPKI(fresh)
         #expect(Self.verify(pki, crls: [try other.crl]) == .crlSignatureInvalid)
     }
 
