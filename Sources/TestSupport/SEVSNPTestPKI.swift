@@ -16,6 +16,7 @@ public struct SEVSNPTestPKI: @unchecked Sendable {
     /// What to mint. Defaults: a Milan v2 report whose TCB, chip ID and VCEK all agree, every
     /// certificate valid 2029-01-01 … 2031-01-01, the CRL 2030-01-01 … 2030-02-01.
     public struct Options: Sendable {
+        /// The product (ARK-/SEV- names, TCB layout, CPUID); default Milan.
         public var product: SEVSNP.Product = .milan
         /// Report version; v3+ carries CPUID family/model for `product`.
         public var version: UInt32 = 2
@@ -32,10 +33,15 @@ public struct SEVSNPTestPKI: @unchecked Sendable {
         public var hwID: [UInt8]?
         /// POLICY.
         public var policy: UInt64 = 0x30000
+        /// notBefore of every certificate.
         public var notBefore = instant("2029-01-01T00:00:00Z")
+        /// notAfter of the ARK and VCEK.
         public var notAfter = instant("2031-01-01T00:00:00Z")
+        /// notAfter of the ASK.
         public var askNotAfter = instant("2031-01-01T00:00:00Z")
+        /// thisUpdate of the CRL.
         public var crlThis = instant("2030-01-01T00:00:00Z")
+        /// nextUpdate of the CRL.
         public var crlNext = instant("2030-02-01T00:00:00Z")
         /// Revoke the ASK in the ARK's CRL.
         public var revokeASK = false
@@ -43,6 +49,7 @@ public struct SEVSNPTestPKI: @unchecked Sendable {
         public var revokeVCEK = false
         /// Generate new ARK/ASK keys instead of the shared ones (RSA key generation is slow).
         public var freshKeys = false
+        /// The defaults.
         public init() {}
     }
 

@@ -47,6 +47,9 @@ extension SEVSNP {
             guard let signingKey = report.signerInfo.signingKey else {
                 throw AttestationError(.signingKeyMismatch, "SIGNING_KEY \(report.signerInfo.signingKeyField) is neither VCEK (0) nor VLEK (1)")
             }
+            guard !report.signerInfo.maskChipKey else {
+                throw AttestationError(.reportSignatureInvalid, "SIGNER_INFO has MASK_CHIP_KEY set: the report carries no signature")
+            }
             let leaf: AMDCertificate
             switch (signingKey, certificates.vcek, certificates.vlek) {
             case (.vcek, let c?, _), (.vlek, _, let c?): leaf = c
