@@ -270,6 +270,27 @@ struct SEVSNPManifestTests {
         #expect(back == verified.claims)
     }
 
+    /// A `CertificateSource` (the KDS client's shape) hands the bundle to the verifier.
+    struct FixedSource: SEVSNP.CertificateSource {
+        let bundle: SEVSNP.CertificateBundle
+        func certificates(for report: SEVSNP.Report, now: Date) async throws(AttestationError) -> SEVSNP.CertificateBundle { bundle }
+    }
+
+    struct DownSource: SEVSNP.CertificateSource {
+        func certificates(for report: SEVSNP.Report, now: Date) async throws(AttestationError) -> SEVSNP.CertificateBundle {
+            throw AttestationError(.collateralUnavailable, "KDS unreachable")
+        }
+    }
+
+    @Test func verifiesThroughACertificateSource() async throws {
+        let (report, bundle) = try SEVSNPRow.all[1].load()
+        let verified = try await SEVSNP.ReportVerifier().verify(report, source: FixedSource(bundle: bundle), now: instant("2026-11-24T00:00:00Z"))
+        #expect(verified.claims.measurement.hex == SEVSNPRow.all[1].measurement)
+        await #expect(throws: AttestationError(.collateralUnavailable, "KDS unreachable")) {
+            _ = try await SEVSNP.ReportVerifier().verify(report, source: DownSource(), now: instant("2026-11-24T00:00:00Z"))
+        }
+    }
+
     @Test func binaryHexAndBase64ParseTheSame() throws {
         let bin = try TestVectors.bytes("snp/trustee/snp/test-report.bin")
         let fromBinary = try SEVSNP.Report(bytesOrText: bin)

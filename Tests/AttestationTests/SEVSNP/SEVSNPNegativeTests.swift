@@ -97,6 +97,9 @@ struct SEVSNPNegativeTests {
         hcl[SEVSNP.HCLReport.runtimeDataOffset + 20 + 10] ^= 0x01
         let parsed = try SEVSNP.HCLReport(rawRepresentation: hcl)
         #expect(snpCode { try parsed.verifyRuntimeDataBinding() } == .runtimeDataMismatch)
+        var tdx = hcl
+        tdx[SEVSNP.HCLReport.runtimeDataOffset + 8] = 4 // report type TDX
+        #expect(snpCode { _ = try SEVSNP.HCLReport(rawRepresentation: tdx) } == .wrongTEEType)
         hcl[0] = UInt8(ascii: "X")
         #expect(snpCode { _ = try SEVSNP.HCLReport(rawRepresentation: hcl) } == .malformed)
     }

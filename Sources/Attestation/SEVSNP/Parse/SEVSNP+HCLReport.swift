@@ -18,6 +18,9 @@ extension SEVSNP {
         /// Offset of the IGVM request data (runtime data header).
         public static let runtimeDataOffset = 32 + SEVSNP.reportSize
 
+        /// IGVM report type of an SEV-SNP report (TDX is 4).
+        public static let reportTypeSNP: UInt32 = 2
+
         /// The wrapped SEV-SNP report (verify it with ``ReportVerifier``).
         public let report: Report
         /// The runtime data: UTF-8 JSON, exactly the declared variable-data length.
@@ -30,21 +33,28 @@ extension SEVSNP {
             try self.init(rawRepresentation: try EvidenceEncoding.decode(data))
         }
 
-        /// Parses a binary HCL report. A wrong magic throws ``AttestationError/Code/malformed``;
-        /// short input throws ``AttestationError/Code/truncated``.
+        /// Parses a binary HCL report. A wrong magic throws ``AttestationError/Code/malformed``, a
+        /// report type other than SNP ``AttestationError/Code/wrongTEEType``; short input throws
+        /// ``AttestationError/Code/truncated``.
         public init(rawRepresentation bytes: [UInt8]) throws(AttestationError) {
             var r = ByteReader(bytes)
             guard try r.read(4, "HCL header magic") == Self.magic else {
                 throw AttestationError(.malformed, "HCL report does not start with the HCLA magic")
             }
             try r.skip(Self.reportOffset - 4, "HCL header")
-            report = try Report(rawRepresentation: try r.read(SEVSNP.reportSize, "HCL SNP report"))
+            let reportBytes = try r.read(SEVSNP.reportSize, "HCL SNP report")
             _ = try r.u32("runtime data size")
             _ = try r.u32("runtime data version")
-            _ = try r.u32("runtime data report type")
+            // The same wrapper carries a TD report on Azure TDX VMs (type 4): refuse it by type
+            // before reading it as an SNP report.
+            let reportType = try r.u32("runtime data report type")
             hashType = try r.u32("runtime data hash type")
             let length = Int(try r.u32("runtime data variable data size"))
             runtimeData = try r.read(length, "runtime data JSON")
+            guard reportType == Self.reportTypeSNP else {
+                throw AttestationError(.wrongTEEType, "HCL report type \(reportType) is not SNP (2)")
+            }
+            report = try Report(rawRepresentation: reportBytes)
         }
 
         /// Checks that REPORT_DATA starts with the hash of ``runtimeData`` (of ``hashType``) and
