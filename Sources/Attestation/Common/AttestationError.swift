@@ -84,6 +84,21 @@ public struct AttestationError: Error, Sendable, Equatable, CustomStringConverti
         /// Fetching collateral failed (network, HTTP status, cache I/O); says nothing about the quote.
         case collateralUnavailable
 
+        // SEV-SNP
+        /// The SEV-SNP report signature does not verify under the VCEK/VLEK public key.
+        case reportSignatureInvalid
+        /// A TCB SVN in the VCEK/VLEK certificate differs from the report's REPORTED_TCB.
+        case tcbMismatch
+        /// The VCEK's hwID extension differs from the report's CHIP_ID.
+        case chipIDMismatch
+        /// The report's SIGNING_KEY (VCEK or VLEK) is not the kind of certificate supplied.
+        case signingKeyMismatch
+        /// The AMD product (Milan, Genoa, Turin) is unknown, or the report, certificate and
+        /// chain disagree about it.
+        case unsupportedProduct
+        /// Runtime data bound by a report (Azure HCL) does not hash to its REPORT_DATA.
+        case runtimeDataMismatch
+
         // Policy
         /// A policy file does not follow the schema (the message lists every problem with its line).
         case policyInvalid

@@ -96,14 +96,21 @@ public struct PinnedChainVerifier: Sendable {
                     throw AttestationError(.certificateSignatureInvalid, "\(name): \(cert.subject) signs certificates but is not a CA")
                 }
             }
-            guard now >= cert.notValidBefore else {
-                throw AttestationError(.certificateNotYetValid, "\(name): \(cert.subject) is valid from \(cert.notValidBefore.iso8601), after \(now.iso8601)")
-            }
-            guard now <= cert.notValidAfter else {
-                throw AttestationError(.certificateExpired, "\(name): \(cert.subject) expired at \(cert.notValidAfter.iso8601), before \(now.iso8601)")
-            }
+            try Self.checkValidity(subject: cert.subject, notBefore: cert.notValidBefore, notAfter: cert.notValidAfter, at: now, name: name)
         }
         try checkRevocation(chain, crls: crls, name: name)
+    }
+
+    /// Throws ``AttestationError/Code/certificateNotYetValid`` or
+    /// ``AttestationError/Code/certificateExpired`` when `now` is outside [notBefore, notAfter]
+    /// (both ends inclusive, as RFC 5280 §4.1.2.5 defines the window).
+    static func checkValidity(subject: DistinguishedName, notBefore: Date, notAfter: Date, at now: Date, name: String) throws(AttestationError) {
+        guard now >= notBefore else {
+            throw AttestationError(.certificateNotYetValid, "\(name): \(subject) is valid from \(notBefore.iso8601), after \(now.iso8601)")
+        }
+        guard now <= notAfter else {
+            throw AttestationError(.certificateExpired, "\(name): \(subject) expired at \(notAfter.iso8601), before \(now.iso8601)")
+        }
     }
 
     /// Throws ``AttestationError/Code/certificateRevoked`` if any certificate of `chain` is listed

@@ -18,8 +18,11 @@ public struct CertificateRevocationList: Sendable {
     public let nextUpdate: Date
     /// Serial numbers listed as revoked (big-endian magnitude, leading zeros stripped).
     public let revokedSerials: Set<[UInt8]>
-    /// The signature algorithm named in the outer `signatureAlgorithm` field.
-    public let signatureAlgorithm: Certificate.SignatureAlgorithm
+    /// The signature algorithm named in the outer `signatureAlgorithm` field, or nil for
+    /// RSASSA-PSS (AMD KDS CRLs), which swift-certificates has no case for: see ``isRSAPSS``.
+    public let signatureAlgorithm: Certificate.SignatureAlgorithm?
+    /// Whether the CRL is signed with RSASSA-PSS / SHA-384 / MGF1-SHA-384 / salt 48 (AMD).
+    public let isRSAPSS: Bool
     /// The signature value (for ECDSA, the DER `Ecdsa-Sig-Value`).
     public let signature: [UInt8]
 
@@ -27,7 +30,7 @@ public struct CertificateRevocationList: Sendable {
     public init(derEncoded der: [UInt8]) throws(AttestationError) {
         do {
             let root = try DER.parse(der)
-            var parsed: (tbs: [UInt8], issuer: DistinguishedName, this: Date, next: Date?, serials: Set<[UInt8]>, alg: ASN1ObjectIdentifier, sig: [UInt8])?
+            var parsed: (tbs: [UInt8], issuer: DistinguishedName, this: Date, next: Date?, serials: Set<[UInt8]>, alg: ASN1ObjectIdentifier, sig: [UInt8], pss: Bool)?
             parsed = try DER.sequence(root, identifier: .sequence) { nodes in
                 guard let tbsNode = nodes.next() else { throw AttestationError(.crlMalformed, "missing tbsCertList") }
                 let tbs = [UInt8](tbsNode.encodedBytes)
@@ -65,9 +68,13 @@ public struct CertificateRevocationList: Sendable {
                     while a.next() != nil {}
                     return oid
                 }
+                let isPSS = alg == RSAPSS.oid
+                if isPSS, !RSAPSS.isSHA384Parameters(algNode) {
+                    throw AttestationError(.crlMalformed, "RSASSA-PSS CRL parameters are not SHA-384 / MGF1-SHA-384 / salt 48")
+                }
                 guard let sigNode = nodes.next() else { throw AttestationError(.crlMalformed, "missing signatureValue") }
                 let sig = try ASN1BitString(derEncoded: sigNode)
-                return (tbs, issuer, this, next, serials, alg, [UInt8](sig.bytes))
+                return (tbs, issuer, this, next, serials, alg, [UInt8](sig.bytes), isPSS)
             }
             guard let p = parsed else { throw AttestationError(.crlMalformed, "empty CRL") }
             guard let next = p.next else { throw AttestationError(.crlMalformed, "CRL has no nextUpdate") }
@@ -77,11 +84,13 @@ public struct CertificateRevocationList: Sendable {
             self.nextUpdate = next
             self.revokedSerials = p.serials
             self.signature = p.sig
+            self.isRSAPSS = p.pss
             switch p.alg {
             case [1, 2, 840, 10045, 4, 3, 2]: self.signatureAlgorithm = .ecdsaWithSHA256
             case [1, 2, 840, 10045, 4, 3, 3]: self.signatureAlgorithm = .ecdsaWithSHA384
             case [1, 2, 840, 113549, 1, 1, 11]: self.signatureAlgorithm = .sha256WithRSAEncryption
             case [1, 2, 840, 113549, 1, 1, 12]: self.signatureAlgorithm = .sha384WithRSAEncryption
+            case RSAPSS.oid: self.signatureAlgorithm = nil
             default: throw AttestationError(.crlMalformed, "unsupported CRL signature algorithm \(p.alg)")
             }
         } catch let e as AttestationError {
@@ -93,17 +102,38 @@ public struct CertificateRevocationList: Sendable {
 
     /// Whether `certificate`'s serial number is listed.
     public func isRevoked(_ certificate: Certificate) -> Bool {
-        revokedSerials.contains(Self.normalizedSerial(certificate.serialNumber.bytes))
+        isRevoked(serialNumber: certificate.serialNumber.bytes)
+    }
+
+    /// Whether a serial number (big-endian bytes as encoded, leading zeros ignored) is listed.
+    public func isRevoked<C: Collection>(serialNumber: C) -> Bool where C.Element == UInt8 {
+        revokedSerials.contains(Self.normalizedSerial(serialNumber))
+    }
+
+    /// Whether the signature verifies under `key` (an issuer's public key), for every algorithm
+    /// this type parses, RSASSA-PSS included. Checks the signature only, not names or dates.
+    public func isValidSignature(under key: Certificate.PublicKey) -> Bool {
+        if isRSAPSS {
+            return RSAPSS.isValidSHA384Signature(signature, for: tbsBytes, spki: Array(key.subjectPublicKeyInfoBytes))
+        }
+        guard let signatureAlgorithm else { return false }
+        return key.isValidSignature(signature, for: tbsBytes, signatureAlgorithm: signatureAlgorithm)
     }
 
     /// Checks the signature under `issuer`'s key, the issuer name, and the validity window at `now`.
     /// Fails closed: each failure throws its own code.
     public func verify(issuedBy issuerCert: Certificate, at now: Date, name: String) throws(AttestationError) {
-        guard issuer == issuerCert.subject else {
-            throw AttestationError(.crlSignatureInvalid, "\(name) is issued by \(issuer), not by \(issuerCert.subject)")
+        try verify(issuerName: issuerCert.subject, issuerKey: issuerCert.publicKey, at: now, name: name)
+    }
+
+    /// Checks the signature under `issuerKey`, that `issuerName` issued it, and the validity window
+    /// at `now`, for issuers that are not an `X509.Certificate` (AMD's RSASSA-PSS ARKs).
+    public func verify(issuerName: DistinguishedName, issuerKey: Certificate.PublicKey, at now: Date, name: String) throws(AttestationError) {
+        guard issuer == issuerName else {
+            throw AttestationError(.crlSignatureInvalid, "\(name) is issued by \(issuer), not by \(issuerName)")
         }
-        guard issuerCert.publicKey.isValidSignature(signature, for: tbsBytes, signatureAlgorithm: signatureAlgorithm) else {
-            throw AttestationError(.crlSignatureInvalid, "\(name) signature does not verify under \(issuerCert.subject)")
+        guard isValidSignature(under: issuerKey) else {
+            throw AttestationError(.crlSignatureInvalid, "\(name) signature does not verify under \(issuerName)")
         }
         guard now >= thisUpdate else {
             throw AttestationError(.crlNotYetValid, "\(name) thisUpdate \(thisUpdate.iso8601) is after \(now.iso8601)")
@@ -118,6 +148,16 @@ public struct CertificateRevocationList: Sendable {
     }
 
     private static func date(_ node: ASN1Node) throws -> Date {
+        guard let d = try ASN1Time.date(node) else { throw AttestationError(.crlMalformed, "bad time in CRL") }
+        return d
+    }
+}
+
+/// X.509 `Time` (UTCTime or GeneralizedTime) to `Date`, shared by the hand-written DER parsers.
+enum ASN1Time {
+    /// Converts a UTCTime or GeneralizedTime node; nil when the calendar rejects the fields.
+    /// Throws SwiftASN1's error when the node is neither time type.
+    static func date(_ node: ASN1Node) throws -> Date? {
         var c = DateComponents()
         c.timeZone = TimeZone(identifier: "UTC")
         if node.identifier == .utcTime {
@@ -129,8 +169,7 @@ public struct CertificateRevocationList: Sendable {
         }
         var cal = Calendar(identifier: .gregorian)
         cal.timeZone = TimeZone(identifier: "UTC")!
-        guard let d = cal.date(from: c) else { throw AttestationError(.crlMalformed, "bad time in CRL") }
-        return d
+        return cal.date(from: c)
     }
 }
 

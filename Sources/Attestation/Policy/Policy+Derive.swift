@@ -95,3 +95,16 @@ extension PolicyInput {
                   imageDigests: imageDigests, codeHashes: codeHashes)
     }
 }
+
+extension PolicyInput {
+    /// The policy view of a verified SEV-SNP report: the names of ``Policy/requiredMeasurements(_:)``
+    /// for `.snp` (lowercase hex; decimal for guestSVN and vmpl), the POLICY debug bit, and the
+    /// REPORTED_TCB components (bootloader, tee, snp, microcode, and fmc on Turin).
+    public init(snp verified: SEVSNP.VerifiedReport, evidenceTime: Date? = nil, imageDigests: [String]? = nil, codeHashes: [String]? = nil) {
+        let c = verified.claims
+        let m = ["measurement": c.measurement.hex, "hostData": c.hostData.hex, "idKeyDigest": c.idKeyDigest.hex,
+                 "familyID": c.familyID.hex, "imageID": c.imageID.hex, "guestSVN": String(c.guestSVN), "vmpl": String(c.vmpl)]
+        self.init(platform: .snp, measurements: m, debug: c.debug, tcbStatus: nil, tcbComponents: c.reportedTCB.components,
+                  evidenceTime: evidenceTime, imageDigests: imageDigests, codeHashes: codeHashes)
+    }
+}

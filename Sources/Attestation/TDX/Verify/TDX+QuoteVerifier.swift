@@ -158,7 +158,7 @@ extension TDX {
                 // The signature check is the only cached part; names and the window are re-checked.
                 guard crl.issuer == issuer.subject else { try crl.verify(issuedBy: issuer, at: now, name: name); return }
                 let ok = cache.check([crl.tbsBytes, crl.signature, issuerDER]) {
-                    issuer.publicKey.isValidSignature(crl.signature, for: crl.tbsBytes, signatureAlgorithm: crl.signatureAlgorithm)
+                    crl.isValidSignature(under: issuer.publicKey)
                 }
                 guard ok else { throw AttestationError(.crlSignatureInvalid, "\(name) signature does not verify under \(issuer.subject)") }
                 guard now >= crl.thisUpdate else { throw AttestationError(.crlNotYetValid, "\(name) thisUpdate \(crl.thisUpdate.iso8601) is after \(now.iso8601)") }
