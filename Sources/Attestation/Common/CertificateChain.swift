@@ -72,7 +72,7 @@ public struct PinnedChainVerifier: Sendable {
         guard certs.count >= 2 else {
             throw AttestationError(.certificateChainMalformed, "\(name) has \(certs.count) certificate(s); leaf and root at least are required")
         }
-        guard let root = certs.last, root == anchor else {
+        guard let root = certs.last, chain.derEncodings.last == anchorDER || root == anchor else {
             throw AttestationError(.untrustedRoot, "\(name) ends at \(certs.last!.subject), not at the pinned root \(anchor.subject)")
         }
         for (i, cert) in certs.enumerated() {

@@ -158,18 +158,12 @@ enum ASN1Time {
     /// Converts a UTCTime or GeneralizedTime node; nil when the calendar rejects the fields.
     /// Throws SwiftASN1's error when the node is neither time type.
     static func date(_ node: ASN1Node) throws -> Date? {
-        var c = DateComponents()
-        c.timeZone = TimeZone(identifier: "UTC")
         if node.identifier == .utcTime {
             let t = try UTCTime(derEncoded: node)
-            (c.year, c.month, c.day, c.hour, c.minute, c.second) = (t.year, t.month, t.day, t.hours, t.minutes, t.seconds)
-        } else {
-            let t = try GeneralizedTime(derEncoded: node)
-            (c.year, c.month, c.day, c.hour, c.minute, c.second) = (t.year, t.month, t.day, t.hours, t.minutes, t.seconds)
+            return UTCDate.date(year: t.year, month: t.month, day: t.day, hour: t.hours, minute: t.minutes, second: t.seconds)
         }
-        var cal = Calendar(identifier: .gregorian)
-        cal.timeZone = TimeZone(identifier: "UTC")!
-        return cal.date(from: c)
+        let t = try GeneralizedTime(derEncoded: node)
+        return UTCDate.date(year: t.year, month: t.month, day: t.day, hour: t.hours, minute: t.minutes, second: t.seconds, fraction: t.fractionalSeconds)
     }
 }
 

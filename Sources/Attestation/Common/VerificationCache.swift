@@ -12,6 +12,7 @@ public final class VerificationCache: @unchecked Sendable {
     // Guarded by `lock`.
     private var seen = Set<SHA256.Digest>()
     private var chains = [SHA256.Digest: CertificateChain]()
+    private var derived = [SHA256.Digest: any Sendable]()
     private let lock = NSLock()
     private let capacity: Int
 
@@ -19,7 +20,7 @@ public final class VerificationCache: @unchecked Sendable {
     public init(capacity: Int = 4096) { self.capacity = capacity }
 
     /// Returns the parsed chain for `pem`, parsing it only on a cache miss.
-    func chain(pem: [UInt8]) throws(AttestationError) -> CertificateChain {
+    public func chain(pem: [UInt8]) throws(AttestationError) -> CertificateChain {
         let key = SHA256.hash(data: pem)
         if let hit = lock.withLock({ chains[key] }) { return hit }
         let chain = try CertificateChain(pemEncoded: String(decoding: pem, as: UTF8.self))
@@ -28,6 +29,22 @@ public final class VerificationCache: @unchecked Sendable {
             chains[key] = chain
         }
         return chain
+    }
+
+    /// Returns the value `make` derives from `input` (for example a certificate's parsed
+    /// extensions), computing it only on a cache miss. `kind` keeps different derivations apart.
+    func derive<T: Sendable>(_ kind: String, from input: [UInt8], _ make: () throws(AttestationError) -> T) throws(AttestationError) -> T {
+        var h = SHA256()
+        h.update(data: Array(kind.utf8) + [0])
+        h.update(data: input)
+        let key = h.finalize()
+        if let hit = lock.withLock({ derived[key] }) as? T { return hit }
+        let value = try make()
+        lock.withLock {
+            if derived.count >= capacity { derived.removeAll(keepingCapacity: true) }
+            derived[key] = value
+        }
+        return value
     }
 
     /// Returns whether the signature is valid, calling `verify` only on a cache miss.

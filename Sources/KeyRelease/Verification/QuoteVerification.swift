@@ -53,8 +53,13 @@ public struct QuoteVerification: Sendable {
 
     /// Loads collateral for `quote`: from the paths, else from the source.
     public func collateral(for quote: TDX.Quote, bundled: [String: Data]? = nil) async throws(AttestationError) -> TDX.Collateral {
-        let pckChain = try CertificateChain(pemEncoded: String(decoding: quote.pckCertificateChainPEM, as: UTF8.self))
-        let fmspc = try? TDX.PCKExtensions(certificate: pckChain.leaf).fmspc
+        let pckChain: CertificateChain
+        if let cache = verifier.cache {
+            pckChain = try cache.chain(pem: quote.pckCertificateChainPEM)
+        } else {
+            pckChain = try CertificateChain(pemEncoded: String(decoding: quote.pckCertificateChainPEM, as: UTF8.self))
+        }
+        let fmspc = try? TDX.PCKExtensions.of(pckChain, cache: verifier.cache).fmspc
         if !collateralPaths.isEmpty || bundled != nil {
             var parts = TDX.CollateralParts()
             parts.add(folder: (bundled ?? [:]).map { ($0.key, [UInt8]($0.value)) })
@@ -98,10 +103,14 @@ public struct QuoteVerification: Sendable {
         guard platform == "tdx" else {
             return .failure(.failed(platform: nil, error: .init(code: AttestationError.Code.malformed.rawValue, message: "cannot tell the evidence's platform: not a DCAP quote (pass --platform)"), at: now))
         }
+        // One memo per verification when the caller keeps no cache: the PCK chain parsed to pick
+        // collateral is the one the verifier checks, and duplicate signatures are verified once.
+        var useCase = self
+        if verifier.cache == nil { useCase.verifier = TDX.QuoteVerifier(trustAnchor: verifier.trustAnchor, cache: VerificationCache(capacity: 64)) }
         do {
             let quote = try TDX.Quote(rawRepresentation: bytes)
-            let collateral = try await collateral(for: quote, bundled: bundle?.collateral)
-            return .success(try verifier.verify(quote, collateral: collateral, now: now))
+            let collateral = try await useCase.collateral(for: quote, bundled: bundle?.collateral)
+            return .success(try useCase.verifier.verify(quote, collateral: collateral, now: now))
         } catch {
             return .failure(.failed(platform: "tdx", error: .init(code: error.code.rawValue, message: error.message), at: now))
         }

@@ -154,54 +154,52 @@ extension TDX {
             return Collateral(tcbInfo: tcb, tcbInfoIssuerChain: ti, qeIdentity: qe, qeIdentityIssuerChain: qi, pckCRL: pck, rootCACRL: root)
         }
 
-        private struct DcapQvlJSON: Decodable {
-            let pck_crl_issuer_chain: String
-            let root_ca_crl: String
-            let pck_crl: String
-            let tcb_info_issuer_chain: String
-            let tcb_info: String
-            let tcb_info_signature: String
-            let qe_identity_issuer_chain: String
-            let qe_identity: String
-            let qe_identity_signature: String
-        }
-
         private mutating func addIfRecognised(_ data: [UInt8], name: String) throws(AttestationError) -> Bool {
-            let text = String(decoding: data, as: UTF8.self)
-            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            if trimmed.hasPrefix("{") {
-                if (try? JSONSpan.value(of: "tcb_info", in: data)) != nil {
-                    let j: DcapQvlJSON
-                    do { j = try JSONDecoder().decode(DcapQvlJSON.self, from: Data(data)) } catch {
-                        throw AttestationError(.collateralMalformed, "\(name): dcap-qvl collateral JSON: \(SignedDocument<TCBInfo>.describe(error))")
-                    }
-                    add(tcbInfo: try SignedDocument(signedBytes: Array(j.tcb_info.utf8), signatureHex: j.tcb_info_signature, name: "tcb_info"))
-                    qeIdentity = try SignedDocument(signedBytes: Array(j.qe_identity.utf8), signatureHex: j.qe_identity_signature, name: "qe_identity")
-                    tcbInfoIssuerChain = try CertificateChain(pemEncoded: j.tcb_info_issuer_chain)
-                    qeIdentityIssuerChain = try CertificateChain(pemEncoded: j.qe_identity_issuer_chain)
-                    pckCRLIssuerChain = try CertificateChain(pemEncoded: j.pck_crl_issuer_chain)
-                    pckCRL = try CertificateRevocationList(derEncoded: try Hex.decode(j.pck_crl))
-                    rootCACRL = try CertificateRevocationList(derEncoded: try Hex.decode(j.root_ca_crl))
+            // Classify on bytes: trimming or searching the whole file as a Foundation string
+            // cost more than verifying its signature.
+            let start = data.firstIndex(where: { !Hex.isSpace($0) }) ?? data.endIndex
+            let end = (data.lastIndex(where: { !Hex.isSpace($0) }) ?? data.endIndex - 1) + 1
+            let body = start < end ? data[start..<end] : []
+            func has(_ marker: String) -> Bool { body.firstRange(of: Array(marker.utf8)) != nil }
+            if body.first == UInt8(ascii: "{") {
+                guard let j = try? JSONValue(parsing: body) else {
+                    throw AttestationError(.collateralMalformed, "\(name): not valid JSON")
+                }
+                if j["tcb_info"] != nil {
+                    // dcap-qvl `QuoteCollateralV3`: every piece as a string member.
+                    let f = JSONFields(j, name)
+                    add(tcbInfo: try SignedDocument(signedBytes: Array(try f.string("tcb_info").utf8), signatureHex: try f.string("tcb_info_signature"), name: "tcb_info"))
+                    qeIdentity = try SignedDocument(signedBytes: Array(try f.string("qe_identity").utf8), signatureHex: try f.string("qe_identity_signature"), name: "qe_identity")
+                    let tcbChainPEM = try f.string("tcb_info_issuer_chain"), qeChainPEM = try f.string("qe_identity_issuer_chain")
+                    let tcbChain = try CertificateChain(pemEncoded: tcbChainPEM)
+                    tcbInfoIssuerChain = tcbChain
+                    // Both documents are normally signed by the same TCB Signing chain: parse it once.
+                    qeIdentityIssuerChain = qeChainPEM == tcbChainPEM ? tcbChain : try CertificateChain(pemEncoded: qeChainPEM)
+                    // Not parsed: the PCK CRL is checked against the PCK CA certificate of the
+                    // quote's own, verified chain, so this copy would only cost time.
+                    _ = try f.string("pck_crl_issuer_chain")
+                    pckCRL = try CertificateRevocationList(derEncoded: try Hex.decode(try f.string("pck_crl")))
+                    rootCACRL = try CertificateRevocationList(derEncoded: try Hex.decode(try f.string("root_ca_crl")))
                     return true
                 }
-                if (try? JSONSpan.value(of: "tcbInfo", in: data)) != nil {
+                if j["tcbInfo"] != nil {
                     add(tcbInfo: try SignedDocument(pcsResponse: data, member: "tcbInfo"))
                     return true
                 }
-                if (try? JSONSpan.value(of: "enclaveIdentity", in: data)) != nil {
+                if j["enclaveIdentity"] != nil {
                     qeIdentity = try SignedDocument(pcsResponse: data, member: "enclaveIdentity")
                     return true
                 }
                 return false
             }
-            if trimmed.contains("-----BEGIN CERTIFICATE-----") {
-                let chain = try CertificateChain(pemEncoded: trimmed)
+            if has("-----BEGIN CERTIFICATE-----") {
+                let chain = try CertificateChain(pemEncoded: String(decoding: body, as: UTF8.self))
                 if chain.certificates.count < 2 { return false } // a lone anchor, not an issuer chain
                 try add(issuerChain: chain)
                 return true
             }
-            if trimmed.contains("-----BEGIN X509 CRL-----") {
-                guard let doc = try? PEMDocument(pemString: trimmed) else { throw AttestationError(.crlMalformed, "\(name): bad PEM CRL") }
+            if has("-----BEGIN X509 CRL-----") {
+                guard let doc = try? PEMDocument(pemString: String(decoding: body, as: UTF8.self)) else { throw AttestationError(.crlMalformed, "\(name): bad PEM CRL") }
                 add(crl: try CertificateRevocationList(derEncoded: [UInt8](doc.derBytes)))
                 return true
             }
@@ -210,7 +208,7 @@ extension TDX {
                 add(crl: crl)
                 return true
             }
-            if trimmed.hasPrefix("30"), let der = try? Hex.decode(trimmed), let crl = try? CertificateRevocationList(derEncoded: der) {
+            if body.starts(with: Array("30".utf8)), let der = try? Hex.decode(utf8: Array(body)), let crl = try? CertificateRevocationList(derEncoded: der) {
                 add(crl: crl)
                 return true
             }

@@ -1,11 +1,17 @@
 import Foundation
 
 extension TDX {
+    /// A collateral document body read from JSON (TCB Info, QE Identity).
+    public protocol SignedJSONBody: Sendable {
+        /// Reads the body; throws ``AttestationError/Code/collateralMalformed`` naming the field.
+        init(json: JSONValue) throws(AttestationError)
+    }
+
     /// A piece of Intel collateral with the exact bytes Intel signed and its P-256 signature.
     ///
     /// The body is decoded from `signedBytes`, so what is checked and what is used are the same
     /// bytes. Nothing here is trusted until ``QuoteVerifier`` checks the signature.
-    public struct SignedDocument<Body: Decodable & Sendable>: Sendable {
+    public struct SignedDocument<Body: SignedJSONBody>: Sendable {
         /// The decoded body.
         public let body: Body
         /// The bytes the signature covers (the `tcbInfo` / `enclaveIdentity` value as served).
@@ -20,9 +26,11 @@ extension TDX {
             do { signature = try FixedBytes(hex: signatureHex) } catch {
                 throw AttestationError(.collateralMalformed, "\(name) signature is not 64 bytes of hex")
             }
-            do { body = try JSONDecoder.collateral.decode(Body.self, from: Data(signedBytes)) } catch {
-                throw AttestationError(.collateralMalformed, "\(name) does not decode: \(Self.describe(error))")
+            let json: JSONValue
+            do { json = try JSONValue(parsing: signedBytes) } catch {
+                throw AttestationError(.collateralMalformed, "\(name) does not decode: \(error.message)")
             }
+            body = try Body(json: json)
         }
 
         /// Parses an Intel PCS v4 response body `{"<member>": {...}, "signature": "hex"}`.

@@ -2,7 +2,7 @@ import Foundation
 
 extension TDX {
     /// Intel PCS TCB Info (v3, id `TDX` or `SGX`): the TCB levels of one FMSPC.
-    public struct TCBInfo: Sendable, Decodable {
+    public struct TCBInfo: Sendable {
         /// `TDX` or `SGX`.
         public let id: String
         /// Format version (3 for TDX).
@@ -25,7 +25,7 @@ extension TDX {
         public let tcbLevels: [TCBLevel]
 
         /// The base TDX module entry.
-        public struct TDXModule: Sendable, Decodable {
+        public struct TDXModule: Sendable {
             /// Expected MRSIGNERSEAM.
             public let mrsigner: FixedBytes<48>
             /// Expected SEAMATTRIBUTES.
@@ -35,7 +35,7 @@ extension TDX {
         }
 
         /// A TDX module identity (`TDX_01`, `TDX_03`, …) with its own TCB levels.
-        public struct TDXModuleIdentity: Sendable, Decodable {
+        public struct TDXModuleIdentity: Sendable {
             /// `TDX_` followed by the module major version in two hex digits.
             public let id: String
             /// Expected MRSIGNERSEAM.
@@ -48,26 +48,18 @@ extension TDX {
             public let tcbLevels: [ModuleLevel]
 
             /// One module TCB level.
-            public struct ModuleLevel: Sendable, Decodable {
+            public struct ModuleLevel: Sendable {
                 /// Minimum module ISVSVN.
                 public let isvsvn: Int
                 /// Status at this level.
                 public let tcbStatus: TCBStatus
                 /// Advisories at this level.
                 public let advisoryIDs: [String]
-                enum CodingKeys: String, CodingKey { case tcb, tcbStatus, advisoryIDs }
-                enum TCBKeys: String, CodingKey { case isvsvn }
-                public init(from decoder: any Decoder) throws {
-                    let c = try decoder.container(keyedBy: CodingKeys.self)
-                    isvsvn = try c.nestedContainer(keyedBy: TCBKeys.self, forKey: .tcb).decode(Int.self, forKey: .isvsvn)
-                    tcbStatus = try c.decode(TCBStatus.self, forKey: .tcbStatus)
-                    advisoryIDs = try c.decodeIfPresent([String].self, forKey: .advisoryIDs) ?? []
-                }
             }
         }
 
         /// One platform TCB level.
-        public struct TCBLevel: Sendable, Decodable {
+        public struct TCBLevel: Sendable {
             /// Minimum SGX TCB component SVNs (16).
             public let sgxComponents: [UInt8]
             /// Minimum PCESVN.
@@ -78,42 +70,11 @@ extension TDX {
             public let tcbStatus: TCBStatus
             /// Advisories at this level.
             public let advisoryIDs: [String]
-
-            enum CodingKeys: String, CodingKey { case tcb, tcbStatus, advisoryIDs }
-            enum TCBKeys: String, CodingKey { case sgxtcbcomponents, pcesvn, tdxtcbcomponents }
-            struct Component: Decodable { let svn: UInt8 }
-            public init(from decoder: any Decoder) throws {
-                let c = try decoder.container(keyedBy: CodingKeys.self)
-                let t = try c.nestedContainer(keyedBy: TCBKeys.self, forKey: .tcb)
-                sgxComponents = try t.decode([Component].self, forKey: .sgxtcbcomponents).map(\.svn)
-                pceSVN = try t.decode(UInt16.self, forKey: .pcesvn)
-                tdxComponents = try t.decodeIfPresent([Component].self, forKey: .tdxtcbcomponents)?.map(\.svn) ?? []
-                tcbStatus = try c.decode(TCBStatus.self, forKey: .tcbStatus)
-                advisoryIDs = try c.decodeIfPresent([String].self, forKey: .advisoryIDs) ?? []
-            }
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case id, version, issueDate, nextUpdate, fmspc, pceId, tcbEvaluationDataNumber, tdxModule, tdxModuleIdentities, tcbLevels
-        }
-
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            id = try c.decode(String.self, forKey: .id)
-            version = try c.decode(Int.self, forKey: .version)
-            issueDate = try c.decode(Date.self, forKey: .issueDate)
-            nextUpdate = try c.decode(Date.self, forKey: .nextUpdate)
-            fmspc = try c.decode(FixedBytes<6>.self, forKey: .fmspc)
-            pceID = try c.decode(FixedBytes<2>.self, forKey: .pceId)
-            tcbEvaluationDataNumber = try c.decode(Int.self, forKey: .tcbEvaluationDataNumber)
-            tdxModule = try c.decodeIfPresent(TDXModule.self, forKey: .tdxModule)
-            tdxModuleIdentities = try c.decodeIfPresent([TDXModuleIdentity].self, forKey: .tdxModuleIdentities) ?? []
-            tcbLevels = try c.decode([TCBLevel].self, forKey: .tcbLevels)
         }
     }
 
     /// Intel PCS QE Identity (`TD_QE` for TDX, `QE` for SGX).
-    public struct QEIdentity: Sendable, Decodable {
+    public struct QEIdentity: Sendable {
         /// `TD_QE` or `QE`.
         public let id: String
         /// Format version (2).
@@ -141,11 +102,141 @@ extension TDX {
     }
 }
 
-extension JSONDecoder {
-    /// A decoder for Intel collateral: ISO 8601 dates.
-    static var collateral: JSONDecoder {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
+extension TDX.QEIdentity: TDX.SignedJSONBody {
+    /// Reads QE Identity from its JSON (the `enclaveIdentity` value).
+    public init(json v: JSONValue) throws(AttestationError) {
+        let f = JSONFields(v, "enclaveIdentity")
+        id = try f.string("id")
+        version = try f.int("version")
+        issueDate = try f.date("issueDate")
+        nextUpdate = try f.date("nextUpdate")
+        tcbEvaluationDataNumber = try f.int("tcbEvaluationDataNumber")
+        miscselect = try f.hex("miscselect")
+        miscselectMask = try f.hex("miscselectMask")
+        attributes = try f.hex("attributes")
+        attributesMask = try f.hex("attributesMask")
+        mrsigner = try f.hex("mrsigner")
+        isvprodid = try f.uint16("isvprodid")
+        tcbLevels = try f.array("tcbLevels").map { (l: JSONFields) throws(AttestationError) in try TDX.TCBInfo.TDXModuleIdentity.ModuleLevel(l) }
+    }
+}
+
+extension TDX.TCBInfo: TDX.SignedJSONBody {
+    /// Reads TCB Info from its JSON (the `tcbInfo` value).
+    public init(json v: JSONValue) throws(AttestationError) {
+        let f = JSONFields(v, "tcbInfo")
+        id = try f.string("id")
+        version = try f.int("version")
+        issueDate = try f.date("issueDate")
+        nextUpdate = try f.date("nextUpdate")
+        fmspc = try f.hex("fmspc")
+        pceID = try f.hex("pceId")
+        tcbEvaluationDataNumber = try f.int("tcbEvaluationDataNumber")
+        tdxModule = try f.optional("tdxModule").map { (m: JSONFields) throws(AttestationError) in
+            TDXModule(mrsigner: try m.hex("mrsigner"), attributes: try m.hex("attributes"), attributesMask: try m.hex("attributesMask"))
+        }
+        tdxModuleIdentities = try (f.optionalArray("tdxModuleIdentities") ?? []).map { (m: JSONFields) throws(AttestationError) in
+            TDXModuleIdentity(id: try m.string("id"), mrsigner: try m.hex("mrsigner"), attributes: try m.hex("attributes"), attributesMask: try m.hex("attributesMask"),
+                              tcbLevels: try m.array("tcbLevels").map { (l: JSONFields) throws(AttestationError) in try TDXModuleIdentity.ModuleLevel(l) })
+        }
+        tcbLevels = try f.array("tcbLevels").map { (l: JSONFields) throws(AttestationError) in
+            let t = try l.object("tcb")
+            return TCBLevel(sgxComponents: try t.array("sgxtcbcomponents").map { (c: JSONFields) throws(AttestationError) in try c.uint8("svn") },
+                            pceSVN: try t.uint16("pcesvn"),
+                            tdxComponents: try (t.optionalArray("tdxtcbcomponents") ?? []).map { (c: JSONFields) throws(AttestationError) in try c.uint8("svn") },
+                            tcbStatus: try l.status("tcbStatus"), advisoryIDs: try l.strings("advisoryIDs"))
+        }
+    }
+}
+
+extension TDX.TCBInfo.TDXModuleIdentity.ModuleLevel {
+    init(_ l: JSONFields) throws(AttestationError) {
+        self.init(isvsvn: try l.object("tcb").int("isvsvn"), tcbStatus: try l.status("tcbStatus"), advisoryIDs: try l.strings("advisoryIDs"))
+    }
+}
+
+/// Typed, path-naming access to the members of a JSON object (see ``JSONValue``).
+struct JSONFields {
+    let value: JSONValue
+    let path: String
+
+    init(_ value: JSONValue, _ path: String) {
+        self.value = value
+        self.path = path
+    }
+
+    func bad(_ key: String, _ why: String) -> AttestationError { AttestationError(.collateralMalformed, "\(path).\(key): \(why)") }
+
+    func member(_ key: String) throws(AttestationError) -> JSONValue {
+        guard case .object = value else { throw AttestationError(.collateralMalformed, "\(path): not an object") }
+        guard let v = value[key] else { throw AttestationError(.collateralMalformed, "missing field \(path).\(key)") }
+        return v
+    }
+
+    func string(_ key: String) throws(AttestationError) -> String {
+        guard let s = try member(key).string else { throw bad(key, "not a string") }
+        return s
+    }
+
+    func int(_ key: String) throws(AttestationError) -> Int {
+        guard let n = try member(key).int else { throw bad(key, "not an integer") }
+        return n
+    }
+
+    func uint16(_ key: String) throws(AttestationError) -> UInt16 {
+        guard let n = UInt16(exactly: try int(key)) else { throw bad(key, "out of range") }
+        return n
+    }
+
+    func uint8(_ key: String) throws(AttestationError) -> UInt8 {
+        guard let n = UInt8(exactly: try int(key)) else { throw bad(key, "out of range") }
+        return n
+    }
+
+    func hex<let n: Int>(_ key: String) throws(AttestationError) -> FixedBytes<n> {
+        do { return try FixedBytes(hex: try string(key)) } catch { throw bad(key, "not \(n) bytes of hex") }
+    }
+
+    func date(_ key: String) throws(AttestationError) -> Date {
+        guard let d = UTCDate.iso8601(try string(key)) else { throw bad(key, "not an ISO 8601 UTC time") }
         return d
+    }
+
+    func status(_ key: String) throws(AttestationError) -> TDX.TCBStatus {
+        let s = try string(key)
+        guard let status = TDX.TCBStatus(rawValue: s) else { throw bad(key, "unknown TCB status \"\(s)\"") }
+        return status
+    }
+
+    func strings(_ key: String) throws(AttestationError) -> [String] {
+        guard let v = value[key] else { return [] }
+        guard let a = v.array else { throw bad(key, "not an array") }
+        var out = [String]()
+        for e in a {
+            guard let s = e.string else { throw bad(key, "not an array of strings") }
+            out.append(s)
+        }
+        return out
+    }
+
+    func object(_ key: String) throws(AttestationError) -> JSONFields {
+        let v = try member(key)
+        guard case .object = v else { throw bad(key, "not an object") }
+        return JSONFields(v, "\(path).\(key)")
+    }
+
+    func optional(_ key: String) throws(AttestationError) -> JSONFields? {
+        guard let v = value[key], v != .null else { return nil }
+        return try object(key)
+    }
+
+    func array(_ key: String) throws(AttestationError) -> [JSONFields] {
+        guard let a = try member(key).array else { throw bad(key, "not an array") }
+        return a.enumerated().map { JSONFields($0.element, "\(path).\(key)[\($0.offset)]") }
+    }
+
+    func optionalArray(_ key: String) throws(AttestationError) -> [JSONFields]? {
+        guard let v = value[key], v != .null else { return nil }
+        return try array(key)
     }
 }

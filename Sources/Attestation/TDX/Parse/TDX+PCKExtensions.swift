@@ -51,6 +51,12 @@ extension TDX {
             }
         }
 
+        /// The extensions of `chain`'s leaf, parsed once per `cache` (nil: parsed every time).
+        public static func of(_ chain: CertificateChain, cache: VerificationCache?) throws(AttestationError) -> PCKExtensions {
+            guard let cache else { return try PCKExtensions(certificate: chain.leaf) }
+            return try cache.derive("pck-extensions", from: chain.derEncodings[0]) { () throws(AttestationError) in try PCKExtensions(certificate: chain.leaf) }
+        }
+
         private static func entries(_ node: ASN1Node) throws -> [(ASN1ObjectIdentifier, ASN1Node)] {
             guard case .constructed(let children) = node.content else {
                 throw AttestationError(.certificateChainMalformed, "SGX extension entry is not a SEQUENCE")

@@ -73,7 +73,7 @@ extension TDX {
             try verify(crl: collateral.pckCRL, issuer: pckCA, issuerDER: pckChain.derEncodings[1], now: now, name: "PCK CRL")
             try chains.checkRevocation(pckChain, crls: [collateral.rootCACRL, collateral.pckCRL], name: "PCK chain")
             let pckLeaf = pckChain.leaf
-            let pck = try PCKExtensions(certificate: pckLeaf)
+            let pck = try PCKExtensions.of(pckChain, cache: cache)
 
             // QE report: signed by the PCK key, binding the attestation key.
             guard let pckKey = P256.Signing.PublicKey(pckLeaf.publicKey) else {
