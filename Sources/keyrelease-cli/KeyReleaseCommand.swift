@@ -42,14 +42,17 @@ struct KeyReleaseCommand: AsyncParsableCommand {
 
 /// Options shared by the commands that verify evidence.
 struct EvidenceOptions: ParsableArguments {
-    @Argument(help: "Evidence file: a DCAP quote as binary or hex text (with or without 0x).")
+    @Argument(help: "Evidence file: an evidence bundle (licen-evidence/v1), a DCAP quote or an SNP report (binary, hex with or without 0x, or base64; Azure HCL reports too).")
     var file: String
 
-    @Option(help: "Evidence platform: auto (from the quote header) or tdx.")
+    @Option(help: "Evidence platform: auto (a bundle's platform, or a DCAP quote header), tdx or snp.")
     var platform: QuoteVerification.Platform = .auto
 
-    @Option(help: ArgumentHelp("Collateral file or folder; repeatable, later pieces replace earlier ones. Accepts dcap-qvl collateral JSON, Intel PCS v4 responses (TCB Info, QE Identity), CRLs (DER/PEM/hex) and PEM issuer chains.", valueName: "FILE|DIR"))
+    @Option(help: ArgumentHelp("TDX collateral file or folder; repeatable, later pieces replace earlier ones. Accepts dcap-qvl collateral JSON, Intel PCS v4 responses (TCB Info, QE Identity), CRLs (DER/PEM/hex) and PEM issuer chains.", valueName: "FILE|DIR"))
     var collateral: [String] = []
+
+    @Option(name: .customLong("cert"), help: ArgumentHelp("SEV-SNP certificate file (VCEK or VLEK, ASK/ASVK, ARK; PEM or DER, bundles too); repeatable. The ARKs themselves are pinned in the binary.", valueName: "FILE"))
+    var certificates: [String] = []
 
     @Flag(help: "Fetch TDX collateral from Intel PCS v4 (cached on disk until each piece's nextUpdate). Not combinable with --collateral.")
     var online = false

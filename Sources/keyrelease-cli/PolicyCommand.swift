@@ -61,11 +61,17 @@ struct PolicyCommand: AsyncParsableCommand {
             """
         )
 
-        @Argument(help: "Evidence files (quotes).")
+        @Argument(help: "Evidence files (bundles, quotes or SNP reports).")
         var files: [String]
 
-        @Option(help: ArgumentHelp("Collateral file or folder (repeatable).", valueName: "FILE|DIR"))
+        @Option(help: "Evidence platform: auto, tdx or snp (as verify-quote).")
+        var platform: QuoteVerification.Platform = .auto
+
+        @Option(help: ArgumentHelp("TDX collateral file or folder (repeatable).", valueName: "FILE|DIR"))
         var collateral: [String] = []
+
+        @Option(name: .customLong("cert"), help: ArgumentHelp("SEV-SNP certificate file (repeatable).", valueName: "FILE"))
+        var certificates: [String] = []
 
         @Option(help: ArgumentHelp("Verify as of this instant (ISO 8601). Default: now.", valueName: "ISO8601"))
         var at: String?
@@ -85,12 +91,12 @@ struct PolicyCommand: AsyncParsableCommand {
                 guard let d = ISO8601DateFormatter().date(from: at) else { throw ValidationError("--at \(at) is not an ISO 8601 instant") }
                 now = d
             } else { now = Date() }
-            let useCase = QuoteVerification(collateralPaths: collateral, now: now)
+            let useCase = QuoteVerification(platform: platform, collateralPaths: collateral + certificates, now: now)
             var inputs = [PolicyInput]()
             for file in files {
                 guard let d = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read evidence file \(file)") }
                 switch await useCase.verify(evidence: [UInt8](d)) {
-                case .success(let v): inputs.append(PolicyInput(tdx: v))
+                case .success(let v): inputs.append(v.policyInput(evidenceTime: nil))
                 case .failure(let report):
                     FileHandle.standardError.write(Data("\(file): does not verify: \(report.error.map { "\($0.code): \($0.message)" } ?? "?")\n".utf8))
                     throw ExitCode(report.exitCode == 3 ? 3 : 2)

@@ -99,6 +99,9 @@ public struct AttestationError: Error, Sendable, Equatable, CustomStringConverti
         /// Runtime data bound by a report (Azure HCL) does not hash to its REPORT_DATA.
         case runtimeDataMismatch
 
+        /// SHA-256 of the SNP workload manifest is not HOST_DATA.
+        case hostDataMismatch
+
         // Policy
         /// A policy file does not follow the schema (the message lists every problem with its line).
         case policyInvalid

@@ -10,6 +10,8 @@ public struct QuoteVerification: Sendable {
         case auto
         /// Intel TDX DCAP quote.
         case tdx
+        /// AMD SEV-SNP attestation report (or Azure HCL report).
+        case snp
     }
 
     /// The platform requested.
@@ -28,6 +30,10 @@ public struct QuoteVerification: Sendable {
     public var policy: Policy?
     /// When the evidence was produced, if known (for the policy's maximum evidence age).
     public var evidenceTime: Date?
+    /// The SEV-SNP verifier (pinned AMD roots).
+    public var snpVerifier = SEVSNP.ReportVerifier()
+    /// Where SEV-SNP certificates come from when the evidence carries none (AMD KDS).
+    public var snpCertificateSource: (any SEVSNP.CertificateSource)?
 
     /// Creates the use case; defaults fail closed (UpToDate only, no debug, Intel root).
     public init(platform: Platform = .auto, collateralPaths: [String] = [], collateralSource: (any TDX.CollateralSource)? = nil, now: Date = Date(),
@@ -85,42 +91,114 @@ public struct QuoteVerification: Sendable {
         }
     }
 
-    /// Verifies evidence bytes without validating them: the verified quote, or the report of why
-    /// not.
-    public func verify(evidence raw: [UInt8]) async -> Result<TDX.VerifiedQuote, VerificationReport> {
-        var bundle: EvidenceBundle?
+    /// Verifies evidence bytes (a bundle, or a raw TDX quote / SNP report as binary or text)
+    /// without validating them: the verified evidence, or the report of why not.
+    public func verify(evidence raw: [UInt8]) async -> Result<VerifiedEvidence, VerificationReport> {
         if EvidenceBundle.looksLikeBundle(raw) {
-            do { bundle = try EvidenceBundle(json: Data(raw)) } catch {
+            do { return await verify(bundle: try EvidenceBundle(json: Data(raw))) } catch {
                 return .failure(.failed(platform: nil, error: .init(code: error.code.rawValue, message: error.message), at: now))
             }
         }
         let bytes: [UInt8]
-        do { bytes = try EvidenceEncoding.decode(bundle.map { [UInt8]($0.report ?? Data()) } ?? raw) } catch {
+        do { bytes = try EvidenceEncoding.decode(raw) } catch {
             return .failure(.failed(platform: nil, error: .init(code: error.code.rawValue, message: error.message), at: now))
         }
-        let detected = bundle?.platform.rawValue ?? Self.detectPlatform(bytes)
-        let platform = platform == .auto ? detected : platform.rawValue
-        guard platform == "tdx" else {
-            return .failure(.failed(platform: nil, error: .init(code: AttestationError.Code.malformed.rawValue, message: "cannot tell the evidence's platform: not a DCAP quote (pass --platform)"), at: now))
+        let platform: Policy.Platform
+        switch self.platform {
+        case .tdx: platform = .tdx
+        case .snp: platform = .snp
+        case .auto:
+            guard let detected = Self.detectPlatform(bytes).flatMap(Policy.Platform.init(rawValue:)) else {
+                return .failure(.failed(platform: nil, error: .init(code: AttestationError.Code.malformed.rawValue,
+                                                                     message: "cannot tell the evidence's platform: not a DCAP quote (pass --platform snp|tpm, or an evidence bundle)"), at: now))
+            }
+            platform = detected
         }
+        return await verify(bundle: EvidenceBundle(platform: platform, report: Data(bytes)))
+    }
+
+    /// Verifies an evidence bundle without validating it. A `--platform` other than auto must
+    /// match the bundle's.
+    public func verify(bundle: EvidenceBundle) async -> Result<VerifiedEvidence, VerificationReport> {
+        let name = bundle.platform.rawValue
+        if platform != .auto && platform.rawValue != name {
+            return .failure(.failed(platform: name, error: .init(code: AttestationError.Code.wrongTEEType.rawValue, message: "the evidence is \(name), not \(platform.rawValue)"), at: now))
+        }
+        do throws(AttestationError) {
+            switch bundle.platform {
+            case .tdx: return .success(.tdx(try await verifyTDX(bundle)))
+            case .snp: return .success(try await verifySNP(bundle))
+            case .tpm: throw AttestationError(.malformed, "TPM evidence is not supported by this build")
+            }
+        } catch {
+            return .failure(.failed(platform: name, error: .init(code: error.code.rawValue, message: error.message), at: now))
+        }
+    }
+
+    private func verifyTDX(_ bundle: EvidenceBundle) async throws(AttestationError) -> TDX.VerifiedQuote {
+        guard let report = bundle.report else { throw AttestationError(.malformed, "the tdx evidence bundle has no report (quote)") }
         // One memo per verification when the caller keeps no cache: the PCK chain parsed to pick
         // collateral is the one the verifier checks, and duplicate signatures are verified once.
         var useCase = self
         if verifier.cache == nil { useCase.verifier = TDX.QuoteVerifier(trustAnchor: verifier.trustAnchor, cache: VerificationCache(capacity: 64)) }
-        do {
-            let quote = try TDX.Quote(rawRepresentation: bytes)
-            let collateral = try await useCase.collateral(for: quote, bundled: bundle?.collateral)
-            return .success(try useCase.verifier.verify(quote, collateral: collateral, now: now))
-        } catch {
-            return .failure(.failed(platform: "tdx", error: .init(code: error.code.rawValue, message: error.message), at: now))
-        }
+        let quote = try TDX.Quote(rawRepresentation: try EvidenceEncoding.decode([UInt8](report)))
+        let collateral = try await useCase.collateral(for: quote, bundled: bundle.collateral)
+        return try useCase.verifier.verify(quote, collateral: collateral, now: now)
     }
 
-    /// Builds the report for a verified quote by validating it.
-    public func report(_ verified: TDX.VerifiedQuote) -> VerificationReport {
-        let failures = policy.map { $0.validate(PolicyInput(tdx: verified, evidenceTime: evidenceTime), now: now).failures } ?? validator.validate(verified).failures
-        return VerificationReport(platform: "tdx", verified: true, tcbStatus: verified.tcb?.status.rawValue, advisories: verified.tcb?.advisoryIDs ?? [],
-                                  accepted: failures.isEmpty, failures: failures.map { .init(code: $0.code.rawValue, message: $0.message) },
-                                  claims: .tdx(verified.claims), error: nil, verifiedAt: verified.verifiedAt.iso8601, validUntil: verified.validUntil.iso8601)
+    private func verifySNP(_ bundle: EvidenceBundle) async throws(AttestationError) -> VerifiedEvidence {
+        guard let raw = bundle.report else { throw AttestationError(.malformed, "the snp evidence bundle has no report") }
+        let bytes = try EvidenceEncoding.decode([UInt8](raw))
+        let report: SEVSNP.Report
+        if bytes.starts(with: SEVSNP.HCLReport.magic) {
+            let hcl = try SEVSNP.HCLReport(rawRepresentation: bytes)
+            try hcl.verifyRuntimeDataBinding()
+            report = hcl.report
+        } else {
+            report = try SEVSNP.Report(rawRepresentation: bytes)
+        }
+        var files = (bundle.collateral ?? [:]).sorted { $0.key < $1.key }.map { [UInt8]($0.value) }
+        for p in collateralPaths {
+            guard let d = FileManager.default.contents(atPath: p) else { throw AttestationError(.collateralMissing, "cannot read certificate file \(p)") }
+            files.append([UInt8](d))
+        }
+        let verified: SEVSNP.VerifiedReport
+        if files.isEmpty {
+            guard let snpCertificateSource else {
+                throw AttestationError(.collateralMissing, "no SEV-SNP certificates: pass --cert (VCEK or VLEK, and the ASK/ARK bundle), or --online to fetch them from AMD KDS")
+            }
+            verified = try await snpVerifier.verify(report, source: snpCertificateSource, now: now)
+        } else {
+            verified = try snpVerifier.verify(report, certificates: try SEVSNP.CertificateBundle(files: files), now: now)
+        }
+        var workload: VerifiedEvidence.Workload?
+        if let manifest = bundle.workloadManifest {
+            workload = try VerifiedEvidence.Workload(snpManifest: [UInt8](manifest), hostData: verified.claims.hostData)
+        }
+        return .snp(verified, workload: workload)
+    }
+
+    /// Builds the report for verified evidence by validating it (the policy if one is set, else
+    /// the platform's default validator).
+    public func report(_ verified: VerifiedEvidence) -> VerificationReport {
+        let failures: [ValidationFailure]
+        if let policy {
+            failures = policy.validate(verified.policyInput(evidenceTime: evidenceTime), now: now).failures
+        } else {
+            switch verified {
+            case .tdx(let q): failures = validator.validate(q).failures
+            case .snp(let r, _): failures = SEVSNP.Validator(allowDebug: validator.allowDebug).validate(r).failures
+            }
+        }
+        let problems = failures.map { VerificationReport.Problem(code: $0.code.rawValue, message: $0.message) }
+        switch verified {
+        case .tdx(let q):
+            return VerificationReport(platform: "tdx", verified: true, tcbStatus: q.tcb?.status.rawValue, advisories: q.tcb?.advisoryIDs ?? [],
+                                      accepted: failures.isEmpty, failures: problems, claims: .tdx(q.claims), error: nil,
+                                      verifiedAt: q.verifiedAt.iso8601, validUntil: q.validUntil.iso8601)
+        case .snp(let r, _):
+            return VerificationReport(platform: "snp", verified: true, tcbStatus: nil, advisories: [], accepted: failures.isEmpty, failures: problems,
+                                      claims: .snp(r.claims), error: nil, verifiedAt: r.verifiedAt.iso8601, validUntil: r.validUntil.iso8601)
+        }
     }
 }

@@ -16,10 +16,13 @@ public struct VerificationReport: Error, Sendable, Encodable {
     public enum Claims: Sendable, Encodable {
         /// TDX claims.
         case tdx(TDX.Claims)
+        /// SEV-SNP claims.
+        case snp(SEVSNP.Claims)
 
         public func encode(to encoder: any Encoder) throws {
             switch self {
             case .tdx(let c): try c.encode(to: encoder)
+            case .snp(let c): try c.encode(to: encoder)
             }
         }
     }
@@ -84,6 +87,15 @@ public struct VerificationReport: Error, Sendable, Encodable {
             lines.append("  tdAttributes:\(c.tdAttributes) (debug \(c.debug))")
             lines.append("  teeTCBSVN:   \(c.teeTCBSVN)")
             lines.append("  fmspc:       \(c.fmspc)")
+        }
+        if case .snp(let c) = claims {
+            lines.append("claims:")
+            lines.append("  measurement: \(c.measurement)")
+            lines.append("  reportData:  \(c.reportData)")
+            lines.append("  hostData:    \(c.hostData)")
+            lines.append("  policy:      debug \(c.debug)")
+            lines.append("  vmpl:        \(c.vmpl)  guestSVN \(c.guestSVN)")
+            lines.append("  chipID:      \(c.chipID)")
         }
         return lines.joined(separator: "\n")
     }
