@@ -22,21 +22,40 @@ public struct CertificateChain: Sendable {
     /// Throws ``AttestationError/Code/certificateChainMalformed`` if a block is not a certificate
     /// or there is none.
     public init(pemEncoded pem: String) throws(AttestationError) {
-        let docs: [PEMDocument]
-        do { docs = try PEMDocument.parseMultiple(pemString: pem) } catch {
-            throw AttestationError(.certificateChainMalformed, "PEM bundle could not be parsed: \(error)")
-        }
+        let docs = try Self.certificateBlocks(Array(pem.utf8))
         var certs = [Certificate]()
         var ders = [[UInt8]]()
-        for (i, d) in docs.enumerated() where d.discriminator == "CERTIFICATE" {
-            ders.append(d.derBytes)
-            do { certs.append(try Certificate(derEncoded: d.derBytes)) } catch {
+        for (i, der) in docs.enumerated() {
+            ders.append(der)
+            do { certs.append(try Certificate(derEncoded: der)) } catch {
                 throw AttestationError(.certificateChainMalformed, "certificate \(i) in the PEM bundle is not valid X.509: \(error)")
             }
         }
         guard !certs.isEmpty else { throw AttestationError(.certificateChainMalformed, "no certificate in the PEM bundle") }
         self.certificates = certs
         self.derEncodings = ders
+    }
+
+    /// The DER bytes of every `CERTIFICATE` block (RFC 7468), in order; other blocks and text
+    /// between blocks are skipped. By hand over bytes with Foundation's base64 decoder because
+    /// SwiftASN1's `PEMDocument` walks the text as Unicode and cost as much as the certificate
+    /// parse itself on the cold verification path.
+    static func certificateBlocks(_ text: [UInt8]) throws(AttestationError) -> [[UInt8]] {
+        let begin = Array("-----BEGIN CERTIFICATE-----".utf8), end = Array("-----END CERTIFICATE-----".utf8)
+        var out = [[UInt8]]()
+        var rest = text[...]
+        while let b = Hex.find(begin, in: rest) {
+            let body = rest[b.upperBound...]
+            guard let e = Hex.find(end, in: body) else {
+                throw AttestationError(.certificateChainMalformed, "PEM bundle could not be parsed: BEGIN CERTIFICATE without END")
+            }
+            guard let der = Hex.base64Decode(body[..<e.lowerBound]) else {
+                throw AttestationError(.certificateChainMalformed, "PEM bundle could not be parsed: certificate \(out.count) is not base64")
+            }
+            out.append(der)
+            rest = body[e.upperBound...]
+        }
+        return out
     }
 
     /// The leaf (first) certificate.

@@ -52,6 +52,50 @@ public enum Hex {
         }
     }
 
+    /// The range of the first occurrence of `needle` in `haystack`, or nil.
+    static func find(_ needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Range<Int>? {
+        guard let first = needle.first, needle.count <= haystack.count else { return nil }
+        var i = haystack.startIndex
+        let last = haystack.endIndex - needle.count
+        while i <= last {
+            if haystack[i] == first && haystack[i..<(i + needle.count)].elementsEqual(needle) { return i..<(i + needle.count) }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Decodes standard base64 (RFC 4648 §4, `=` padding), skipping ASCII whitespace as PEM
+    /// line breaks require; nil on any other character or bad padding.
+    static func base64Decode(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+        var out = [UInt8]()
+        out.reserveCapacity(text.count * 3 / 4)
+        var acc: UInt32 = 0, bits = 0, pad = 0, count = 0
+        for c in text {
+            let v: UInt32
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = UInt32(c - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = UInt32(c - UInt8(ascii: "a") + 26)
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt32(c - UInt8(ascii: "0") + 52)
+            case UInt8(ascii: "+"): v = 62
+            case UInt8(ascii: "/"): v = 63
+            case UInt8(ascii: "="): pad += 1; count += 1; continue
+            case 0x20, 0x0a, 0x0d, 0x09: continue
+            default: return nil
+            }
+            guard pad == 0 else { return nil } // data after padding
+            count += 1
+            acc = acc << 6 | v
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
+            }
+        }
+        // Whole quanta only; the padding must match the bits left over (RFC 4648 §4).
+        guard count % 4 == 0, (bits == 0 && pad == 0) || (bits == 2 && pad == 1) || (bits == 4 && pad == 2) else { return nil }
+        return out
+    }
+
     static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09 }
 }
 

@@ -174,16 +174,28 @@ public enum JSONValue: Sendable, Equatable {
             return String(decoding: bytes[start..<i], as: UTF8.self)
         }
 
+        /// The index of the first quote, backslash or control character at or after `from`
+        /// (callers reject control characters), or the end.
+        func scanRun(from: Int) -> Int {
+            bytes.withUnsafeBufferPointer { p in
+                var k = from
+                while k < p.count {
+                    let c = p[k]
+                    if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
+                    k += 1
+                }
+                return k
+            }
+        }
+
         /// A string starting at the opening quote.
         mutating func string() throws(AttestationError) -> String {
             i += 1
             let start = i
             // Fast path: no escapes.
-            while i < bytes.count, bytes[i] != UInt8(ascii: "\""), bytes[i] != UInt8(ascii: "\\") {
-                guard bytes[i] >= 0x20 else { throw fail("control character in string") }
-                i += 1
-            }
+            i = scanRun(from: i)
             guard i < bytes.count else { throw fail("unterminated string") }
+            guard bytes[i] >= 0x20 else { throw fail("control character in string") }
             if bytes[i] == UInt8(ascii: "\"") {
                 defer { i += 1 }
                 guard let s = String(validating: bytes[start..<i], as: UTF8.self) else { throw fail("string is not UTF-8") }
@@ -195,12 +207,10 @@ public enum JSONValue: Sendable, Equatable {
             while true {
                 // Copy the run up to the next quote or backslash in one go.
                 let run = i
-                while i < bytes.count, bytes[i] != UInt8(ascii: "\""), bytes[i] != UInt8(ascii: "\\") {
-                    guard bytes[i] >= 0x20 else { throw fail("control character in string") }
-                    i += 1
-                }
+                i = scanRun(from: i)
                 out.append(contentsOf: bytes[run..<i])
                 guard i < bytes.count else { throw fail("unterminated string") }
+                guard bytes[i] >= 0x20 else { throw fail("control character in string") }
                 if bytes[i] == UInt8(ascii: "\"") { i += 1; break }
                 i += 1
                 guard i < bytes.count else { throw fail("unterminated escape") }

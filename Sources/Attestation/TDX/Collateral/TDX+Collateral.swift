@@ -160,7 +160,7 @@ extension TDX {
             let start = data.firstIndex(where: { !Hex.isSpace($0) }) ?? data.endIndex
             let end = (data.lastIndex(where: { !Hex.isSpace($0) }) ?? data.endIndex - 1) + 1
             let body = start < end ? data[start..<end] : []
-            func has(_ marker: String) -> Bool { body.firstRange(of: Array(marker.utf8)) != nil }
+            func has(_ marker: String) -> Bool { Hex.find(Array(marker.utf8), in: body) != nil }
             if body.first == UInt8(ascii: "{") {
                 guard let j = try? JSONValue(parsing: body) else {
                     throw AttestationError(.collateralMalformed, "\(name): not valid JSON")

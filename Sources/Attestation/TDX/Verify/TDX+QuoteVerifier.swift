@@ -17,12 +17,16 @@ extension TDX {
         public let trustAnchor: Certificate
         /// Cache of signatures already verified; nil to verify every signature every time.
         public let cache: VerificationCache?
+        private let chains: PinnedChainVerifier
+        private let anchorDER: [UInt8]
 
         /// Creates a verifier. Pass a `cache` to reuse verified signatures across calls (validity
         /// windows and revocation are still checked every time).
         public init(trustAnchor: Certificate = TDX.intelSGXRootCA, cache: VerificationCache? = nil) {
             self.trustAnchor = trustAnchor
             self.cache = cache
+            self.chains = PinnedChainVerifier(anchor: trustAnchor)
+            self.anchorDER = CertificateChain([trustAnchor]).derEncodings[0]
         }
 
         /// Verifies `quote` with `collateral` at `now`. Returns a ``VerifiedQuote`` (whose TCB
@@ -33,8 +37,6 @@ extension TDX {
             guard cache != nil else {
                 return try QuoteVerifier(trustAnchor: trustAnchor, cache: VerificationCache(capacity: 64)).verify(quote, collateral: collateral, now: now)
             }
-            let chains = PinnedChainVerifier(anchor: trustAnchor)
-            let anchorDER = CertificateChain([trustAnchor]).derEncodings[0]
 
             // PCK chain first, so a quote from another root reads as untrustedRoot rather than as a
             // CRL problem; revocation is checked once the CRLs themselves are verified.
