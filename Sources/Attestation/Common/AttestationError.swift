@@ -105,6 +105,16 @@ public struct AttestationError: Error, Sendable, Equatable, CustomStringConverti
         // Policy
         /// A policy file does not follow the schema (the message lists every problem with its line).
         case policyInvalid
+
+        // TPM
+        /// The PCR digest in the quote is not the digest of the presented PCR values.
+        case pcrDigestMismatch
+        /// A PCR the quote selects is missing from the presented values.
+        case pcrMissing
+        /// The quote's extraData is not the expected nonce.
+        case nonceMismatch
+        /// The signature scheme, hash or key type is not one this verifier supports.
+        case unsupportedAlgorithm
     }
 
     /// The stable error code.

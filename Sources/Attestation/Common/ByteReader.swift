@@ -42,6 +42,27 @@ struct ByteReader {
         return b.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
     }
 
+    /// Big-endian u16 (TPM structures).
+    mutating func u16be(_ field: String) throws(AttestationError) -> UInt16 {
+        let b = try read(2, field)
+        return UInt16(b[0]) << 8 | UInt16(b[1])
+    }
+
+    /// Big-endian u32 (TPM structures).
+    mutating func u32be(_ field: String) throws(AttestationError) -> UInt32 {
+        try read(4, field).reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    /// Big-endian u64 (TPM structures).
+    mutating func u64be(_ field: String) throws(AttestationError) -> UInt64 {
+        try read(8, field).reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    /// A TPM2B: big-endian u16 size, then that many bytes.
+    mutating func tpm2b(_ field: String) throws(AttestationError) -> [UInt8] {
+        try read(Int(try u16be("\(field) size")), field)
+    }
+
     mutating func skip(_ count: Int, _ field: String) throws(AttestationError) {
         _ = try read(count, field)
     }

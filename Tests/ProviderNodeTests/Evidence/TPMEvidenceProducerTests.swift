@@ -47,3 +47,44 @@ struct TPMEvidenceProducerTests {
         await #expect(throws: ProviderNodeError.self) { _ = try await producer.quote(nonce: [1]) }
     }
 }
+
+/// Evidence from swtpm verified by the Attestation library: a fresh nonce passes; a wrong nonce,
+/// a PCR changed after the quote, a replayed quote and a flipped signature byte each fail with
+/// their own code.
+@Suite("TPM round trip: swtpm evidence through the verifier", .serialized)
+struct TPMRoundTripTests {
+    @Test func roundTrip() async throws {
+        let tpm = try SoftwareTPM()
+        defer { tpm.stop() }
+        let producer = try TPMEvidenceProducer(tcti: tpm.tcti)
+        try await producer.measure(.image(TPMEvidenceProducerTests.image))
+        let first = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        let second = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        let old = try await producer.quote(nonce: first)
+        let fresh = try await producer.quote(nonce: second)
+        await producer.close()
+
+        let v = TPM.QuoteVerifier()
+        let t = try #require(fresh.tpm)
+        let verified = try v.verify(t, expectedNonce: second)
+        #expect(verified.claims.extraData == Hex.encode(second))
+        #expect(verified.akName?.count == 34) // SHA-256 nameAlg ‖ digest
+        #expect(verified.claims.pcrs["sha256"]?["23"] == t.pcrs["sha256"]?["23"])
+        let input = PolicyInput(tpm: verified)
+        #expect(input.measurements["pcr.sha256.23"] == t.pcrs["sha256"]?["23"])
+
+        func code(_ e: EvidenceBundle.TPMEvidence, _ nonce: [UInt8]) -> AttestationError.Code? {
+            do { _ = try v.verify(e, expectedNonce: nonce); return nil } catch { return error.code }
+        }
+        #expect(code(t, first) == .nonceMismatch)
+        var changed = t
+        changed.pcrs["sha256"]?["23"] = String(repeating: "ab", count: 32)
+        #expect(code(changed, second) == .pcrDigestMismatch)
+        #expect(code(try #require(old.tpm), second) == .nonceMismatch) // replayed old quote
+        var flipped = t
+        var sig = [UInt8](t.signature)
+        sig[sig.count - 5] ^= 0x01
+        flipped.signature = Data(sig)
+        #expect(code(flipped, second) == .quoteSignatureInvalid)
+    }
+}
