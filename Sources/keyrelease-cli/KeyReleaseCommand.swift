@@ -54,6 +54,18 @@ struct EvidenceOptions: ParsableArguments {
     @Option(name: .customLong("cert"), help: ArgumentHelp("SEV-SNP certificate file (VCEK or VLEK, ASK/ASVK, ARK; PEM or DER, bundles too); repeatable. The ARKs themselves are pinned in the binary.", valueName: "FILE"))
     var certificates: [String] = []
 
+    @Option(help: ArgumentHelp("TPM: the TPMT_SIGNATURE file (FILE is then the TPMS_ATTEST).", valueName: "FILE"))
+    var signature: String?
+
+    @Option(help: ArgumentHelp("TPM: the AK public key (TPMT_PUBLIC, TPM2B_PUBLIC, or PEM/DER SubjectPublicKeyInfo).", valueName: "FILE"))
+    var ak: String?
+
+    @Option(help: ArgumentHelp("TPM: the PCR values, JSON {bank: {index: hex}}.", valueName: "FILE"))
+    var pcrs: String?
+
+    @Option(help: ArgumentHelp("TPM: the nonce the quote must carry in extraData (hex). Without it any nonce is accepted: only for reference evidence.", valueName: "HEX"))
+    var nonce: String?
+
     @Flag(help: "Fetch TDX collateral from Intel PCS v4 (cached on disk until each piece's nextUpdate). Not combinable with --collateral.")
     var online = false
 
@@ -95,7 +107,26 @@ struct EvidenceOptions: ParsableArguments {
         guard let d = FileManager.default.contents(atPath: file) else {
             throw ValidationError("cannot read evidence file \(file)")
         }
-        return [UInt8](d)
+        guard platform == .tpm, !EvidenceBundle.looksLikeBundle([UInt8](d)) else { return [UInt8](d) }
+        // Separate TPM files: pack them into a bundle, as `evidence pack` does.
+        guard let signature, let ak, let pcrs else { throw ValidationError("--platform tpm needs --signature, --ak and --pcrs (or an evidence bundle)") }
+        func read(_ p: String) throws -> Data {
+            guard let d = FileManager.default.contents(atPath: p) else { throw ValidationError("cannot read \(p)") }
+            return d
+        }
+        let values: TPM.PCRValues
+        do { values = try JSONDecoder().decode(TPM.PCRValues.self, from: read(pcrs)) } catch {
+            throw ValidationError("--pcrs \(pcrs) is not JSON {bank: {index: hex}}")
+        }
+        let bundle = EvidenceBundle(platform: .tpm, nonce: nonce, tpm: .init(attest: d, signature: try read(signature), akPublic: try read(ak), pcrs: values))
+        return [UInt8](bundle.json)
+    }
+
+    /// The `--nonce` bytes.
+    func nonceBytes() throws -> [UInt8]? {
+        guard let nonce else { return nil }
+        guard let b = try? Hex.decode(nonce) else { throw ValidationError("--nonce \(nonce) is not hex") }
+        return b
     }
 }
 

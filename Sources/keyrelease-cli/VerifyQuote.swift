@@ -46,8 +46,9 @@ struct VerifyQuote: AsyncParsableCommand {
 
     func run() async throws {
         let validator = TDX.Validator(acceptedTCBStatuses: try Self.statuses(acceptTCB), allowDebug: allowDebug)
-        let useCase = QuoteVerification(platform: evidence.platform, collateralPaths: evidence.collateral + evidence.certificates, collateralSource: evidence.collateralSource,
+        var useCase = QuoteVerification(platform: evidence.platform, collateralPaths: evidence.collateral + evidence.certificates, collateralSource: evidence.collateralSource,
                                         now: try evidence.instant(), validator: validator, policy: try policy.map(PolicyCommand.load))
+        useCase.expectedNonce = try evidence.nonceBytes()
         let report = await useCase.run(evidence: try evidence.readEvidence())
         print(json ? report.json : report.text)
         throw ExitCode(report.exitCode)

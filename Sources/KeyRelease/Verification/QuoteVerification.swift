@@ -12,6 +12,8 @@ public struct QuoteVerification: Sendable {
         case tdx
         /// AMD SEV-SNP attestation report (or Azure HCL report).
         case snp
+        /// TPM 2.0 quote (from a bundle, or with `--signature`, `--ak`, `--pcrs`).
+        case tpm
     }
 
     /// The platform requested.
@@ -30,6 +32,8 @@ public struct QuoteVerification: Sendable {
     public var policy: Policy?
     /// When the evidence was produced, if known (for the policy's maximum evidence age).
     public var evidenceTime: Date?
+    /// The nonce TPM evidence must carry in extraData; nil accepts any (reference evidence only).
+    public var expectedNonce: [UInt8]?
     /// The SEV-SNP verifier (pinned AMD roots).
     public var snpVerifier = SEVSNP.ReportVerifier()
     /// Where SEV-SNP certificates come from when the evidence carries none (AMD KDS).
@@ -107,6 +111,8 @@ public struct QuoteVerification: Sendable {
         switch self.platform {
         case .tdx: platform = .tdx
         case .snp: platform = .snp
+        case .tpm:
+            return .failure(.failed(platform: "tpm", error: .init(code: "usage", message: "TPM evidence needs --signature, --ak and --pcrs with the TPMS_ATTEST file, or an evidence bundle"), at: now))
         case .auto:
             guard let detected = Self.detectPlatform(bytes).flatMap(Policy.Platform.init(rawValue:)) else {
                 return .failure(.failed(platform: nil, error: .init(code: AttestationError.Code.malformed.rawValue,
@@ -128,7 +134,9 @@ public struct QuoteVerification: Sendable {
             switch bundle.platform {
             case .tdx: return .success(.tdx(try await verifyTDX(bundle)))
             case .snp: return .success(try await verifySNP(bundle))
-            case .tpm: throw AttestationError(.malformed, "TPM evidence is not supported by this build")
+            case .tpm:
+                guard let t = bundle.tpm else { throw AttestationError(.malformed, "the tpm evidence bundle has no tpm section") }
+                return .success(.tpm(try TPM.QuoteVerifier().verify(t, expectedNonce: expectedNonce)))
             }
         } catch {
             return .failure(.failed(platform: name, error: .init(code: error.code.rawValue, message: error.message), at: now))
@@ -188,6 +196,7 @@ public struct QuoteVerification: Sendable {
             switch verified {
             case .tdx(let q): failures = validator.validate(q).failures
             case .snp(let r, _): failures = SEVSNP.Validator(allowDebug: validator.allowDebug).validate(r).failures
+            case .tpm: failures = [] // a TPM quote has no debug or TCB notion: judge PCRs with --policy
             }
         }
         let problems = failures.map { VerificationReport.Problem(code: $0.code.rawValue, message: $0.message) }
@@ -199,6 +208,9 @@ public struct QuoteVerification: Sendable {
         case .snp(let r, _):
             return VerificationReport(platform: "snp", verified: true, tcbStatus: nil, advisories: [], accepted: failures.isEmpty, failures: problems,
                                       claims: .snp(r.claims), error: nil, verifiedAt: r.verifiedAt.iso8601, validUntil: r.validUntil.iso8601)
+        case .tpm(let q):
+            return VerificationReport(platform: "tpm", verified: true, tcbStatus: nil, advisories: [], accepted: failures.isEmpty, failures: problems,
+                                      claims: .tpm(q.claims), error: nil, verifiedAt: now.iso8601, validUntil: nil)
         }
     }
 }

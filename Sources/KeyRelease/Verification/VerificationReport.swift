@@ -18,11 +18,14 @@ public struct VerificationReport: Error, Sendable, Encodable {
         case tdx(TDX.Claims)
         /// SEV-SNP claims.
         case snp(SEVSNP.Claims)
+        /// TPM claims (`pcrs`, `extraData`, `akName`, …).
+        case tpm(TPM.Claims)
 
         public func encode(to encoder: any Encoder) throws {
             switch self {
             case .tdx(let c): try c.encode(to: encoder)
             case .snp(let c): try c.encode(to: encoder)
+            case .tpm(let c): try c.encode(to: encoder)
             }
         }
     }
@@ -87,6 +90,14 @@ public struct VerificationReport: Error, Sendable, Encodable {
             lines.append("  tdAttributes:\(c.tdAttributes) (debug \(c.debug))")
             lines.append("  teeTCBSVN:   \(c.teeTCBSVN)")
             lines.append("  fmspc:       \(c.fmspc)")
+        }
+        if case .tpm(let c) = claims {
+            lines.append("claims:")
+            lines.append("  extraData:   \(c.extraData)")
+            lines.append("  akName:      \(c.akName ?? "-")")
+            for bank in c.pcrs.keys.sorted() {
+                for (i, v) in c.pcrs[bank]!.sorted(by: { Int($0.key)! < Int($1.key)! }) { lines.append("  \(bank):\(i) \(v)") }
+            }
         }
         if case .snp(let c) = claims {
             lines.append("claims:")

@@ -10,6 +10,8 @@ public enum VerifiedEvidence: Sendable {
     /// A verified SEV-SNP report, with the workload its HOST_DATA binds, if the bundle carried
     /// the manifest.
     case snp(SEVSNP.VerifiedReport, workload: Workload?)
+    /// A verified TPM quote.
+    case tpm(TPM.VerifiedQuote)
 
     /// What a workload identity shows: container image digests and training-code hashes.
     public struct Workload: Sendable, Hashable {
@@ -56,6 +58,8 @@ public enum VerifiedEvidence: Sendable {
             return PolicyInput(tdx: q, evidenceTime: evidenceTime)
         case .snp(let r, let w):
             return PolicyInput(snp: r, evidenceTime: evidenceTime, imageDigests: w?.imageDigests, codeHashes: w?.codeHashes)
+        case .tpm(let q):
+            return PolicyInput(tpm: q, evidenceTime: evidenceTime)
         }
     }
 }

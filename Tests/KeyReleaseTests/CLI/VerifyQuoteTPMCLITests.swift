@@ -1,0 +1,58 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `keyrelease verify-quote --platform tpm` and TPM policies, through the real binary (keylime's
+/// tpm2-tools quote from MANIFEST.md).
+@Suite("CLI: keyrelease verify-quote (TPM)")
+struct VerifyQuoteTPMCLITests {
+    static let nonce = "db1db298db6d60e6385b7231743e9c3056a18003"
+
+    static func pcrFile(_ dir: String) throws -> String {
+        let p = dir + "/pcrs.json"
+        let json = #"{"sha256": {"15": "\#(String(repeating: "00", count: 32))", "16": "9dbb22387e019c04da95477333546082ce313152c4a7f8a6e1d5f0c77f4fb6f0", "22": "\#(String(repeating: "ff", count: 32))"}}"#
+        try json.write(toFile: p, atomically: true, encoding: .utf8)
+        return p
+    }
+
+    static func files(_ dir: String, ak: String = "akpub.pem") throws -> [String] {
+        try [TestVectors.path("tpm/keylime/quote.out"), "--platform", "tpm", "--signature", TestVectors.path("tpm/keylime/quotesig.out"),
+             "--ak", TestVectors.path("tpm/keylime/\(ak)"), "--pcrs", pcrFile(dir)]
+    }
+
+    @Test func separateFilesNonceAndPolicy() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tpm-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+
+        let ok = try CLIRunner.run("keyrelease", ["verify-quote"] + Self.files(dir, ak: "ak.pub") + ["--nonce", Self.nonce, "--json"])
+        #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
+        let j = try ok.json()
+        #expect(j["platform"] as? String == "tpm")
+        let claims = try #require(j["claims"] as? [String: Any])
+        #expect(claims["extraData"] as? String == Self.nonce)
+        #expect(claims["akName"] as? String == "000b2d3fb7830f6cb214fac7d7cb213a21a0609148c4505927db61287e1e80322336")
+        #expect((claims["pcrs"] as? [String: [String: String]])?["sha256"]?["16"] == "9dbb22387e019c04da95477333546082ce313152c4a7f8a6e1d5f0c77f4fb6f0")
+
+        let wrong = try CLIRunner.run("keyrelease", ["verify-quote"] + Self.files(dir) + ["--nonce", "00", "--json"])
+        #expect(wrong.status == 2)
+        #expect((try wrong.json()["error"] as? [String: String])?["code"] == "nonceMismatch")
+
+        // Pack, derive a PCR policy, accept; one PCR changed in the policy is rejected by name.
+        let bundle = dir + "/e.json", policy = dir + "/p.yaml"
+        let pack = try CLIRunner.run("keyrelease", ["evidence", "pack", "--platform", "tpm", "--attest", try TestVectors.path("tpm/keylime/quote.out"),
+                                                    "--signature", try TestVectors.path("tpm/keylime/quotesig.out"), "--ak", try TestVectors.path("tpm/keylime/akpub.pem"),
+                                                    "--pcrs", try Self.pcrFile(dir), "--nonce", Self.nonce, "-o", bundle])
+        #expect(pack.status == 0, "\(pack.stderr)")
+        #expect(try CLIRunner.run("keyrelease", ["policy", "derive", bundle, "-o", policy]).status == 0)
+        #expect(try CLIRunner.run("keyrelease", ["verify-quote", bundle, "--nonce", Self.nonce, "--policy", policy]).status == 0)
+        let text = try String(contentsOfFile: policy, encoding: .utf8)
+        let changed = dir + "/changed.yaml"
+        try text.replacingOccurrences(of: "9dbb22387e019c04", with: "9dbb22387e019c05").write(toFile: changed, atomically: true, encoding: .utf8)
+        let r = try CLIRunner.run("keyrelease", ["verify-quote", bundle, "--nonce", Self.nonce, "--policy", changed, "--json"])
+        #expect(r.status == 1, "\(r.stdout)")
+        let failures = try #require(try r.json()["failures"] as? [[String: String]])
+        #expect(failures.map { $0["code"] } == ["measurementMismatch"])
+        #expect(failures.first?["message"]?.contains("16") == true, "\(failures)")
+    }
+}
