@@ -60,6 +60,7 @@ let package = Package(
                 "Attestation",
                 "KeyRelease",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "X509", package: "swift-certificates"),
             ]
         ),
         .target(

@@ -45,7 +45,7 @@ struct EvidenceCommand: AsyncParsableCommand {
         @Option(help: "TPM AK public key (TPMT_PUBLIC, TPM2B_PUBLIC, or PEM/DER SPKI).")
         var ak: String?
 
-        @Option(help: "TPM PCR values: JSON {bank: {index: hex}}.")
+        @Option(help: "TPM PCR values: JSON {bank: {index: hex}} or tpm2-tools binary (tpm2_quote -o).")
         var pcrs: String?
 
         @Option(help: "Event log (TCG crypto-agile; TDX CCEL).")
@@ -101,12 +101,9 @@ struct EvidenceCommand: AsyncParsableCommand {
                 bundle.workloadManifest = try workloadManifest.map(read)
             case .tpm:
                 guard let attest, let signature, let ak, let pcrs else { throw ValidationError("tpm needs --attest, --signature, --ak and --pcrs") }
-                let values: [String: [String: String]]
-                do { values = try JSONDecoder().decode([String: [String: String]].self, from: read(pcrs)) } catch {
-                    throw ValidationError("--pcrs \(pcrs) is not JSON {bank: {index: hex}}")
-                }
-                bundle.tpm = .init(attest: try read(attest), signature: try read(signature), akPublic: try read(ak), pcrs: values,
-                                   akCertificates: certificates.isEmpty ? nil : try certificates.map(read))
+                do {
+                    bundle.tpm = try .init(attest: read(attest), signature: read(signature), akPublic: read(ak), pcrFile: read(pcrs), akCertificates: certificates.map(read))
+                } catch let e as AttestationError { throw ValidationError("--pcrs \(pcrs): \(e.message)") }
             }
             if let output {
                 try bundle.json.write(to: URL(fileURLWithPath: output))

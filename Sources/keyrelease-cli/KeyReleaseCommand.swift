@@ -2,6 +2,7 @@ import ArgumentParser
 import Attestation
 import Foundation
 import KeyRelease
+import X509
 
 /// `keyrelease`: the key-release service and its operator tools.
 @main
@@ -45,13 +46,13 @@ struct EvidenceOptions: ParsableArguments {
     @Argument(help: "Evidence file: an evidence bundle (licen-evidence/v1), a DCAP quote or an SNP report (binary, hex with or without 0x, or base64; Azure HCL reports too).")
     var file: String
 
-    @Option(help: "Evidence platform: auto (a bundle's platform, or a DCAP quote header), tdx or snp.")
+    @Option(help: "Evidence platform: auto (a bundle's platform, or a DCAP quote header), tdx, snp or tpm.")
     var platform: QuoteVerification.Platform = .auto
 
     @Option(help: ArgumentHelp("TDX collateral file or folder; repeatable, later pieces replace earlier ones. Accepts dcap-qvl collateral JSON, Intel PCS v4 responses (TCB Info, QE Identity), CRLs (DER/PEM/hex) and PEM issuer chains.", valueName: "FILE|DIR"))
     var collateral: [String] = []
 
-    @Option(name: .customLong("cert"), help: ArgumentHelp("SEV-SNP certificate file (VCEK or VLEK, ASK/ASVK, ARK; PEM or DER, bundles too); repeatable. The ARKs themselves are pinned in the binary.", valueName: "FILE"))
+    @Option(name: .customLong("cert"), help: ArgumentHelp("SEV-SNP certificate file (VCEK or VLEK, ASK/ASVK, ARK; PEM or DER, bundles too; the ARKs themselves are pinned in the binary), or for TPM an AK certificate chain, leaf first (checked against --ak-root); repeatable.", valueName: "FILE"))
     var certificates: [String] = []
 
     @Option(help: ArgumentHelp("TPM: the TPMT_SIGNATURE file (FILE is then the TPMS_ATTEST).", valueName: "FILE"))
@@ -60,8 +61,14 @@ struct EvidenceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("TPM: the AK public key (TPMT_PUBLIC, TPM2B_PUBLIC, or PEM/DER SubjectPublicKeyInfo).", valueName: "FILE"))
     var ak: String?
 
-    @Option(help: ArgumentHelp("TPM: the PCR values, JSON {bank: {index: hex}}.", valueName: "FILE"))
+    @Option(help: ArgumentHelp("TPM: the PCR values, JSON {bank: {index: hex}} or tpm2-tools' binary output (tpm2_quote -o).", valueName: "FILE"))
     var pcrs: String?
+
+    @Option(help: ArgumentHelp("Event log to replay: TCG crypto-agile (TPM: must reproduce the quoted PCRs) or the TDX CCEL area (must reproduce RTMR0–3). Workload events (PCR 23 / RTMR3) become the workload identity. Overrides a bundle's log.", valueName: "FILE"))
+    var eventLog: String?
+
+    @Option(name: .customLong("ak-root"), help: ArgumentHelp("TPM: a root CA an AK certificate chain (--cert) may end at, PEM or DER; repeatable. AK certificates with no root configured are refused.", valueName: "FILE"))
+    var akRoots: [String] = []
 
     @Option(help: ArgumentHelp("TPM: the nonce the quote must carry in extraData (hex). Without it any nonce is accepted: only for reference evidence.", valueName: "HEX"))
     var nonce: String?
@@ -110,16 +117,29 @@ struct EvidenceOptions: ParsableArguments {
         guard platform == .tpm, !EvidenceBundle.looksLikeBundle([UInt8](d)) else { return [UInt8](d) }
         // Separate TPM files: pack them into a bundle, as `evidence pack` does.
         guard let signature, let ak, let pcrs else { throw ValidationError("--platform tpm needs --signature, --ak and --pcrs (or an evidence bundle)") }
-        func read(_ p: String) throws -> Data {
-            guard let d = FileManager.default.contents(atPath: p) else { throw ValidationError("cannot read \(p)") }
-            return d
+        let tpm: EvidenceBundle.TPMEvidence
+        do {
+            tpm = try .init(attest: d, signature: Self.read(signature), akPublic: Self.read(ak), pcrFile: Self.read(pcrs), akCertificates: certificates.map(Self.read))
+        } catch let e as AttestationError { throw ValidationError("--pcrs \(pcrs): \(e.message)") }
+        return [UInt8](EvidenceBundle(platform: .tpm, nonce: nonce, tpm: tpm).json)
+    }
+
+    static func read(_ p: String) throws -> Data {
+        guard let d = FileManager.default.contents(atPath: p) else { throw ValidationError("cannot read \(p)") }
+        return d
+    }
+
+    /// Applies the TPM and event-log options to a verification use case.
+    func configure(_ useCase: inout QuoteVerification) throws {
+        useCase.expectedNonce = try nonceBytes()
+        useCase.eventLog = try eventLog.map { [UInt8](try Self.read($0)) }
+        var roots = [Certificate]()
+        for path in akRoots {
+            do { roots += try CertificateChain(files: [[UInt8](Self.read(path))]).certificates } catch let e as AttestationError {
+                throw ValidationError("--ak-root \(path): \(e.message)")
+            }
         }
-        let values: TPM.PCRValues
-        do { values = try JSONDecoder().decode(TPM.PCRValues.self, from: read(pcrs)) } catch {
-            throw ValidationError("--pcrs \(pcrs) is not JSON {bank: {index: hex}}")
-        }
-        let bundle = EvidenceBundle(platform: .tpm, nonce: nonce, tpm: .init(attest: d, signature: try read(signature), akPublic: try read(ak), pcrs: values))
-        return [UInt8](bundle.json)
+        useCase.tpmVerifier = TPM.QuoteVerifier(akRoots: roots)
     }
 
     /// The `--nonce` bytes.

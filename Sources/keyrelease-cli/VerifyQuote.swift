@@ -48,7 +48,7 @@ struct VerifyQuote: AsyncParsableCommand {
         let validator = TDX.Validator(acceptedTCBStatuses: try Self.statuses(acceptTCB), allowDebug: allowDebug)
         var useCase = QuoteVerification(platform: evidence.platform, collateralPaths: evidence.collateral + evidence.certificates, collateralSource: evidence.collateralSource,
                                         now: try evidence.instant(), validator: validator, policy: try policy.map(PolicyCommand.load))
-        useCase.expectedNonce = try evidence.nonceBytes()
+        try evidence.configure(&useCase)
         let report = await useCase.run(evidence: try evidence.readEvidence())
         print(json ? report.json : report.text)
         throw ExitCode(report.exitCode)

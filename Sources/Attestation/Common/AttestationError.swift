@@ -115,6 +115,10 @@ public struct AttestationError: Error, Sendable, Equatable, CustomStringConverti
         case nonceMismatch
         /// The signature scheme, hash or key type is not one this verifier supports.
         case unsupportedAlgorithm
+
+        // Event logs
+        /// Replaying the event log does not give the registers (PCRs, RTMRs) the evidence signs.
+        case eventLogMismatch
     }
 
     /// The stable error code.

@@ -36,6 +36,25 @@ public struct CertificateChain: Sendable {
         self.derEncodings = ders
     }
 
+    /// Parses certificates given as separate files, each DER or PEM (a PEM file may hold several),
+    /// in order. Throws ``AttestationError/Code/certificateChainMalformed``.
+    public init(files: [[UInt8]]) throws(AttestationError) {
+        var certs = [Certificate]()
+        var ders = [[UInt8]]()
+        for (n, file) in files.enumerated() {
+            let blocks = file.first(where: { !Hex.isSpace($0) }) == UInt8(ascii: "-") ? try Self.certificateBlocks(file) : [file]
+            for der in blocks {
+                do { certs.append(try Certificate(derEncoded: der)) } catch {
+                    throw AttestationError(.certificateChainMalformed, "certificate file \(n) is not valid X.509 (DER or PEM): \(error)")
+                }
+                ders.append(der)
+            }
+        }
+        guard !certs.isEmpty else { throw AttestationError(.certificateChainMalformed, "no certificate given") }
+        self.certificates = certs
+        self.derEncodings = ders
+    }
+
     /// The DER bytes of every `CERTIFICATE` block (RFC 7468), in order; other blocks and text
     /// between blocks are skipped. By hand over bytes with Foundation's base64 decoder because
     /// SwiftASN1's `PEMDocument` walks the text as Unicode and cost as much as the certificate

@@ -30,6 +30,13 @@ public struct EvidenceBundle: Codable, Sendable, Hashable {
             self.pcrs = pcrs
             self.akCertificates = akCertificates
         }
+
+        /// Creates the TPM pieces from files as tpm2-tools writes them; `pcrFile` is JSON
+        /// `{bank: {index: hex}}` or tpm2-tools' binary PCR output (``TPM/pcrValues(parsing:)``).
+        public init(attest: Data, signature: Data, akPublic: Data, pcrFile: Data, akCertificates: [Data]? = nil) throws(AttestationError) {
+            self.init(attest: attest, signature: signature, akPublic: akPublic, pcrs: try TPM.pcrValues(parsing: [UInt8](pcrFile)),
+                      akCertificates: akCertificates.flatMap { $0.isEmpty ? nil : $0 })
+        }
     }
 
     /// Always ``formatTag``.

@@ -92,7 +92,7 @@ extension PolicyInput {
         var m = ["mrTD": c.mrTD.hex, "mrSeam": c.mrSeam.hex, "mrConfigID": c.mrConfigID.hex, "mrOwner": c.mrOwner.hex, "mrOwnerConfig": c.mrOwnerConfig.hex]
         for (i, r) in c.rtmrs.enumerated() { m["rtmr\(i)"] = r.hex }
         self.init(platform: .tdx, measurements: m, debug: c.debug, tcbStatus: verified.tcb?.status.rawValue, evidenceTime: evidenceTime,
-                  imageDigests: imageDigests, codeHashes: codeHashes)
+                  imageDigests: imageDigests ?? verified.eventLog?.imageDigests, codeHashes: codeHashes ?? verified.eventLog?.codeHashes)
     }
 }
 

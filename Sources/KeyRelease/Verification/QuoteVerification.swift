@@ -36,6 +36,10 @@ public struct QuoteVerification: Sendable {
     public var expectedNonce: [UInt8]?
     /// The SEV-SNP verifier (pinned AMD roots).
     public var snpVerifier = SEVSNP.ReportVerifier()
+    /// An event log given apart from the evidence (`--event-log`); replaces a bundle's own.
+    public var eventLog: [UInt8]?
+    /// The TPM quote verifier (roots for AK certificate chains).
+    public var tpmVerifier = TPM.QuoteVerifier()
     /// Where SEV-SNP certificates come from when the evidence carries none (AMD KDS).
     public var snpCertificateSource: (any SEVSNP.CertificateSource)?
 
@@ -126,6 +130,8 @@ public struct QuoteVerification: Sendable {
     /// Verifies an evidence bundle without validating it. A `--platform` other than auto must
     /// match the bundle's.
     public func verify(bundle: EvidenceBundle) async -> Result<VerifiedEvidence, VerificationReport> {
+        var bundle = bundle
+        if let eventLog { bundle.eventLog = Data(eventLog) }
         let name = bundle.platform.rawValue
         if platform != .auto && platform.rawValue != name {
             return .failure(.failed(platform: name, error: .init(code: AttestationError.Code.wrongTEEType.rawValue, message: "the evidence is \(name), not \(platform.rawValue)"), at: now))
@@ -136,7 +142,7 @@ public struct QuoteVerification: Sendable {
             case .snp: return .success(try await verifySNP(bundle))
             case .tpm:
                 guard let t = bundle.tpm else { throw AttestationError(.malformed, "the tpm evidence bundle has no tpm section") }
-                return .success(.tpm(try TPM.QuoteVerifier().verify(t, expectedNonce: expectedNonce)))
+                return .success(.tpm(try tpmVerifier.verify(t, eventLog: bundle.eventLog.map { [UInt8]($0) }, expectedNonce: expectedNonce, now: now)))
             }
         } catch {
             return .failure(.failed(platform: name, error: .init(code: error.code.rawValue, message: error.message), at: now))
@@ -151,7 +157,9 @@ public struct QuoteVerification: Sendable {
         if verifier.cache == nil { useCase.verifier = TDX.QuoteVerifier(trustAnchor: verifier.trustAnchor, cache: VerificationCache(capacity: 64)) }
         let quote = try TDX.Quote(rawRepresentation: try EvidenceEncoding.decode([UInt8](report)))
         let collateral = try await useCase.collateral(for: quote, bundled: bundle.collateral)
-        return try useCase.verifier.verify(quote, collateral: collateral, now: now)
+        var verified = try useCase.verifier.verify(quote, collateral: collateral, now: now)
+        if let log = bundle.eventLog { try verified.attach(ccEventLog: [UInt8](log)) }
+        return verified
     }
 
     private func verifySNP(_ bundle: EvidenceBundle) async throws(AttestationError) -> VerifiedEvidence {
@@ -200,6 +208,13 @@ public struct QuoteVerification: Sendable {
             }
         }
         let problems = failures.map { VerificationReport.Problem(code: $0.code.rawValue, message: $0.message) }
+        var report = Self.report(verified, failures: problems, now: now)
+        report.workload = verified.workload
+        return report
+    }
+
+    private static func report(_ verified: VerifiedEvidence, failures problems: [VerificationReport.Problem], now: Date) -> VerificationReport {
+        let failures = problems
         switch verified {
         case .tdx(let q):
             return VerificationReport(platform: "tdx", verified: true, tcbStatus: q.tcb?.status.rawValue, advisories: q.tcb?.advisoryIDs ?? [],

@@ -44,6 +44,9 @@ public struct VerificationReport: Error, Sendable, Encodable {
     public var failures: [Problem]
     /// What the evidence says, when it could be parsed and verified.
     public var claims: Claims?
+    /// The workload identity the evidence vouches for (SNP manifest bound by HOST_DATA, or the
+    /// replayed event log's workload events), or null when it carries none.
+    public var workload: VerifiedEvidence.Workload? = nil
     /// The error that stopped verification, or null.
     public var error: Problem?
     /// The instant verification was done for (ISO 8601).

@@ -14,7 +14,7 @@ public enum VerifiedEvidence: Sendable {
     case tpm(TPM.VerifiedQuote)
 
     /// What a workload identity shows: container image digests and training-code hashes.
-    public struct Workload: Sendable, Hashable {
+    public struct Workload: Sendable, Hashable, Codable {
         /// Image digests (`sha256:<hex>`).
         public var imageDigests: [String]
         /// Code hashes (`sha256:<hex>`).
@@ -48,6 +48,16 @@ public enum VerifiedEvidence: Sendable {
 
         static func isDigest(_ s: String) -> Bool {
             s.hasPrefix("sha256:") && s.utf8.count == 71 && s.utf8.dropFirst(7).allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+        }
+    }
+
+    /// The workload identity the evidence vouches for: the SNP manifest bound by HOST_DATA, or
+    /// the workload events of a replayed event log (TDX RTMR3, TPM PCR 23); nil when none came.
+    public var workload: Workload? {
+        switch self {
+        case .tdx(let q): q.eventLog.map { Workload(imageDigests: $0.imageDigests, codeHashes: $0.codeHashes) }
+        case .snp(_, let w): w
+        case .tpm(let q): q.eventLog.map { Workload(imageDigests: $0.imageDigests, codeHashes: $0.codeHashes) }
         }
     }
 

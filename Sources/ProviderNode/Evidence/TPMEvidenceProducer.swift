@@ -25,7 +25,7 @@ public actor TPMEvidenceProducer {
 
     /// Connects to the TPM behind `tcti` and starts it if needed. Throws
     /// ``ProviderNodeError/Code/tpmUnavailable``.
-    public init(tcti configuration: String = "swtpm:host=127.0.0.1,port=2321", workloadPCR: Int = 23) throws(ProviderNodeError) {
+    public init(tcti configuration: String = "swtpm:host=127.0.0.1,port=2321", workloadPCR: Int = WorkloadEvent.tpmPCR) throws(ProviderNodeError) {
         guard (0...23).contains(workloadPCR) else { throw ProviderNodeError(.invalidArgument, "PCR \(workloadPCR) is not 0…23") }
         self.workloadPCR = workloadPCR
         var t: OpaquePointer?

@@ -55,4 +55,42 @@ struct VerifyQuoteTPMCLITests {
         #expect(failures.map { $0["code"] } == ["measurementMismatch"])
         #expect(failures.first?["message"]?.contains("16") == true, "\(failures)")
     }
+
+    /// tpm2-tools' binary PCR file is read as well as JSON.
+    @Test func binaryPCRFile() throws {
+        let r = try CLIRunner.run("keyrelease", ["verify-quote", try TestVectors.path("tpm/keylime/quote.out"), "--platform", "tpm",
+                                                 "--signature", try TestVectors.path("tpm/keylime/quotesig.out"), "--ak", try TestVectors.path("tpm/keylime/ak.pub"),
+                                                 "--pcrs", try TestVectors.path("tpm/keylime/quotepcr.out"), "--nonce", Self.nonce, "--json"])
+        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+        #expect(((try r.json()["claims"] as? [String: Any])?["pcrDigest"] as? String) == "ec1636c69c548fd09a165a4f874e5d1610a8fbe36241566017e92b17e144b971")
+    }
+
+    /// The GCE vTPM quote with its event log and AK certificate chain (MANIFEST.md rows for
+    /// gce-cos-85-nonce9009): accepted with --ak-root; refused without a root, with a wrong
+    /// nonce, and with an event log from elsewhere.
+    @Test func gceQuoteWithEventLogAndAKCertificates() throws {
+        let x = "tpm/go-tpm-tools/extracted/gce-cos-85-nonce9009"
+        let base = [try TestVectors.path("\(x).quote1.sha256.attest.bin"), "--platform", "tpm",
+                    "--signature", try TestVectors.path("\(x).quote1.sha256.sig.tpmt"), "--ak", try TestVectors.path("\(x).ak.tpmt_public"),
+                    "--pcrs", try TestVectors.path("\(x).quote1.sha256.pcrs.json"),
+                    "--cert", try TestVectors.path("\(x).akcert.der"), "--cert", try TestVectors.path("tpm/go-tpm-tools/tpm_ek_intermediate_2.crt"),
+                    "--at", "2026-11-24T00:00:00Z", "--json"]
+        let root = ["--ak-root", try TestVectors.path("tpm/go-tpm-tools/tpm_ek_root_1.cer")]
+        let log = ["--event-log", try TestVectors.path("\(x).eventlog.bin")]
+        let ok = try CLIRunner.run("keyrelease", ["verify-quote"] + base + root + log + ["--nonce", "9009"])
+        #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
+        let claims = try #require(try ok.json()["claims"] as? [String: Any])
+        #expect(claims["extraData"] as? String == "9009")
+        #expect((claims["akCertificate"] as? String)?.hasPrefix("serial ") == true)
+        #expect(claims["imageDigests"] as? [String] == [])
+
+        func code(_ args: [String]) throws -> (Int32, String?) {
+            let r = try CLIRunner.run("keyrelease", ["verify-quote"] + args)
+            return (r.status, (try r.json()["error"] as? [String: String])?["code"])
+        }
+        #expect(try code(base + log + ["--nonce", "9009"]) == (2, "untrustedRoot"))
+        #expect(try code(base + root + log + ["--nonce", "9010"]) == (2, "nonceMismatch"))
+        let ccel = ["--event-log", try TestVectors.path("tdx/go-tdx-guest/ccel/ccel_data.dat")]
+        #expect(try code(base + root + ccel + ["--nonce", "9009"]) == (2, "eventLogMismatch"))
+    }
 }

@@ -73,6 +73,26 @@ struct TPMRoundTripTests {
         let input = PolicyInput(tpm: verified)
         #expect(input.measurements["pcr.sha256.23"] == t.pcrs["sha256"]?["23"])
 
+        // The producer's event log replays to the quoted PCR 23, and its workload events become
+        // the workload identity a policy judges; a log that leaves an event out does not replay.
+        let log = try #require(fresh.eventLog)
+        let withLog = try v.verify(t, eventLog: [UInt8](log), expectedNonce: second)
+        #expect(withLog.eventLog?.imageDigests == [TPMEvidenceProducerTests.image])
+        #expect(withLog.eventLog?.codeHashes == [])
+        #expect(withLog.eventLog?.registers.keys.sorted() == [23])
+        let golden = Policy.derived(from: [PolicyInput(tpm: withLog)], name: "swtpm")
+        #expect(golden.workload.imageDigests == .exactly(TPMEvidenceProducerTests.image))
+        #expect(golden.validate(PolicyInput(tpm: withLog), now: Date()).failures.isEmpty)
+        var otherImage = golden
+        otherImage.workload.imageDigests = .exactly("sha256:" + String(repeating: "ee", count: 32))
+        #expect(otherImage.validate(PolicyInput(tpm: withLog), now: Date()).failures.map(\.code) == [.workloadNotAllowed])
+        #expect(otherImage.validate(PolicyInput(tpm: verified), now: Date()).failures.map(\.code) == [.workloadNotAllowed]) // no log, no identity
+        let header = try EventLog(parsing: [UInt8](log))
+        let shortened = [UInt8](log.prefix(try #require(header.events.last).offset))
+        do { _ = try v.verify(t, eventLog: shortened, expectedNonce: second); Issue.record("a log missing its last event verified") } catch {
+            #expect(error.code == .eventLogMismatch)
+        }
+
         func code(_ e: EvidenceBundle.TPMEvidence, _ nonce: [UInt8]) -> AttestationError.Code? {
             do { _ = try v.verify(e, expectedNonce: nonce); return nil } catch { return error.code }
         }

@@ -29,6 +29,16 @@ extension TDX {
 
         /// The claims of the TD, for policy and display.
         public var claims: Claims { Claims(quote: quote, pck: pck) }
+        /// The CC event log, when one was attached and its replay matched RTMR0–RTMR3.
+        public private(set) var eventLog: EventLog.Verified? = nil
+
+        /// Replays a CC event log (the CCEL area: TCG crypto-agile, SHA-384, register index 1–4
+        /// = RTMR0–3) against this quote's RTMRs; on success the quote carries it, and the
+        /// workload events of RTMR3 become its workload identity. Throws
+        /// ``AttestationError/Code/eventLogMismatch`` and leaves the quote unchanged otherwise.
+        public mutating func attach(ccEventLog bytes: [UInt8]) throws(AttestationError) {
+            eventLog = try EventLog(parsing: bytes).verify(againstRTMRs: quote.report.rtmrs)
+        }
     }
 
     /// What a verified TDX quote says about the TD, in the spec's words.

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import _CryptoExtras
+import X509
 
 extension TPM {
     /// An attestation key: from a PEM or DER SubjectPublicKeyInfo, or from a TPMT_PUBLIC /
@@ -95,6 +96,15 @@ extension TPM {
             }
             guard r.remaining == 0 else { throw AttestationError(.malformed, "\(r.remaining) bytes after TPMT_PUBLIC") }
             name = withUnsafeBytes(of: nameAlgID.bigEndian) { Array($0) } + (nameAlg.hash(bytes) ?? [])
+        }
+
+        /// The key as swift-certificates sees it, to compare with a certificate's key.
+        public var certificatePublicKey: Certificate.PublicKey? {
+            switch key {
+            case .rsa(let k): Certificate.PublicKey(k)
+            case .p256(let raw): (try? P256.Signing.PublicKey(rawRepresentation: raw)).map(Certificate.PublicKey.init)
+            case .p384(let raw): (try? P384.Signing.PublicKey(rawRepresentation: raw)).map(Certificate.PublicKey.init)
+            }
         }
 
         /// Left-pads (or refuses) a big-endian integer to `n` bytes.

@@ -1,4 +1,5 @@
 import Foundation
+import X509
 
 extension TPM {
     /// PCR values as presented with a quote: `{bank: {index: hex}}` (JSON), as in evidence bundles.
@@ -12,13 +13,18 @@ extension TPM {
         public let akName: [UInt8]?
         /// The quoted PCR values (only the selected ones), by bank and index.
         public let pcrs: [String: [Int: [UInt8]]]
+        /// The event log, when one came and its replay matched the quoted PCRs.
+        public var eventLog: EventLog.Verified?
+        /// The AK certificate's subject, when an AK certificate chain was verified.
+        public var akCertificateSubject: String?
 
         /// Claims as lowercase hex, for reports and policies.
         public var claims: Claims {
             Claims(pcrs: pcrs.mapValues { Dictionary(uniqueKeysWithValues: $0.map { (String($0.key), Hex.encode($0.value)) }) },
                    extraData: Hex.encode(attest.extraData), akName: akName.map(Hex.encode), qualifiedSigner: Hex.encode(attest.qualifiedSigner),
                    clock: attest.clock, resetCount: attest.resetCount, restartCount: attest.restartCount, firmwareVersion: String(format: "%016llx", attest.firmwareVersion),
-                   pcrDigest: Hex.encode(attest.pcrDigest))
+                   pcrDigest: Hex.encode(attest.pcrDigest), imageDigests: eventLog?.imageDigests, codeHashes: eventLog?.codeHashes,
+                   akCertificate: akCertificateSubject)
         }
     }
 
@@ -42,14 +48,26 @@ extension TPM {
         public let firmwareVersion: String
         /// PCR digest.
         public let pcrDigest: String
+        /// Workload image digests from the replayed event log (PCR 23), when a log was verified.
+        public let imageDigests: [String]?
+        /// Workload code hashes from the replayed event log, when a log was verified.
+        public let codeHashes: [String]?
+        /// The verified AK certificate's subject, when a chain was given.
+        public let akCertificate: String?
     }
 
     /// Verifies TPM quotes: the AK signature over TPMS_ATTEST, the PCR digest over the presented
     /// values (hashed with the signature's hash for every bank, as TPM2_Quote does), and
     /// extraData against the expected nonce. Each failure has its own code.
     public struct QuoteVerifier: Sendable {
-        /// Creates a verifier.
-        public init() {}
+        /// Roots an AK certificate chain may end at (for example Google's vTPM AK CA). Empty:
+        /// evidence carrying AK certificates is refused, since nothing could vouch for them.
+        public let akRoots: [Certificate]
+
+        /// Creates a verifier trusting `akRoots` for AK certificate chains.
+        public init(akRoots: [Certificate] = []) {
+            self.akRoots = akRoots
+        }
 
         /// Verifies. `expectedNonce` nil means the caller accepts any extraData (reference
         /// evidence only: a key-release decision must always pass the nonce it issued).
@@ -81,17 +99,60 @@ extension TPM {
             return VerifiedQuote(attest: attest, akName: ak.name, pcrs: quoted)
         }
 
-        /// Verifies the TPM part of an evidence bundle.
-        public func verify(_ evidence: EvidenceBundle.TPMEvidence, expectedNonce: [UInt8]?) throws(AttestationError) -> VerifiedQuote {
-            try verify(attest: Attest(rawRepresentation: [UInt8](evidence.attest)), signature: Signature(rawRepresentation: [UInt8](evidence.signature)),
-                       ak: PublicKey(bytes: [UInt8](evidence.akPublic)), pcrs: evidence.pcrs, expectedNonce: expectedNonce)
+        /// Verifies the TPM part of an evidence bundle: the quote, then the AK certificate chain
+        /// when the bundle carries one (at `now`), then the event log when given (its replay
+        /// must reproduce every quoted PCR it touches, in every quoted bank it carries).
+        public func verify(_ evidence: EvidenceBundle.TPMEvidence, eventLog: [UInt8]? = nil, expectedNonce: [UInt8]?, now: Date = Date()) throws(AttestationError) -> VerifiedQuote {
+            let ak = try PublicKey(bytes: [UInt8](evidence.akPublic))
+            var q = try verify(attest: Attest(rawRepresentation: [UInt8](evidence.attest)), signature: Signature(rawRepresentation: [UInt8](evidence.signature)),
+                               ak: ak, pcrs: evidence.pcrs, expectedNonce: expectedNonce)
+            if let certs = evidence.akCertificates, !certs.isEmpty {
+                q.akCertificateSubject = try verifyAKCertificates(certs.map { [UInt8]($0) }, ak: ak, now: now)
+            }
+            if let eventLog { q.eventLog = try Self.verify(eventLog: eventLog, against: q) }
+            return q
+        }
+
+        /// Checks an AK certificate chain (leaf first; the root may be omitted) to one of
+        /// ``akRoots`` at `now`, and that the leaf certifies `ak`. Returns the leaf's subject (or
+        /// its serial number when the subject is empty).
+        public func verifyAKCertificates(_ files: [[UInt8]], ak: PublicKey, now: Date) throws(AttestationError) -> String {
+            var chain = try CertificateChain(files: files)
+            guard let root = akRoots.first(where: { $0 == chain.certificates.last }) ?? akRoots.first(where: { $0.subject == chain.certificates.last?.issuer }) else {
+                throw AttestationError(.untrustedRoot, akRoots.isEmpty ? "the evidence carries AK certificates but no AK root is configured (--ak-root)"
+                                                                      : "the AK certificate chain ends at \(chain.certificates.last!.issuer), not at a configured AK root")
+            }
+            if chain.certificates.last != root { chain = CertificateChain(chain.certificates + [root]) }
+            try PinnedChainVerifier(anchor: root).verify(chain, at: now, name: "AK certificate chain")
+            guard ak.certificatePublicKey == chain.leaf.publicKey else {
+                throw AttestationError(.signingKeyMismatch, "the AK certificate \(chain.leaf.subject) certifies another key than the AK that signed the quote")
+            }
+            // vTPM AK certificates often have an empty subject (the identity is in the SAN).
+            let subject = chain.leaf.subject.description
+            return subject.isEmpty ? "serial \(chain.leaf.serialNumber)" : subject
+        }
+
+        /// Replays `eventLog` against every quoted bank the log carries (at least one must be).
+        static func verify(eventLog bytes: [UInt8], against q: VerifiedQuote) throws(AttestationError) -> EventLog.Verified {
+            let log = try EventLog(parsing: bytes)
+            var first: EventLog.Verified?
+            for bank in ["sha256", "sha384", "sha512", "sha1"] {
+                guard let quoted = q.pcrs[bank], let alg = Alg(bankName: bank), log.carries(alg) else { continue }
+                let v = try log.verify(againstPCRs: quoted, bank: alg)
+                if first == nil { first = v }
+            }
+            guard let first else { throw AttestationError(.eventLogMismatch, "the event log carries none of the quoted PCR banks (\(q.pcrs.keys.sorted().joined(separator: ", ")))") }
+            return first
         }
     }
 }
 
 extension PolicyInput {
     /// The policy view of a verified TPM quote: measurements `pcr.<bank>.<index>` (lowercase hex).
+    /// Workload identities come from the verified event log unless given.
     public init(tpm verified: TPM.VerifiedQuote, evidenceTime: Date? = nil, imageDigests: [String]? = nil, codeHashes: [String]? = nil) {
+        let imageDigests = imageDigests ?? verified.eventLog?.imageDigests
+        let codeHashes = codeHashes ?? verified.eventLog?.codeHashes
         var m = [String: String]()
         for (bank, values) in verified.pcrs { for (i, v) in values { m["pcr.\(bank).\(i)"] = Hex.encode(v) } }
         self.init(platform: .tpm, measurements: m, debug: false, evidenceTime: evidenceTime, imageDigests: imageDigests, codeHashes: codeHashes)

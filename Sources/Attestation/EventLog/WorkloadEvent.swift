@@ -1,6 +1,3 @@
-import Crypto
-import Foundation
-
 /// A workload-identity event measured into the TEE's log: the container image digest or the
 /// training-code hash the node is about to run.
 ///
@@ -15,6 +12,10 @@ public enum WorkloadEvent: Sendable, Hashable {
 
     /// TCG event type used for workload events.
     public static let eventType: UInt32 = 0x0000_000D
+    /// The TPM PCR workload events are extended into.
+    public static let tpmPCR = 23
+    /// The TDX RTMR workload events are extended into (CCEL register index 4).
+    public static let tdxRTMR = 3
 
     /// The event data.
     public var data: [UInt8] {
