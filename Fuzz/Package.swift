@@ -4,7 +4,7 @@
 // entry function to libFuzzer's `LLVMFuzzerRunDriver`. Run through `scripts/fuzz`.
 import PackageDescription
 
-let fuzzTargets = ["fuzz-tdx-quote", "fuzz-tdx-collateral", "fuzz-policy"]
+let fuzzTargets = ["fuzz-tdx-quote", "fuzz-tdx-collateral", "fuzz-policy", "fuzz-snp-report", "fuzz-tpm", "fuzz-event-log"]
 
 let package = Package(
     name: "licen-broker-fuzz",

@@ -67,7 +67,7 @@ struct EvidenceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Event log to replay: TCG crypto-agile (TPM: must reproduce the quoted PCRs) or the TDX CCEL area (must reproduce RTMR0–3). Workload events (PCR 23 / RTMR3) become the workload identity. Overrides a bundle's log.", valueName: "FILE"))
     var eventLog: String?
 
-    @Option(name: .customLong("ak-root"), help: ArgumentHelp("TPM: a root CA an AK certificate chain (--cert) may end at, PEM or DER; repeatable. AK certificates with no root configured are refused.", valueName: "FILE"))
+    @Option(name: .customLong("ak-root"), help: ArgumentHelp("TPM: a CA certificate (root, or an intermediate pinned as anchor) that AK certificate chains (--cert, or those inside the evidence) must end at; PEM or DER, repeatable. AK certificates with no anchor configured are refused.", valueName: "FILE"))
     var akRoots: [String] = []
 
     @Option(help: ArgumentHelp("TPM: the nonce the quote must carry in extraData (hex). Without it any nonce is accepted: only for reference evidence.", valueName: "HEX"))
@@ -114,9 +114,9 @@ struct EvidenceOptions: ParsableArguments {
         guard let d = FileManager.default.contents(atPath: file) else {
             throw ValidationError("cannot read evidence file \(file)")
         }
-        guard platform == .tpm, !EvidenceBundle.looksLikeBundle([UInt8](d)) else { return [UInt8](d) }
+        guard platform == .tpm, !EvidenceBundle.looksLikeBundle([UInt8](d)), signature != nil || ak != nil || pcrs != nil else { return [UInt8](d) }
         // Separate TPM files: pack them into a bundle, as `evidence pack` does.
-        guard let signature, let ak, let pcrs else { throw ValidationError("--platform tpm needs --signature, --ak and --pcrs (or an evidence bundle)") }
+        guard let signature, let ak, let pcrs else { throw ValidationError("--platform tpm with separate files needs all of --signature, --ak and --pcrs") }
         let tpm: EvidenceBundle.TPMEvidence
         do {
             tpm = try .init(attest: d, signature: Self.read(signature), akPublic: Self.read(ak), pcrFile: Self.read(pcrs), akCertificates: certificates.map(Self.read))

@@ -115,12 +115,13 @@ public struct PinnedChainVerifier: Sendable {
         }
         for (i, cert) in certs.enumerated() {
             let issuer = i + 1 < certs.count ? certs[i + 1] : anchor
-            guard cert.issuer == issuer.subject else {
+            // The pinned anchor itself (byte-equal DER) is trusted by configuration, not by its
+            // self-signature: checking that would prove nothing and cost a verify per chain. It
+            // need not be self-signed (an intermediate CA may be pinned).
+            let isPinnedAnchor = i == certs.count - 1 && chain.derEncodings[i] == anchorDER
+            guard isPinnedAnchor || cert.issuer == issuer.subject else {
                 throw AttestationError(.certificateSignatureInvalid, "\(name): \(cert.subject) names issuer \(cert.issuer), but the next certificate is \(issuer.subject)")
             }
-            // The pinned anchor itself (byte-equal DER) is trusted by configuration, not by its
-            // self-signature: checking that would prove nothing and cost a verify per chain.
-            let isPinnedAnchor = i == certs.count - 1 && chain.derEncodings[i] == anchorDER
             let issuerDER = i + 1 < certs.count ? chain.derEncodings[i + 1] : chain.derEncodings[i]
             let valid = isPinnedAnchor
                 || (cache?.check([chain.derEncodings[i], issuerDER]) { issuer.publicKey.isValidSignature(cert.signature, for: cert) }

@@ -116,7 +116,12 @@ public struct QuoteVerification: Sendable {
         case .tdx: platform = .tdx
         case .snp: platform = .snp
         case .tpm:
-            return .failure(.failed(platform: "tpm", error: .init(code: "usage", message: "TPM evidence needs --signature, --ak and --pcrs with the TPMS_ATTEST file, or an evidence bundle"), at: now))
+            // Separate tpm2-tools files arrive packed as a bundle; a lone file may be go-tpm-tools'
+            // attest.Attestation protobuf (AK, quotes, event log, AK certificates).
+            guard let pb = try? TPM.GoTPMAttestation(protobuf: bytes) else {
+                return .failure(.failed(platform: "tpm", error: .init(code: "usage", message: "TPM evidence needs --signature, --ak and --pcrs with the TPMS_ATTEST file, an evidence bundle, or a go-tpm-tools attest.Attestation protobuf"), at: now))
+            }
+            return await verify(bundle: pb.bundle())
         case .auto:
             guard let detected = Self.detectPlatform(bytes).flatMap(Policy.Platform.init(rawValue:)) else {
                 return .failure(.failed(platform: nil, error: .init(code: AttestationError.Code.malformed.rawValue,

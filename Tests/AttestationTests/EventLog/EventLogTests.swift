@@ -164,3 +164,45 @@ struct EventLogTests {
         #expect(Self.code { try v.verify(evidence, eventLog: log, expectedNonce: [0x90, 0x0a], now: instant("2026-11-24T00:00:00Z")) } == .nonceMismatch)
     }
 }
+
+/// The go-tpm-tools protobuf rows of MANIFEST.md, whole: AK, three quotes, event log, AK cert.
+@Suite("TPM: go-tpm-tools attest.Attestation protobufs")
+struct GoTPMAttestationTests {
+    static let root = "tpm/go-tpm-tools/tpm_ek_root_1.cer"
+
+    @Test(arguments: [("gce-cos-85-no-nonce.pb", [UInt8]()), ("gce-cos-85-nonce9009.pb", [0x90, 0x09])])
+    func protobufVerifiesInEveryBank(_ file: String, _ nonce: [UInt8]) throws {
+        let pb = try TPM.GoTPMAttestation(protobuf: TestVectors.bytes("tpm/go-tpm-tools/\(file)"))
+        #expect(pb.quotes.map(\.bank) == [.sha1, .sha256, .sha384])
+        #expect(pb.akCertificate != nil)
+        let v = TPM.QuoteVerifier(akRoots: [try EventLogTests.certificate(Self.root)])
+        let digests: [TPM.Alg: String] = [.sha1: "fda327d4ba5d5978fe3a23db1a47964050e872639ef5d6a99c123cca39e56d8b",
+                                          .sha256: "048937cbaaf28af85a5b0c0997e725097a0d94e05fcda104a82ee3fb6b2e1808",
+                                          .sha384: "6c250f48d304517716f4a5a9127bf8762a80b63df783cb724630b180a3a66bea"]
+        for q in pb.quotes {
+            let bundle = pb.bundle(bank: q.bank)
+            // The protobuf carries no intermediate: give go-tpm-tools' CA bundle as the evidence would.
+            var tpm = try #require(bundle.tpm)
+            tpm.akCertificates = (tpm.akCertificates ?? []) + [Data(try TestVectors.bytes("tpm/go-tpm-tools/tpm_ek_intermediate_2.crt"))]
+            let verified = try v.verify(tpm, eventLog: bundle.eventLog.map { [UInt8]($0) }, expectedNonce: nonce, now: instant("2026-11-24T00:00:00Z"))
+            #expect(verified.claims.pcrDigest == digests[q.bank])
+            #expect(verified.claims.extraData == Hex.encode(nonce))
+            #expect(verified.eventLog?.registers.keys.sorted() == Array(0...9) + [23])
+            #expect(EventLogTests.code { try v.verify(tpm, eventLog: nil, expectedNonce: [0x90, 0x0a], now: instant("2026-11-24T00:00:00Z")) } == .nonceMismatch)
+        }
+    }
+
+    @Test func truncationWalk() throws {
+        let bytes = try TestVectors.bytes("tpm/go-tpm-tools/gce-cos-85-nonce9009.pb")
+        // ak_pub (280 bytes: tag, 2-byte length) comes first: every cut inside it is truncated;
+        // every other cut is a typed error or, between fields, a shorter valid message.
+        #expect(Array(bytes.prefix(3)) == [0x0a, 0x98, 0x02])
+        for n in 1..<bytes.count {
+            let code = EventLogTests.code { try TPM.GoTPMAttestation(protobuf: Array(bytes.prefix(n))) }
+            if n < 283 { #expect(code == .truncated, "prefix \(n)") }
+        }
+        #expect(EventLogTests.code { try TPM.GoTPMAttestation(protobuf: []) } == .malformed)
+        #expect(EventLogTests.code { try TPM.GoTPMAttestation(protobuf: [0x0a, 0x05, 0x01]) } == .truncated)
+        #expect(EventLogTests.code { try TPM.GoTPMAttestation(protobuf: [0x0b]) } == .malformed) // wire type 3
+    }
+}

@@ -93,4 +93,21 @@ struct VerifyQuoteTPMCLITests {
         let ccel = ["--event-log", try TestVectors.path("tdx/go-tdx-guest/ccel/ccel_data.dat")]
         #expect(try code(base + root + ccel + ["--nonce", "9009"]) == (2, "eventLogMismatch"))
     }
+
+    /// MANIFEST.md's go-tpm-tools protobuf rows through the CLI: the SHA-256 quote, its event log
+    /// and AK certificate (trusting Google's intermediate CA as the anchor).
+    @Test(arguments: [("gce-cos-85-no-nonce.pb", ""), ("gce-cos-85-nonce9009.pb", "9009")])
+    func goTPMToolsProtobuf(_ file: String, _ nonce: String) throws {
+        let args = ["verify-quote", try TestVectors.path("tpm/go-tpm-tools/\(file)"), "--platform", "tpm",
+                    "--ak-root", try TestVectors.path("tpm/go-tpm-tools/tpm_ek_intermediate_2.crt"), "--at", "2026-11-24T00:00:00Z", "--json"]
+        let ok = try CLIRunner.run("keyrelease", args + ["--nonce", nonce.isEmpty ? "" : nonce])
+        #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
+        let claims = try #require(try ok.json()["claims"] as? [String: Any])
+        #expect(claims["pcrDigest"] as? String == "048937cbaaf28af85a5b0c0997e725097a0d94e05fcda104a82ee3fb6b2e1808")
+        #expect(claims["extraData"] as? String == nonce)
+        let wrong = try CLIRunner.run("keyrelease", args + ["--nonce", "9010"])
+        #expect(wrong.status == 2)
+        let noRoot = try CLIRunner.run("keyrelease", ["verify-quote", try TestVectors.path("tpm/go-tpm-tools/\(file)"), "--platform", "tpm", "--json"])
+        #expect((try noRoot.json()["error"] as? [String: String])?["code"] == "untrustedRoot")
+    }
 }
