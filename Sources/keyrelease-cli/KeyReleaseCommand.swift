@@ -73,8 +73,14 @@ struct EvidenceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("TPM: the nonce the quote must carry in extraData (hex). Without it any nonce is accepted: only for reference evidence.", valueName: "HEX"))
     var nonce: String?
 
-    @Flag(help: "Fetch TDX collateral from Intel PCS v4 (cached on disk until each piece's nextUpdate). Not combinable with --collateral.")
+    @Flag(help: "Fetch TDX collateral from Intel PCS v4 (cached on disk until each piece's nextUpdate) and SEV-SNP certificates from AMD KDS (cached while valid; --cert files are added to them, e.g. a VLEK). Not combinable with --collateral.")
     var online = false
+
+    @Option(name: .customLong("kds-url"), help: ArgumentHelp("AMD KDS base URL for --online (a mirror or caching proxy).", valueName: "URL"))
+    var kdsURL = AMDKDSCertificateSource.defaultKDSURL
+
+    @Option(name: .customLong("kds-product"), help: ArgumentHelp("SEV-SNP product for --online when a version 2 report does not name it: milan, genoa or turin.", valueName: "NAME"))
+    var kdsProduct: SEVSNP.Product?
 
     @Option(name: .customLong("pcs-url"), help: ArgumentHelp("Intel PCS base URL for --online (a mirror or caching proxy).", valueName: "URL"))
     var pcsURL = IntelPCSCollateralSource.defaultPCSURL
@@ -90,8 +96,9 @@ struct EvidenceOptions: ParsableArguments {
 
     func validate() throws {
         if online && !collateral.isEmpty { throw ValidationError("--online and --collateral cannot be combined: pick one source of collateral") }
-        if !online && (cacheDir != nil || pcsURL != IntelPCSCollateralSource.defaultPCSURL || rootCRLURL != IntelPCSCollateralSource.defaultRootCRLURL) {
-            throw ValidationError("--pcs-url, --root-crl-url and --cache-dir only apply with --online")
+        if !online && (cacheDir != nil || pcsURL != IntelPCSCollateralSource.defaultPCSURL || rootCRLURL != IntelPCSCollateralSource.defaultRootCRLURL
+                       || kdsURL != AMDKDSCertificateSource.defaultKDSURL || kdsProduct != nil) {
+            throw ValidationError("--pcs-url, --root-crl-url, --kds-url, --kds-product and --cache-dir only apply with --online")
         }
     }
 
@@ -100,6 +107,14 @@ struct EvidenceOptions: ParsableArguments {
         guard online else { return nil }
         let cache = cacheDir == "none" ? nil : (cacheDir ?? IntelPCSCollateralSource.defaultCacheDirectory)
         return IntelPCSCollateralSource(pcsURL: pcsURL, rootCRLURL: rootCRLURL, cacheDirectory: cache)
+    }
+
+    /// The AMD KDS source, when `--online` is given (same cache folder as Intel PCS when
+    /// `--cache-dir` is set; the file names do not overlap).
+    var snpCertificateSource: AMDKDSCertificateSource? {
+        guard online else { return nil }
+        let cache = cacheDir == "none" ? nil : (cacheDir ?? AMDKDSCertificateSource.defaultCacheDirectory)
+        return AMDKDSCertificateSource(kdsURL: kdsURL, defaultProduct: kdsProduct, cacheDirectory: cache)
     }
 
     func instant() throws -> Date {
@@ -131,6 +146,7 @@ struct EvidenceOptions: ParsableArguments {
 
     /// Applies the TPM and event-log options to a verification use case.
     func configure(_ useCase: inout QuoteVerification) throws {
+        useCase.snpCertificateSource = snpCertificateSource
         useCase.expectedNonce = try nonceBytes()
         useCase.eventLog = try eventLog.map { [UInt8](try Self.read($0)) }
         var roots = [Certificate]()
@@ -151,3 +167,4 @@ struct EvidenceOptions: ParsableArguments {
 }
 
 extension QuoteVerification.Platform: ExpressibleByArgument {}
+extension SEVSNP.Product: ExpressibleByArgument {}

@@ -51,11 +51,7 @@ public struct IntelPCSCollateralSource: TDX.CollateralSource {
     }
 
     /// `$XDG_CACHE_HOME/licen-broker/intel-pcs`, else `~/.cache/licen-broker/intel-pcs`.
-    public static var defaultCacheDirectory: String {
-        let env = ProcessInfo.processInfo.environment
-        let base = env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache")
-        return (base as NSString).appendingPathComponent("licen-broker/intel-pcs")
-    }
+    public static var defaultCacheDirectory: String { CollateralCache.defaultDirectory("intel-pcs") }
 
     /// One piece of collateral: where it comes from and where it is cached.
     enum Piece: Sendable {
@@ -132,30 +128,16 @@ public struct IntelPCSCollateralSource: TDX.CollateralSource {
 
     /// Fetches one piece over HTTP.
     func fetch(_ piece: Piece) async throws(AttestationError) -> Fetched {
-        let url = url(for: piece)
-        let response: HTTPClientResponse
-        let body: ByteBuffer
-        do {
-            var request = HTTPClientRequest(url: url)
-            request.headers.add(name: "Accept", value: "application/json, application/pkix-crl, */*")
-            response = try await client.execute(request, timeout: timeout)
-            body = try await response.body.collect(upTo: 4 << 20)
-        } catch {
-            throw AttestationError(.collateralUnavailable, "fetching \(piece.description) from \(url) failed: \(error)")
-        }
-        switch response.status.code {
-        case 200: break
-        case 404: throw AttestationError(.collateralMissing, "Intel PCS has no \(piece.description) (404 from \(url))")
-        default: throw AttestationError(.collateralUnavailable, "Intel PCS answered \(response.status.code) for \(piece.description) (\(url))")
-        }
+        let http = CollateralHTTP(service: "Intel PCS", client: client, timeout: timeout)
+        let (body, headers) = try await http.get(url(for: piece), what: piece.description, accept: "application/json, application/pkix-crl, */*")
         var chain: [UInt8]?
         if let header = piece.issuerChainHeader {
-            guard let raw = response.headers.first(name: header), let pem = raw.removingPercentEncoding, pem.contains("-----BEGIN CERTIFICATE-----") else {
+            guard let raw = headers.first(name: header), let pem = raw.removingPercentEncoding, pem.contains("-----BEGIN CERTIFICATE-----") else {
                 throw AttestationError(.collateralUnavailable, "Intel PCS response for \(piece.description) lacks a usable \(header) header")
             }
             chain = Array(pem.utf8)
         }
-        return Fetched(body: Array(body.readableBytesView), issuerChain: chain)
+        return Fetched(body: body, issuerChain: chain)
     }
 
     /// The validity window a piece states (issueDate/thisUpdate, nextUpdate), or nil if it does not parse.
@@ -181,27 +163,17 @@ public struct IntelPCSCollateralSource: TDX.CollateralSource {
         return window.contains(now)
     }
 
-    private func paths(_ piece: Piece) -> (body: String, chain: String)? {
-        guard let dir = cacheDirectory else { return nil }
-        let base = (dir as NSString).appendingPathComponent(piece.cacheName)
-        return (base + ".body", base + ".issuer-chain.pem")
-    }
-
     private func readCache(_ piece: Piece) -> Fetched? {
-        guard let p = paths(piece), let body = FileManager.default.contents(atPath: p.body) else { return nil }
-        let chain = piece.issuerChainHeader == nil ? nil : FileManager.default.contents(atPath: p.chain).map { [UInt8]($0) }
-        return Fetched(body: [UInt8](body), issuerChain: chain)
+        let cache = CollateralCache(directory: cacheDirectory)
+        guard let body = cache.read(piece.cacheName + ".body") else { return nil }
+        return Fetched(body: body, issuerChain: piece.issuerChainHeader == nil ? nil : cache.read(piece.cacheName + ".issuer-chain.pem"))
     }
 
     private func writeCache(_ piece: Piece, _ fetched: Fetched) throws(AttestationError) {
-        guard let p = paths(piece), let dir = cacheDirectory else { return }
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            // Chain first: a reader that sees the new body also sees its chain.
-            if let chain = fetched.issuerChain { try Data(chain).write(to: URL(fileURLWithPath: p.chain), options: .atomic) }
-            try Data(fetched.body).write(to: URL(fileURLWithPath: p.body), options: .atomic)
-        } catch {
-            throw AttestationError(.collateralUnavailable, "cannot write the collateral cache in \(dir): \(error.localizedDescription)")
-        }
+        // Chain first: a reader that sees the new body also sees its chain.
+        var files = [(name: String, bytes: [UInt8])]()
+        if let chain = fetched.issuerChain { files.append((piece.cacheName + ".issuer-chain.pem", chain)) }
+        files.append((piece.cacheName + ".body", fetched.body))
+        try CollateralCache(directory: cacheDirectory).write(files)
     }
 }

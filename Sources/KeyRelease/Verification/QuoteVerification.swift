@@ -184,12 +184,15 @@ public struct QuoteVerification: Sendable {
             files.append([UInt8](d))
         }
         let verified: SEVSNP.VerifiedReport
-        if files.isEmpty {
-            guard let snpCertificateSource else {
+        if let snpCertificateSource {
+            // Online: what the source fetches, plus whatever came with the evidence (a VLEK).
+            var certificates = try await snpCertificateSource.certificates(for: report, now: now)
+            for f in files { try certificates.add(file: f) }
+            verified = try snpVerifier.verify(report, certificates: certificates, now: now)
+        } else {
+            guard !files.isEmpty else {
                 throw AttestationError(.collateralMissing, "no SEV-SNP certificates: pass --cert (VCEK or VLEK, and the ASK/ARK bundle), or --online to fetch them from AMD KDS")
             }
-            verified = try await snpVerifier.verify(report, source: snpCertificateSource, now: now)
-        } else {
             verified = try snpVerifier.verify(report, certificates: try SEVSNP.CertificateBundle(files: files), now: now)
         }
         var workload: VerifiedEvidence.Workload?
