@@ -15,12 +15,19 @@ struct Bench: AsyncParsableCommand {
 struct BenchVerify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Time quote verification: cold, warm, and one raw P-256 verify in the same run.",
+        abstract: "Time evidence verification against a raw signature verify measured in the same run.",
         discussion: """
+        TDX (default; needs --collateral):
         coldMicros: parse the quote and the collateral and verify with nothing cached.
         warmMicros: parse the quote and verify with parsed collateral and verified signatures of
         chains and collateral reused (validity windows and revocation still checked; the quote's own
         signature is always verified). p256VerifyMicros: one raw ECDSA P-256 verify on this machine.
+        SEV-SNP (--platform snp --cert …): coldMicros, warmMicros (certificates parsed and the
+        chain's RSA-PSS signatures cached; windows, VCEK extensions and the report signature checked
+        every time) and p384VerifyMicros (one raw P-384 verify of the report).
+        TPM (--platform tpm, a bundle or separate files): coldMicros (parse and verify the quote,
+        PCR digest and nonce, replay --event-log if given), verifyMicros (the same with the parsed
+        AK reused) and akVerifyMicros (one raw AK verify).
         Each is the median over --iterations runs.
         """
     )
@@ -35,18 +42,34 @@ struct BenchVerify: AsyncParsableCommand {
 
     func run() async throws {
         guard iterations > 0 else { throw ValidationError("--iterations must be positive") }
-        let raw = try EvidenceEncoding.decode(try evidence.readEvidence())
+        let input = try evidence.readEvidence()
         let now = try evidence.instant()
-        let files = try evidence.collateral.flatMap { try Self.collateralFiles($0) }
-        guard !files.isEmpty else { throw ValidationError("bench verify needs --collateral") }
-        let result = try Benchmarks.tdxVerify(quote: raw, collateralFiles: files, now: now, iterations: iterations)
-        if json {
-            let e = JSONEncoder()
-            e.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try e.encode(result), as: UTF8.self))
-        } else {
-            print(String(format: "cold %.1f µs, warm %.1f µs, raw P-256 verify %.1f µs; warm/p256 %.2f×, cold/warm %.1f×",
-                         result.coldMicros, result.warmMicros, result.p256VerifyMicros, result.warmOverP256, result.coldMicros / result.warmMicros))
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        switch evidence.platform {
+        case .snp:
+            let files = try evidence.certificates.map { [UInt8](try EvidenceOptions.read($0)) }
+            guard !files.isEmpty else { throw ValidationError("bench verify --platform snp needs --cert (VCEK or VLEK, ASK/ARK)") }
+            let r = try Benchmarks.snpVerify(report: EvidenceEncoding.decode(input), certificateFiles: files, now: now, iterations: iterations)
+            print(json ? String(decoding: try e.encode(r), as: UTF8.self)
+                       : String(format: "cold %.1f µs, warm %.1f µs, raw P-384 verify %.1f µs; warm/p384 %.2f×", r.coldMicros, r.warmMicros, r.p384VerifyMicros, r.warmOverP384))
+        case .tpm:
+            let bundle = try EvidenceBundle(json: Data(input))
+            guard let tpm = bundle.tpm else { throw ValidationError("the evidence has no TPM quote") }
+            let log = try evidence.eventLog.map { [UInt8](try EvidenceOptions.read($0)) } ?? bundle.eventLog.map { [UInt8]($0) }
+            let r = try Benchmarks.tpmVerify(evidence: tpm, eventLog: log, iterations: iterations)
+            print(json ? String(decoding: try e.encode(r), as: UTF8.self)
+                       : String(format: "cold %.1f µs, warm %.1f µs, raw AK verify %.1f µs; warm/AK %.2f×", r.coldMicros, r.verifyMicros, r.akVerifyMicros, r.verifyOverAKVerify))
+        case .auto, .tdx:
+            let files = try evidence.collateral.flatMap { try Self.collateralFiles($0) }
+            guard !files.isEmpty else { throw ValidationError("bench verify needs --collateral") }
+            let result = try Benchmarks.tdxVerify(quote: EvidenceEncoding.decode(input), collateralFiles: files, now: now, iterations: iterations)
+            if json {
+                print(String(decoding: try e.encode(result), as: UTF8.self))
+            } else {
+                print(String(format: "cold %.1f µs, warm %.1f µs, raw P-256 verify %.1f µs; warm/p256 %.2f×, cold/warm %.1f×",
+                             result.coldMicros, result.warmMicros, result.p256VerifyMicros, result.warmOverP256, result.coldMicros / result.warmMicros))
+            }
         }
     }
 

@@ -18,7 +18,22 @@ public enum Hex {
     /// Decodes hex digits (either case, optional `0x` prefix, surrounding whitespace ignored).
     /// Throws ``AttestationError/Code/badEncoding`` on an odd length or a non-hex character.
     public static func decode(_ text: String) throws(AttestationError) -> [UInt8] {
-        try decode(utf8: Array(text.utf8))
+        // Fast path for plain even-length hex in contiguous UTF-8 (the common case: PCR values,
+        // claims); anything else goes through the general decoder and its error messages.
+        var text = text
+        let fast: [UInt8]? = text.withUTF8 { u in
+            guard u.count % 2 == 0 else { return nil }
+            var out = [UInt8](repeating: 0, count: u.count / 2)
+            var i = 0
+            while i < u.count {
+                guard let hi = nibble(u[i]), let lo = nibble(u[i + 1]) else { return nil }
+                out[i / 2] = hi << 4 | lo
+                i += 2
+            }
+            return out
+        }
+        if let fast { return fast }
+        return try decode(utf8: Array(text.utf8))
     }
 
     /// Decodes hex from UTF-8 bytes; see ``decode(_:)``.

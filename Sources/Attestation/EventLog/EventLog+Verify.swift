@@ -23,7 +23,7 @@ extension EventLog {
         guard carries(bank) else { throw AttestationError(.eventLogMismatch, "the event log carries no \(bank.bankName ?? "?") digests") }
         var replayed = try replay(bank)
         let workloadPCR = UInt32(WorkloadEvent.tpmPCR)
-        if replayed[workloadPCR] == nil, quoted[WorkloadEvent.tpmPCR] != nil, let size = bank.hash([])?.count {
+        if replayed[workloadPCR] == nil, quoted[WorkloadEvent.tpmPCR] != nil, let size = bank.digestSize {
             replayed[workloadPCR] = [UInt8](repeating: 0, count: size)
         }
         var verified = [Int: [UInt8]]()

@@ -102,7 +102,7 @@ public struct EventLog: Sendable {
     /// event lacks that bank's digest, ``AttestationError/Code/unsupportedAlgorithm`` for a
     /// bank this build cannot hash.
     public func replay(_ bank: TPM.Alg) throws(AttestationError) -> [UInt32: [UInt8]] {
-        guard let size = bank.hash([])?.count else { throw AttestationError(.unsupportedAlgorithm, "cannot replay bank 0x\(String(bank.rawValue, radix: 16))") }
+        guard let size = bank.digestSize else { throw AttestationError(.unsupportedAlgorithm, "cannot replay bank 0x\(String(bank.rawValue, radix: 16))") }
         var registers = [UInt32: [UInt8]]()
         for e in events where e.type != Self.noAction {
             guard let d = e.digests[bank.rawValue] else {

@@ -42,6 +42,17 @@ public enum TPM {
             self = a
         }
 
+        /// The digest size in bytes; nil for non-hash algorithms.
+        public var digestSize: Int? {
+            switch self {
+            case .sha1: 20
+            case .sha256: 32
+            case .sha384: 48
+            case .sha512: 64
+            default: nil
+            }
+        }
+
         /// Digest of `data` with this hash algorithm; nil for non-hash algorithms.
         public func hash(_ data: [UInt8]) -> [UInt8]? {
             switch self {

@@ -64,9 +64,18 @@ extension TPM {
         /// evidence carrying AK certificates is refused, since nothing could vouch for them.
         public let akRoots: [Certificate]
 
+        /// "0" … "23", the keys of presented PCR values, made once.
+        static let indexNames = (0..<24).map(String.init)
+
+        /// Parsed AK keys and verified AK certificate signatures, reused across calls (a node
+        /// quotes with one AK); nil to parse and check everything every time. The quote's own
+        /// signature, the PCR digest, the nonce and certificate windows are checked on every call.
+        public let cache: VerificationCache?
+
         /// Creates a verifier trusting `akRoots` for AK certificate chains.
-        public init(akRoots: [Certificate] = []) {
+        public init(akRoots: [Certificate] = [], cache: VerificationCache? = nil) {
             self.akRoots = akRoots
+            self.cache = cache
         }
 
         /// Verifies. `expectedNonce` nil means the caller accepts any extraData (reference
@@ -79,19 +88,22 @@ extension TPM {
                 throw AttestationError(.nonceMismatch, "the quote carries nonce \(Hex.encode(attest.extraData)), expected \(Hex.encode(expectedNonce))")
             }
             var concatenated = [UInt8]()
+            concatenated.reserveCapacity(attest.selection.reduce(0) { $0 + $1.indices.count * ($1.bank.digestSize ?? 0) })
             var quoted = [String: [Int: [UInt8]]]()
             for sel in attest.selection {
-                guard let bank = sel.bank.bankName else { continue }
+                guard let bank = sel.bank.bankName, let size = sel.bank.digestSize else { continue }
+                let presented = pcrs[bank] ?? [:]
+                var values = quoted[bank] ?? [:]
+                values.reserveCapacity(values.count + sel.indices.count)
                 for i in sel.indices {
-                    guard let hex = pcrs[bank]?[String(i)] else { throw AttestationError(.pcrMissing, "PCR \(bank):\(i) is selected by the quote but not presented") }
+                    guard let hex = presented[i < Self.indexNames.count ? Self.indexNames[i] : String(i)] else { throw AttestationError(.pcrMissing, "PCR \(bank):\(i) is selected by the quote but not presented") }
                     let value: [UInt8]
                     do { value = try Hex.decode(hex) } catch { throw AttestationError(.badEncoding, "PCR \(bank):\(i) is not hex") }
-                    guard value.count == (sel.bank.hash([])?.count ?? -1) else {
-                        throw AttestationError(.malformed, "PCR \(bank):\(i) has \(value.count) bytes, a \(bank) PCR has \(sel.bank.hash([])?.count ?? 0)")
-                    }
+                    guard value.count == size else { throw AttestationError(.malformed, "PCR \(bank):\(i) has \(value.count) bytes, a \(bank) PCR has \(size)") }
                     concatenated += value
-                    quoted[bank, default: [:]][i] = value
+                    values[i] = value
                 }
+                quoted[bank] = values
             }
             guard let digest = signature.hash.hash(concatenated), digest == attest.pcrDigest else {
                 throw AttestationError(.pcrDigestMismatch, "the presented PCR values do not hash to the quoted pcrDigest \(Hex.encode(attest.pcrDigest))")
@@ -103,7 +115,9 @@ extension TPM {
         /// when the bundle carries one (at `now`), then the event log when given (its replay
         /// must reproduce every quoted PCR it touches, in every quoted bank it carries).
         public func verify(_ evidence: EvidenceBundle.TPMEvidence, eventLog: [UInt8]? = nil, expectedNonce: [UInt8]?, now: Date = Date()) throws(AttestationError) -> VerifiedQuote {
-            let ak = try PublicKey(bytes: [UInt8](evidence.akPublic))
+            let akBytes = [UInt8](evidence.akPublic)
+            let ak: PublicKey
+            if let cache { ak = try cache.derive("tpm-ak", from: akBytes) { () throws(AttestationError) in try PublicKey(bytes: akBytes) } } else { ak = try PublicKey(bytes: akBytes) }
             var q = try verify(attest: Attest(rawRepresentation: [UInt8](evidence.attest)), signature: Signature(rawRepresentation: [UInt8](evidence.signature)),
                                ak: ak, pcrs: evidence.pcrs, expectedNonce: expectedNonce)
             if let certs = evidence.akCertificates, !certs.isEmpty {
@@ -123,7 +137,7 @@ extension TPM {
                                                                       : "the AK certificate chain ends at \(chain.certificates.last!.issuer), not at a configured AK root")
             }
             if chain.certificates.last != root { chain = CertificateChain(chain.certificates + [root]) }
-            try PinnedChainVerifier(anchor: root).verify(chain, at: now, name: "AK certificate chain")
+            try PinnedChainVerifier(anchor: root).verify(chain, at: now, name: "AK certificate chain", cache: cache)
             guard ak.certificatePublicKey == chain.leaf.publicKey else {
                 throw AttestationError(.signingKeyMismatch, "the AK certificate \(chain.leaf.subject) certifies another key than the AK that signed the quote")
             }
