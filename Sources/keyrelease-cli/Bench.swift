@@ -43,12 +43,12 @@ struct BenchVerify: AsyncParsableCommand {
     func run() async throws {
         guard iterations > 0 else { throw ValidationError("--iterations must be positive") }
         let input = try evidence.readEvidence()
-        let now = try evidence.instant()
+        let now = try evidence.options.instant()
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        switch evidence.platform {
+        switch evidence.options.platform {
         case .snp:
-            let files = try evidence.certificates.map { [UInt8](try EvidenceOptions.read($0)) }
+            let files = try evidence.options.certificates.map { [UInt8](try VerificationOptions.read($0)) }
             guard !files.isEmpty else { throw ValidationError("bench verify --platform snp needs --cert (VCEK or VLEK, ASK/ARK)") }
             let r = try Benchmarks.snpVerify(report: EvidenceEncoding.decode(input), certificateFiles: files, now: now, iterations: iterations)
             print(json ? String(decoding: try e.encode(r), as: UTF8.self)
@@ -56,12 +56,12 @@ struct BenchVerify: AsyncParsableCommand {
         case .tpm:
             let bundle = try EvidenceBundle(json: Data(input))
             guard let tpm = bundle.tpm else { throw ValidationError("the evidence has no TPM quote") }
-            let log = try evidence.eventLog.map { [UInt8](try EvidenceOptions.read($0)) } ?? bundle.eventLog.map { [UInt8]($0) }
+            let log = try evidence.options.eventLog.map { [UInt8](try VerificationOptions.read($0)) } ?? bundle.eventLog.map { [UInt8]($0) }
             let r = try Benchmarks.tpmVerify(evidence: tpm, eventLog: log, iterations: iterations)
             print(json ? String(decoding: try e.encode(r), as: UTF8.self)
                        : String(format: "cold %.1f µs, warm %.1f µs, raw AK verify %.1f µs; warm/AK %.2f×", r.coldMicros, r.verifyMicros, r.akVerifyMicros, r.verifyOverAKVerify))
         case .auto, .tdx:
-            let files = try evidence.collateral.flatMap { try Self.collateralFiles($0) }
+            let files = try evidence.options.collateral.flatMap { try Self.collateralFiles($0) }
             guard !files.isEmpty else { throw ValidationError("bench verify needs --collateral") }
             let result = try Benchmarks.tdxVerify(quote: EvidenceEncoding.decode(input), collateralFiles: files, now: now, iterations: iterations)
             if json {

@@ -41,11 +41,19 @@ struct KeyReleaseCommand: AsyncParsableCommand {
     }
 }
 
-/// Options shared by the commands that verify evidence.
+/// One evidence file and the options for verifying it (verify-quote, bench verify).
 struct EvidenceOptions: ParsableArguments {
-    @Argument(help: "Evidence file: an evidence bundle (licen-evidence/v1), a DCAP quote or an SNP report (binary, hex with or without 0x, or base64; Azure HCL reports too).")
+    @Argument(help: "Evidence file: an evidence bundle (licen-evidence/v1), a DCAP quote, an SNP report (binary, hex with or without 0x, or base64; Azure HCL reports too), or a TPMS_ATTEST / go-tpm-tools protobuf with --platform tpm.")
     var file: String
 
+    @OptionGroup var options: VerificationOptions
+
+    /// The evidence bytes (separate TPM files packed into a bundle).
+    func readEvidence() throws -> [UInt8] { try options.readEvidence(file) }
+}
+
+/// Options shared by the commands that verify evidence.
+struct VerificationOptions: ParsableArguments {
     @Option(help: "Evidence platform: auto (a bundle's platform, or a DCAP quote header), tdx, snp or tpm.")
     var platform: QuoteVerification.Platform = .auto
 
@@ -125,7 +133,16 @@ struct EvidenceOptions: ParsableArguments {
         return d
     }
 
-    func readEvidence() throws -> [UInt8] {
+    /// The use case these options describe, verifying at `--at`.
+    func useCase(validator: TDX.Validator = TDX.Validator(), policy: Policy? = nil) throws -> QuoteVerification {
+        var useCase = QuoteVerification(platform: platform, collateralPaths: collateral + certificates, collateralSource: collateralSource,
+                                        now: try instant(), validator: validator, policy: policy)
+        try configure(&useCase)
+        return useCase
+    }
+
+    /// Reads `file`; with `--platform tpm` and separate files, packs them into a bundle.
+    func readEvidence(_ file: String) throws -> [UInt8] {
         guard let d = FileManager.default.contents(atPath: file) else {
             throw ValidationError("cannot read evidence file \(file)")
         }

@@ -61,20 +61,10 @@ struct PolicyCommand: AsyncParsableCommand {
             """
         )
 
-        @Argument(help: "Evidence files (bundles, quotes or SNP reports).")
+        @Argument(help: "Evidence files (bundles, quotes, SNP reports, or TPM quotes with --platform tpm).")
         var files: [String]
 
-        @Option(help: "Evidence platform: auto, tdx or snp (as verify-quote).")
-        var platform: QuoteVerification.Platform = .auto
-
-        @Option(help: ArgumentHelp("TDX collateral file or folder (repeatable).", valueName: "FILE|DIR"))
-        var collateral: [String] = []
-
-        @Option(name: .customLong("cert"), help: ArgumentHelp("SEV-SNP certificate file (repeatable).", valueName: "FILE"))
-        var certificates: [String] = []
-
-        @Option(help: ArgumentHelp("Verify as of this instant (ISO 8601). Default: now.", valueName: "ISO8601"))
-        var at: String?
+        @OptionGroup var options: VerificationOptions
 
         @Option(help: "Policy name.")
         var name = "derived"
@@ -86,16 +76,10 @@ struct PolicyCommand: AsyncParsableCommand {
         var output: String?
 
         func run() async throws {
-            let now: Date
-            if let at {
-                guard let d = ISO8601DateFormatter().date(from: at) else { throw ValidationError("--at \(at) is not an ISO 8601 instant") }
-                now = d
-            } else { now = Date() }
-            let useCase = QuoteVerification(platform: platform, collateralPaths: collateral + certificates, now: now)
+            let useCase = try options.useCase()
             var inputs = [PolicyInput]()
             for file in files {
-                guard let d = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read evidence file \(file)") }
-                switch await useCase.verify(evidence: [UInt8](d)) {
+                switch await useCase.verify(evidence: try options.readEvidence(file)) {
                 case .success(let v): inputs.append(v.policyInput(evidenceTime: nil))
                 case .failure(let report):
                     FileHandle.standardError.write(Data("\(file): does not verify: \(report.error.map { "\($0.code): \($0.message)" } ?? "?")\n".utf8))

@@ -7,13 +7,16 @@ import KeyRelease
 struct VerifyQuote: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify-quote",
-        abstract: "Verify a TDX quote against Intel collateral and judge it.",
+        abstract: "Verify TEE evidence (TDX quote, SEV-SNP report, TPM quote, or a bundle) and judge it.",
         discussion: """
-        Verification checks the quote signature, the QE report and its binding to the attestation
+        TDX: verification checks the quote signature, the QE report and its binding to the attestation
         key, the PCK chain to the embedded Intel SGX Root CA with both CRLs, TCB Info and QE
         Identity (signatures, validity windows, FMSPC, PCE ID), the QE identity and the TDX module,
         and matches TCB levels. Validation then accepts only UpToDate (see --accept-tcb) and
-        rejects debug TDs (see --allow-debug).
+        rejects debug TDs (see --allow-debug). SEV-SNP: the report signature, VCEK/VLEK → ASK/ASVK →
+        pinned ARK, the VCEK's TCB and chip ID against the report (Docs/snp-verification.md). TPM:
+        the AK signature, the PCR digest, the nonce, the AK certificate chain and the event log
+        (Docs/tpm-verification.md). --policy judges every platform against a policy file.
 
         --json prints one object: platform, verified, tcbStatus, advisories, accepted, failures
         [{code,message}], claims (mrTD, rtmrs, mrSeam, reportData, tdAttributes, debug, teeTCBSVN,
@@ -46,9 +49,7 @@ struct VerifyQuote: AsyncParsableCommand {
 
     func run() async throws {
         let validator = TDX.Validator(acceptedTCBStatuses: try Self.statuses(acceptTCB), allowDebug: allowDebug)
-        var useCase = QuoteVerification(platform: evidence.platform, collateralPaths: evidence.collateral + evidence.certificates, collateralSource: evidence.collateralSource,
-                                        now: try evidence.instant(), validator: validator, policy: try policy.map(PolicyCommand.load))
-        try evidence.configure(&useCase)
+        let useCase = try evidence.options.useCase(validator: validator, policy: try policy.map(PolicyCommand.load))
         let report = await useCase.run(evidence: try evidence.readEvidence())
         print(json ? report.json : report.text)
         throw ExitCode(report.exitCode)
