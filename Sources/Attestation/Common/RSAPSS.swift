@@ -56,9 +56,10 @@ enum RSAPSS {
     }
 
     /// Verifies an RSASSA-PSS / SHA-384 signature over `message` under the RSA key in `spki`
-    /// (DER SubjectPublicKeyInfo). False for any key that is not RSA or any signature that fails.
+    /// (DER SubjectPublicKeyInfo, or a bare PKCS#1 RSAPublicKey). False for any key that is not RSA
+    /// or any signature that fails.
     static func isValidSHA384Signature(_ signature: [UInt8], for message: [UInt8], spki: [UInt8]) -> Bool {
-        guard let key = try? _RSA.Signing.PublicKey(derRepresentation: spki) else { return false }
+        guard let key = RSAKey.signingKey(spki: spki) else { return false }
         return key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: SHA384.hash(data: message), padding: .PSS)
     }
 

@@ -206,3 +206,39 @@ struct GoTPMAttestationTests {
         #expect(EventLogTests.code { try TPM.GoTPMAttestation(protobuf: [0x0b]) } == .malformed) // wire type 3
     }
 }
+
+/// Malformed AK keys are typed errors, never a process abort (swift-crypto 3.x's RSA DER
+/// constructors double-free on some input; `RSAKey` keeps them away from untrusted bytes).
+@Suite("TPM: malformed AK public keys")
+struct MalformedAKTests {
+    @Test func garbageKeysAreTyped() throws {
+        let pem = try TestVectors.bytes("tpm/keylime/akpub.pem")
+        let der = try #require(try? TPM.PublicKey(bytes: pem)).certificatePublicKey
+        #expect(der != nil)
+        var cases: [[UInt8]] = [[], [0x30], [0x30, 0x00], [0x30, 0x03, 0x02, 0x01, 0x05], Array("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".utf8)]
+        // Every cut of the PEM before its END line (a cut after it is still the whole key).
+        let end = try #require(pem.firstRange(of: Array("-----END".utf8))).lowerBound
+        for n in stride(from: 0, to: end, by: 3) { cases.append(Array(pem.prefix(n))) }
+        for c in cases {
+            #expect(EventLogTests.code { try TPM.PublicKey(bytes: c) } != nil, "\(c.count) bytes")
+        }
+        // A 1024-bit RSA SPKI is refused.
+        #expect(RSAKey.signingKey(spki: try RSAKey.spki(modulusBytes: 128)) == nil)
+        #expect(RSAKey.signingKey(spki: try RSAKey.spki(modulusBytes: 256)) != nil)
+    }
+}
+
+extension RSAKey {
+    /// An SPKI with an odd modulus of `modulusBytes` bytes and e = 65537 (tests only).
+    static func spki(modulusBytes: Int) throws -> [UInt8] {
+        func tlv(_ tag: UInt8, _ body: [UInt8]) -> [UInt8] {
+            let n = body.count
+            let len: [UInt8] = n < 128 ? [UInt8(n)] : n < 256 ? [0x81, UInt8(n)] : [0x82, UInt8(n >> 8), UInt8(n & 0xff)]
+            return [tag] + len + body
+        }
+        let n = [0x00, 0xC1] + [UInt8](repeating: 0x5b, count: modulusBytes - 1)
+        let rsa = tlv(0x30, tlv(0x02, n) + tlv(0x02, [0x01, 0x00, 0x01]))
+        let alg = tlv(0x30, tlv(0x06, [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]) + [0x05, 0x00])
+        return tlv(0x30, alg + tlv(0x03, [0] + rsa))
+    }
+}

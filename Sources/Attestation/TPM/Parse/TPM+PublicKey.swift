@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import _CryptoExtras
+import SwiftASN1
 import X509
 
 extension TPM {
@@ -33,16 +34,21 @@ extension TPM {
                 self = try Self(tpmtPublic: bytes)
                 return
             }
+            // SPKI, PEM or DER. RSA keys go through `RSAKey` (swift-crypto 3.x's RSA DER
+            // constructors abort the process on some malformed input).
             let text = String(decoding: bytes, as: UTF8.self)
+            let der: [UInt8]
             if text.contains("-----BEGIN PUBLIC KEY-----") {
-                if let k = try? _RSA.Signing.PublicKey(unsafePEMRepresentation: text) { self.init(key: .rsa(k), name: nil); return }
-                if let k = try? P256.Signing.PublicKey(pemRepresentation: text) { self.init(key: .p256(Array(k.rawRepresentation)), name: nil); return }
-                if let k = try? P384.Signing.PublicKey(pemRepresentation: text) { self.init(key: .p384(Array(k.rawRepresentation)), name: nil); return }
+                guard let doc = try? PEMDocument(pemString: text), doc.discriminator == "PUBLIC KEY" else {
+                    throw AttestationError(.malformed, "AK public key PEM is not a single PUBLIC KEY block")
+                }
+                der = doc.derBytes
             } else {
-                if let k = try? _RSA.Signing.PublicKey(unsafeDERRepresentation: bytes) { self.init(key: .rsa(k), name: nil); return }
-                if let k = try? P256.Signing.PublicKey(derRepresentation: bytes) { self.init(key: .p256(Array(k.rawRepresentation)), name: nil); return }
-                if let k = try? P384.Signing.PublicKey(derRepresentation: bytes) { self.init(key: .p384(Array(k.rawRepresentation)), name: nil); return }
+                der = bytes
             }
+            if let k = RSAKey.signingKey(spki: der) { self.init(key: .rsa(k), name: nil); return }
+            if let k = try? P256.Signing.PublicKey(derRepresentation: der) { self.init(key: .p256(Array(k.rawRepresentation)), name: nil); return }
+            if let k = try? P384.Signing.PublicKey(derRepresentation: der) { self.init(key: .p384(Array(k.rawRepresentation)), name: nil); return }
             throw AttestationError(.malformed, "AK public key is not TPM2B_PUBLIC, TPMT_PUBLIC or an RSA/P-256/P-384 SubjectPublicKeyInfo")
         }
 
@@ -74,7 +80,9 @@ extension TPM {
                 let modulus = try r.tpm2b("modulus")
                 let e = exponent == 0 ? 65537 : exponent
                 let eBytes = withUnsafeBytes(of: e.bigEndian) { Array($0) }.drop { $0 == 0 }
-                do { key = .rsa(try _RSA.Signing.PublicKey(n: modulus, e: Array(eBytes))) } catch {
+                let n = Array(modulus.drop { $0 == 0 })
+                guard n.count >= 256, e & 1 == 1, e > 1 else { throw AttestationError(.malformed, "RSA AK modulus of \(n.count * 8) bits or exponent \(e) is not acceptable (2048 bits or more, odd exponent)") }
+                do { key = .rsa(try _RSA.Signing.PublicKey(n: n, e: Array(eBytes))) } catch {
                     throw AttestationError(.malformed, "RSA AK modulus is not a usable key (\(modulus.count * 8) bits)")
                 }
             case Alg.ecc.rawValue:
