@@ -18,16 +18,19 @@ public struct CertificateChain: Sendable {
         }
     }
 
-    /// Parses every `CERTIFICATE` block of a PEM bundle (text around the blocks is ignored).
+    /// Parses every `CERTIFICATE` block of a PEM bundle (text around the blocks is ignored),
+    /// reusing certificates `cache` has already parsed (the same DER is the same certificate).
     /// Throws ``AttestationError/Code/certificateChainMalformed`` if a block is not a certificate
     /// or there is none.
-    public init(pemEncoded pem: String) throws(AttestationError) {
+    public init(pemEncoded pem: String, cache: VerificationCache? = nil) throws(AttestationError) {
         let docs = try Self.certificateBlocks(Array(pem.utf8))
         var certs = [Certificate]()
         var ders = [[UInt8]]()
         for (i, der) in docs.enumerated() {
             ders.append(der)
-            do { certs.append(try Certificate(derEncoded: der)) } catch {
+            do {
+                if let cache { certs.append(try cache.certificate(der: der)) } else { certs.append(try Certificate(derEncoded: der)) }
+            } catch {
                 throw AttestationError(.certificateChainMalformed, "certificate \(i) in the PEM bundle is not valid X.509: \(error)")
             }
         }
@@ -96,9 +99,14 @@ public struct PinnedChainVerifier: Sendable {
 
     /// Creates a verifier pinned to `anchor`.
     public init(anchor: Certificate) {
-        self.anchor = anchor
         var serializer = DER.Serializer()
-        anchorDER = (try? serializer.serialize(anchor)).map { serializer.serializedBytes } ?? []
+        self.init(anchor: anchor, der: (try? serializer.serialize(anchor)).map { serializer.serializedBytes } ?? [])
+    }
+
+    /// Creates a verifier pinned to `anchor` whose DER encoding `der` the caller already has.
+    public init(anchor: Certificate, der: [UInt8]) {
+        self.anchor = anchor
+        anchorDER = der
     }
 
     /// Verifies `chain` at `now`: the last certificate must be the anchor (byte-equal), each

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import X509
 
 /// Remembers work a warm verifier need not repeat: signatures that verified (keyed by SHA-256
 /// over signed bytes, signature and key) and certificate chains already parsed (keyed by SHA-256
@@ -13,6 +14,7 @@ public final class VerificationCache: @unchecked Sendable {
     private var seen = Set<SHA256.Digest>()
     private var chains = [SHA256.Digest: CertificateChain]()
     private var derived = [SHA256.Digest: any Sendable]()
+    private var certificates = [DERKey: Certificate]()
     private let lock = NSLock()
     private let capacity: Int
 
@@ -23,12 +25,28 @@ public final class VerificationCache: @unchecked Sendable {
     public func chain(pem: [UInt8]) throws(AttestationError) -> CertificateChain {
         let key = SHA256.hash(data: pem)
         if let hit = lock.withLock({ chains[key] }) { return hit }
-        let chain = try CertificateChain(pemEncoded: String(decoding: pem, as: UTF8.self))
+        let chain = try CertificateChain(pemEncoded: String(decoding: pem, as: UTF8.self), cache: self)
         lock.withLock {
             if chains.count >= capacity { chains.removeAll(keepingCapacity: true) }
             chains[key] = chain
         }
         return chain
+    }
+
+    /// The certificate `der` encodes, parsed only on a miss (chains repeat their root and CA).
+    public func certificate(der: [UInt8]) throws -> Certificate {
+        if let hit = lock.withLock({ certificates[DERKey(bytes: der)] }) { return hit }
+        let cert = try Certificate(derEncoded: der)
+        remember(cert, der: der)
+        return cert
+    }
+
+    /// Records `certificate` as the parse of `der` (a pinned anchor, parsed once per process).
+    public func remember(_ certificate: Certificate, der: [UInt8]) {
+        lock.withLock {
+            if certificates.count >= capacity { certificates.removeAll(keepingCapacity: true) }
+            certificates[DERKey(bytes: der)] = certificate
+        }
     }
 
     /// Returns the value `make` derives from `input` (for example a certificate's parsed
@@ -62,5 +80,15 @@ public final class VerificationCache: @unchecked Sendable {
             seen.insert(key)
         }
         return true
+    }
+}
+
+/// DER bytes as a dictionary key, hashed in bulk (`[UInt8]`'s own hashing feeds the hasher one
+/// byte at a time, which cost more than the certificate parse it was meant to save).
+struct DERKey: Hashable {
+    let bytes: [UInt8]
+
+    func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }

@@ -75,7 +75,7 @@ public struct QuoteVerification: Sendable {
         }
         let fmspc = try? TDX.PCKExtensions.of(pckChain, cache: verifier.cache).fmspc
         if !collateralPaths.isEmpty || bundled != nil {
-            var parts = TDX.CollateralParts()
+            var parts = TDX.CollateralParts(cache: verifier.cache)
             parts.add(folder: (bundled ?? [:]).map { ($0.key, [UInt8]($0.value)) })
             for p in collateralPaths { try parts.add(path: p) }
             return try parts.complete(for: fmspc)
@@ -159,7 +159,7 @@ public struct QuoteVerification: Sendable {
         // One memo per verification when the caller keeps no cache: the PCK chain parsed to pick
         // collateral is the one the verifier checks, and duplicate signatures are verified once.
         var useCase = self
-        if verifier.cache == nil { useCase.verifier = TDX.QuoteVerifier(trustAnchor: verifier.trustAnchor, cache: VerificationCache(capacity: 64)) }
+        if verifier.cache == nil { useCase.verifier = verifier.with(cache: VerificationCache(capacity: 64)) }
         let quote = try TDX.Quote(rawRepresentation: try EvidenceEncoding.decode([UInt8](report)))
         let collateral = try await useCase.collateral(for: quote, bundled: bundle.collateral)
         var verified = try useCase.verifier.verify(quote, collateral: collateral, now: now)

@@ -54,7 +54,11 @@ extension TDX {
         public var pckCRLIssuerChain: CertificateChain?
 
         /// No pieces yet.
-        public init() {}
+        /// Certificates already parsed (per verification), reused for issuer chains; nil parses all.
+        public var cache: VerificationCache?
+
+        /// Empty parts; `cache` lets issuer chains reuse certificates already parsed.
+        public init(cache: VerificationCache? = nil) { self.cache = cache }
 
         /// Adds or replaces the TCB Info for its FMSPC.
         public mutating func add(tcbInfo: SignedDocument<TCBInfo>) {
@@ -171,10 +175,10 @@ extension TDX {
                     add(tcbInfo: try SignedDocument(signedBytes: Array(try f.string("tcb_info").utf8), signatureHex: try f.string("tcb_info_signature"), name: "tcb_info"))
                     qeIdentity = try SignedDocument(signedBytes: Array(try f.string("qe_identity").utf8), signatureHex: try f.string("qe_identity_signature"), name: "qe_identity")
                     let tcbChainPEM = try f.string("tcb_info_issuer_chain"), qeChainPEM = try f.string("qe_identity_issuer_chain")
-                    let tcbChain = try CertificateChain(pemEncoded: tcbChainPEM)
+                    let tcbChain = try CertificateChain(pemEncoded: tcbChainPEM, cache: cache)
                     tcbInfoIssuerChain = tcbChain
                     // Both documents are normally signed by the same TCB Signing chain: parse it once.
-                    qeIdentityIssuerChain = qeChainPEM == tcbChainPEM ? tcbChain : try CertificateChain(pemEncoded: qeChainPEM)
+                    qeIdentityIssuerChain = qeChainPEM == tcbChainPEM ? tcbChain : try CertificateChain(pemEncoded: qeChainPEM, cache: cache)
                     // Not parsed: the PCK CRL is checked against the PCK CA certificate of the
                     // quote's own, verified chain, so this copy would only cost time.
                     _ = try f.string("pck_crl_issuer_chain")
@@ -193,7 +197,7 @@ extension TDX {
                 return false
             }
             if has("-----BEGIN CERTIFICATE-----") {
-                let chain = try CertificateChain(pemEncoded: String(decoding: body, as: UTF8.self))
+                let chain = try CertificateChain(pemEncoded: String(decoding: body, as: UTF8.self), cache: cache)
                 if chain.certificates.count < 2 { return false } // a lone anchor, not an issuer chain
                 try add(issuerChain: chain)
                 return true

@@ -14,10 +14,12 @@ extension TDX {
     ///
     /// Checked against intelSGXRootCASHA256 when first used: a mismatch is a build defect and
     /// traps rather than trusting an unknown root.
-    public static let intelSGXRootCA: Certificate = {
+    public static let intelSGXRootCA: Certificate = try! Certificate(derEncoded: intelSGXRootCADER)
+    /// The DER encoding of ``intelSGXRootCA``, checked against ``intelSGXRootCASHA256``.
+    public static let intelSGXRootCADER: [UInt8] = {
         let der = [UInt8](Data(base64Encoded: intelSGXRootCABase64, options: .ignoreUnknownCharacters)!)
         precondition(Hex.encode(SHA256.hash(data: der)) == intelSGXRootCASHA256, "embedded Intel SGX Root CA does not match its recorded SHA-256")
-        return try! Certificate(derEncoded: der)
+        return der
     }()
 
     private static let intelSGXRootCABase64 = """

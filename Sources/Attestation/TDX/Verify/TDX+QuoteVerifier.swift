@@ -23,10 +23,23 @@ extension TDX {
         /// Creates a verifier. Pass a `cache` to reuse verified signatures across calls (validity
         /// windows and revocation are still checked every time).
         public init(trustAnchor: Certificate = TDX.intelSGXRootCA, cache: VerificationCache? = nil) {
+            // The embedded root's DER is a constant; any other anchor is serialized once here.
+            let der = trustAnchor == TDX.intelSGXRootCA ? TDX.intelSGXRootCADER : CertificateChain([trustAnchor]).derEncodings[0]
+            self.init(trustAnchor: trustAnchor, der: der, cache: cache)
+        }
+
+        private init(trustAnchor: Certificate, der: [UInt8], cache: VerificationCache?) {
             self.trustAnchor = trustAnchor
             self.cache = cache
-            self.chains = PinnedChainVerifier(anchor: trustAnchor)
-            self.anchorDER = CertificateChain([trustAnchor]).derEncodings[0]
+            self.chains = PinnedChainVerifier(anchor: trustAnchor, der: der)
+            self.anchorDER = der
+            // Chains in quotes and collateral repeat the anchor: never parse it again.
+            cache?.remember(trustAnchor, der: der)
+        }
+
+        /// This verifier with `cache` (its anchor already encoded).
+        public func with(cache: VerificationCache) -> QuoteVerifier {
+            QuoteVerifier(trustAnchor: trustAnchor, der: anchorDER, cache: cache)
         }
 
         /// Verifies `quote` with `collateral` at `now`. Returns a ``VerifiedQuote`` (whose TCB
@@ -35,7 +48,7 @@ extension TDX {
             // Without a shared cache, still verify each signature once per call: the TCB Info and
             // QE Identity issuer chains are normally the same certificates.
             guard cache != nil else {
-                return try QuoteVerifier(trustAnchor: trustAnchor, cache: VerificationCache(capacity: 64)).verify(quote, collateral: collateral, now: now)
+                return try with(cache: VerificationCache(capacity: 64)).verify(quote, collateral: collateral, now: now)
             }
 
             // PCK chain first, so a quote from another root reads as untrustedRoot rather than as a
