@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "Attestation", targets: ["Attestation"]),
         .library(name: "KeyRelease", targets: ["KeyRelease"]),
         .library(name: "ProviderNode", targets: ["ProviderNode"]),
+        .library(name: "Chain", targets: ["Chain"]),
+        .library(name: "ZeroG", targets: ["ZeroG"]),
         .executable(name: "keyrelease", targets: ["keyrelease-cli"]),
     ],
     dependencies: [
@@ -31,6 +33,8 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        .target(name: "Chain"),
+        .target(name: "ZeroG", dependencies: ["Chain"]),
         .target(
             name: "KeyRelease",
             dependencies: [
@@ -59,6 +63,8 @@ let package = Package(
             dependencies: [
                 "Attestation",
                 "KeyRelease",
+                "Chain",
+                "ZeroG",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "X509", package: "swift-certificates"),
             ]
@@ -84,6 +90,10 @@ let package = Package(
         .testTarget(
             name: "ProviderNodeTests",
             dependencies: ["ProviderNode", "Attestation", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "ChainTests",
+            dependencies: ["Chain", "ZeroG", "TestSupport"]
         ),
         .testTarget(
             name: "KeyReleaseTests",
