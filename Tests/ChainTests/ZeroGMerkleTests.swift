@@ -81,3 +81,30 @@ struct ZeroGMerkleTests {
         #expect(single.proof(at: 0) == ZeroG.Proof(lemma: [ZeroG.emptyChunkHash], path: []))
     }
 }
+
+/// `keyrelease dataset root` through the real binary, for every vector.
+@Suite("CLI: keyrelease dataset root")
+struct DatasetRootCLITests {
+    @Test func everyVectorThroughTheCLI() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zgcli-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for v in try ZeroGMerkleTests.vectors() {
+            let path = dir.appendingPathComponent("\(v.size)-\(v.pattern.prefix(8).filter(\.isLetter))").path
+            try Data(v.data()).write(to: URL(fileURLWithPath: path))
+            let r = try CLIRunner.run("keyrelease", ["dataset", "root", path])
+            if let root = v.root {
+                #expect(r.status == 0, "\(v): \(r.stderr)")
+                #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == root, "\(v)")
+            } else {
+                #expect(r.status == 3, "\(v)")
+                #expect(r.stderr.contains("emptyFile"))
+            }
+        }
+        let j = try CLIRunner.run("keyrelease", ["dataset", "root", dir.appendingPathComponent("262400-bytei").path, "--json"])
+        #expect(j.status == 0)
+        #expect(try j.json()["paddedChunks"] as? Int == 1152)
+        #expect((try j.json()["submissionNodes"] as? [[String: Any]])?.count == 2)
+        #expect(try CLIRunner.run("keyrelease", ["dataset", "root", dir.appendingPathComponent("nope").path]).status == 3)
+    }
+}
