@@ -243,7 +243,7 @@ public struct Keccak256: Sendable {
             a22 = b22 ^ (~b23 & b24)
             a23 = b23 ^ (~b24 & b20)
             a24 = b24 ^ (~b20 & b21)
-            a0 ^= roundConstants[round]
+            a0 ^= roundConstants.withUnsafeBufferPointer { $0[round] }
         }
         s[0] = a0
         s[1] = a1

@@ -130,9 +130,28 @@ extension ZeroG {
     }
 
     /// Root of one segment: `leafCount` leaves, the first `dataChunks` hashed from `base`, the
-    /// rest empty-chunk leaves.
+    /// rest empty-chunk leaves. Works in one 32 KiB scratch buffer: no allocation per leaf.
     static func segmentRoot(_ base: UnsafeRawPointer, dataChunks: Int, leafCount: Int) -> Hash {
-        leaves(base, dataChunks: dataChunks, leafCount: leafCount).withUnsafeBufferPointer { treeRoot($0) }
+        withUnsafeTemporaryAllocation(byteCount: leafCount * 32, alignment: 16) { scratch in
+            let nodes = scratch.baseAddress!
+            for c in 0..<dataChunks { Keccak256.hash(base + c * chunkSize, count: chunkSize, into: nodes + c * 32) }
+            emptyChunkHash.bytes.withUnsafeBytes { empty in
+                for c in dataChunks..<leafCount { (nodes + c * 32).copyMemory(from: empty.baseAddress!, byteCount: 32) }
+            }
+            // Reduce in place, level by level: parent i of (2i, 2i+1) overwrites slot i (slot i
+            // is read before it is written); an odd last node is carried up unchanged.
+            var width = leafCount
+            while width > 1 {
+                var i = 0
+                while 2 * i + 1 < width {
+                    Keccak256.hashPair(nodes + 64 * i, nodes + 64 * i + 32, into: nodes + 32 * i)
+                    i += 1
+                }
+                if width & 1 == 1 { (nodes + 32 * i).copyMemory(from: nodes + 32 * (width - 1), byteCount: 32) }
+                width = (width + 1) / 2
+            }
+            return Hash(Array(UnsafeRawBufferPointer(start: nodes, count: 32)))
+        }
     }
 
     static func leaves(_ base: UnsafeRawPointer, dataChunks: Int, leafCount: Int) -> [Hash] {
