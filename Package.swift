@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "ProviderNode", targets: ["ProviderNode"]),
         .library(name: "Chain", targets: ["Chain"]),
         .library(name: "ZeroG", targets: ["ZeroG"]),
+        .library(name: "DatasetCrypto", targets: ["DatasetCrypto"]),
         .executable(name: "keyrelease", targets: ["keyrelease-cli"]),
     ],
     dependencies: [
@@ -51,6 +52,10 @@ let package = Package(
         ),
         .target(name: "ZeroG", dependencies: ["Chain"]),
         .target(
+            name: "DatasetCrypto",
+            dependencies: ["Chain", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
             name: "KeyRelease",
             dependencies: [
                 "Attestation",
@@ -80,6 +85,7 @@ let package = Package(
                 "KeyRelease",
                 "Chain",
                 "ZeroG",
+                "DatasetCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "X509", package: "swift-certificates"),
             ]
@@ -108,7 +114,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ChainTests",
-            dependencies: ["Chain", "ZeroG", "TestSupport"]
+            dependencies: ["Chain", "ZeroG", "DatasetCrypto", "TestSupport", .product(name: "BigInt", package: "BigInt"), .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
             name: "KeyReleaseTests",
