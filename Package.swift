@@ -87,6 +87,7 @@ let package = Package(
                 "ZeroG",
                 "DatasetCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
             ]
         ),

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Chain
+import Crypto
+import DatasetCrypto
 import Foundation
 import ZeroG
 
@@ -7,8 +9,8 @@ import ZeroG
 struct DatasetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dataset",
-        abstract: "Dataset owner tools: 0G Storage roots.",
-        subcommands: [Root.self]
+        abstract: "Dataset owner tools: 0G Storage roots, encryption and key envelopes.",
+        subcommands: [Root.self, Encrypt.self]
     )
 
     /// `keyrelease dataset root FILE`.
@@ -41,6 +43,70 @@ struct DatasetCommand: AsyncParsableCommand {
                 "submissionNodes": m.submissionNodes.map { ["chunks": $0.chunks, "height": $0.height, "root": $0.root.description] as [String: Any] },
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+        }
+    }
+
+    /// `keyrelease dataset encrypt`.
+    struct Encrypt: ParsableCommand {
+        enum Format: String, ExpressibleByArgument, CaseIterable {
+            case licen, stream
+        }
+
+        static let configuration = CommandConfiguration(
+            abstract: "Encrypt a dataset under a fresh key, seal the key to a secp256k1 public key, print the 0G root and the envelope.",
+            discussion: """
+            licen: AES-256-GCM over the whole file (ciphertext ‖ tag), the LICEN web app's format;
+            the file is held in memory. stream: LICENSTREAM1 chunked AEAD (1 MiB chunks), bounded
+            memory, for large files. The key and IV are generated here, sealed into the envelope
+            (datapolicy.md: ephemeral key ‖ IV ‖ tag ‖ ciphertext) and never printed or written
+            anywhere else. For stream files the envelope's IV field is unused (zero).
+            Prints {format, root, size, envelope}; the root is of the encrypted file, as uploaded.
+            Exit codes: 0 done; 3 unreadable input, bad key or unwritable output.
+            """
+        )
+
+        @Option(name: .customLong("in"), help: "The plaintext dataset.")
+        var input: String
+
+        @Option(name: .customLong("out"), help: "Where to write the encrypted dataset.")
+        var output: String
+
+        @Option(name: .customLong("seal-to"), help: ArgumentHelp("The recipient's secp256k1 public key (the key-release service's escrow key), hex, compressed or uncompressed.", valueName: "PUBKEY"))
+        var sealTo: String
+
+        @Option(help: "licen (default) or stream.")
+        var format: Format = .licen
+
+        func run() throws {
+            let recipient: Secp256k1.PublicKey
+            do { recipient = try Secp256k1.PublicKey(bytes: try ChainHex.decode(sealTo)) } catch { throw ValidationError("--seal-to is not a secp256k1 public key") }
+            let key = SymmetricKey(size: .bits256)
+            var iv = [UInt8](repeating: 0, count: 12)
+            do {
+                switch format {
+                case .licen:
+                    guard let plain = FileManager.default.contents(atPath: input) else { throw ValidationError("cannot read \(input)") }
+                    iv = (0..<12).map { _ in UInt8.random(in: 0...255) }
+                    try Data(LICENFile.seal(plain, key: key, iv: iv)).write(to: URL(fileURLWithPath: output))
+                case .stream:
+                    try StreamCipher.seal(input: input, output: output, key: key)
+                }
+                let envelope = try KeyEnvelope.seal(datasetKey: key, datasetIV: iv, to: recipient)
+                let m = try ZeroG.merkle(ofFileAt: output)
+                let out: [String: Any] = ["format": format.rawValue, "root": m.root.description, "size": m.size, "envelope": envelope.hex]
+                print(String(decoding: try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+            } catch let e as DatasetCryptoError {
+                FileHandle.standardError.write(Data("\(e)\n".utf8))
+                throw ExitCode(3)
+            } catch let e as ZeroGError {
+                FileHandle.standardError.write(Data("\(e)\n".utf8))
+                throw ExitCode(3)
+            } catch let e as ValidationError {
+                throw e
+            } catch {
+                FileHandle.standardError.write(Data("cannot write \(output): \(error.localizedDescription)\n".utf8))
+                throw ExitCode(3)
+            }
         }
     }
 }

@@ -3,6 +3,8 @@ import Crypto
 import DatasetCrypto
 import Foundation
 import Testing
+import TestSupport
+import ZeroG
 
 /// The LICEN dataset file, the chunked stream and the key envelope.
 @Suite("Dataset crypto")
@@ -101,5 +103,41 @@ struct DatasetCryptoTests {
         // The key never shows in the envelope or its description.
         let keyBytes = key.withUnsafeBytes { Array($0) }
         #expect(env.bytes.firstRange(of: keyBytes) == nil)
+    }
+}
+
+/// `keyrelease dataset encrypt` through the real binary.
+@Suite("CLI: keyrelease dataset encrypt")
+struct DatasetEncryptCLITests {
+    @Test(arguments: ["licen", "stream"])
+    func encryptThenOpenWithTheEscrowKey(_ format: String) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("enc-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plain = Array(String(repeating: "prompt,completion\n", count: 4000).utf8)
+        let input = dir.appendingPathComponent("plain.csv").path, output = dir.appendingPathComponent("enc.bin").path
+        try Data(plain).write(to: URL(fileURLWithPath: input))
+        let escrow = Secp256k1.PrivateKey()
+        let r = try CLIRunner.run("keyrelease", ["dataset", "encrypt", "--in", input, "--out", output, "--format", format,
+                                                 "--seal-to", ChainHex.encode(escrow.publicKey.serialized(compressed: true))])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try r.json()
+        let envelope = try KeyEnvelope(hex: try #require(j["envelope"] as? String))
+        let (key, iv) = try envelope.open(with: escrow)
+        let sealed = try [UInt8](Data(contentsOf: URL(fileURLWithPath: output)))
+        if format == "licen" {
+            #expect(try LICENFile.open(sealed, key: key, iv: iv) == plain)
+        } else {
+            var got = [UInt8]()
+            try StreamCipher.open(sealed, key: key) { got += $0 }
+            #expect(got == plain)
+        }
+        #expect(j["root"] as? String == (try ZeroG.merkle(of: sealed)).root.description)
+        // The raw key appears nowhere in what the command printed.
+        let keyHex = key.withUnsafeBytes { ChainHex.encode($0) }
+        #expect(!r.stdout.lowercased().contains(keyHex) && !r.stderr.lowercased().contains(keyHex))
+        #expect(!r.stdout.contains(key.withUnsafeBytes { Data($0).base64EncodedString() }))
+        let bad = try CLIRunner.run("keyrelease", ["dataset", "encrypt", "--in", input, "--out", output, "--seal-to", "02abcd"])
+        #expect(bad.status == 3)
     }
 }
