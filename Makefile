@@ -9,10 +9,12 @@ export TESTVECTORS_DIR
 build:
 	$(SWIFT) build
 
-## The whole test suite (what CI runs).
+## The whole test suite (what CI runs): Swift (including the dev chain, swtpm and loopback
+## servers it starts itself), then the Vyper contract suite on py-evm.
 test:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	scripts/devchain test
 
 ## The main job. For now: verify a real Intel TDX quote against its collateral with the operator CLI.
 demo: build

@@ -16,6 +16,10 @@ public actor TransactionSender {
     private let key: Secp256k1.PrivateKey
     private var chainID: UInt64?
     private var nextNonce: UInt64?
+    // Submission lock: the actor is reentrant at every `await`, so nonce assignment, signing and
+    // `eth_sendRawTransaction` are guarded by this FIFO lock to keep nonces gap-free and unique.
+    private var submitting = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
 
     /// Gas limit = estimate × this (percent).
     public var gasMarginPercent: UInt64 = 125
@@ -54,7 +58,15 @@ public actor TransactionSender {
         let gas = try await client.estimateGas(from: address, to: to, data: data, value: value, errors: knownErrors) * gasMarginPercent / 100
         let fees = try await currentFees()
         var tx = Transaction(chainID: try await chain(), nonce: 0, fees: fees, gasLimit: gas, to: to, value: value, data: data)
-        var hashes = [try await submit(&tx)]
+        var hashes: [[UInt8]] = []
+        for attempt in 1...3 {
+            do {
+                hashes = [try await submit(&tx)]
+                break
+            } catch where error.code == .nonce && attempt < 3 {
+                continue // the node saw the nonce already (another sender on this key): re-read it and retry
+            }
+        }
         let clock = ContinuousClock()
         let started = clock.now
         var lastSend = started
@@ -89,6 +101,8 @@ public actor TransactionSender {
     /// Takes the next nonce, signs and submits. On any failure the cached nonce is dropped so the
     /// next send re-reads it from the node (no gap, no reuse).
     private func submit(_ tx: inout Transaction) async throws(ChainError) -> [UInt8] {
+        await lock()
+        defer { unlock() }
         let nonce: UInt64
         if let n = nextNonce { nonce = n } else { nonce = try await client.transactionCount(of: address, block: "pending") }
         tx.nonce = nonce
@@ -101,6 +115,18 @@ public actor TransactionSender {
             nextNonce = nil
             throw error
         }
+    }
+
+    private func lock() async {
+        if submitting {
+            await withCheckedContinuation { waiters.append($0) }
+        } else {
+            submitting = true
+        }
+    }
+
+    private func unlock() {
+        if waiters.isEmpty { submitting = false } else { waiters.removeFirst().resume() }
     }
 
     /// Re-sends `tx` (same nonce, higher fees).

@@ -30,8 +30,13 @@ public enum CLIRunner {
 
     /// Runs `product` with `arguments` and waits for it.
     public static func run(_ product: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Result {
+        try runFile(productsDirectory.appendingPathComponent(product).path, arguments, environment: environment)
+    }
+
+    /// Runs the executable at `path` with `arguments` and waits for it.
+    public static func runFile(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Result {
         let p = Process()
-        p.executableURL = productsDirectory.appendingPathComponent(product)
+        p.executableURL = URL(fileURLWithPath: path)
         p.arguments = arguments
         if let environment { p.environment = environment }
         let out = Pipe(), err = Pipe()

@@ -15,7 +15,7 @@ struct KeyReleaseCommand: AsyncParsableCommand {
         (TCB status, debug, no TCB level, policy); 2 evidence invalid (format, signature, chain,
         revoked, expired collateral); 3 usage, I/O or missing collateral.
         """,
-        subcommands: [VerifyQuote.self, PolicyCommand.self, EvidenceCommand.self, DatasetCommand.self, Bench.self]
+        subcommands: [VerifyQuote.self, PolicyCommand.self, EvidenceCommand.self, DatasetCommand.self, ChainCommand.self, Bench.self]
     )
 
     /// Runs the command with the documented exit codes: argument errors exit 3, not 64.

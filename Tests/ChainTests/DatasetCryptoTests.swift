@@ -141,3 +141,36 @@ struct DatasetEncryptCLITests {
         #expect(bad.status == 3)
     }
 }
+
+/// Key envelopes made by an independent implementation (pyca/cryptography, Tests/Interop) open
+/// in Swift, and Swift's open there: byte compatibility both ways.
+@Suite("Key envelope interoperability with Python")
+struct EnvelopeInteropTests {
+    static func python(_ args: [String]) throws -> (Int32, String) {
+        // The dev-chain venv carries the pinned `cryptography`; `scripts/devchain status` creates
+        // it if needed (exit 1 there only means no chain is running).
+        _ = try? CLIRunner.runFile(TestVectors.packageRoot.appendingPathComponent("scripts/devchain").path, ["status", "--state-dir", NSTemporaryDirectory() + "/none"])
+        let py = TestVectors.packageRoot.appendingPathComponent(".venv-devchain/bin/python").path
+        let r = try CLIRunner.runFile(py, [TestVectors.packageRoot.appendingPathComponent("Tests/Interop/envelope_interop.py").path] + args)
+        return (r.status, r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + r.stderr)
+    }
+
+    @Test func pythonSealsSwiftOpensAndBack() throws {
+        let escrow = Secp256k1.PrivateKey()
+        let key = SymmetricKey(size: .bits256)
+        let iv = (0..<12).map { _ in UInt8.random(in: 0...255) }
+        let plain = key.withUnsafeBytes { Array($0) } + iv
+        let (s1, pyEnvelope) = try Self.python(["seal", ChainHex.encode(escrow.publicKey.serialized(compressed: false)), ChainHex.encode(plain)])
+        #expect(s1 == 0, "\(pyEnvelope)")
+        let (k, i) = try KeyEnvelope(hex: pyEnvelope).open(with: escrow)
+        #expect(k == key && i == iv)
+        let swiftEnvelope = try KeyEnvelope.seal(datasetKey: key, datasetIV: iv, to: escrow.publicKey)
+        let (s2, opened) = try Self.python(["open", ChainHex.encode(escrow.rawRepresentation), swiftEnvelope.hex])
+        #expect(s2 == 0, "\(opened)")
+        #expect(opened == ChainHex.encode(plain))
+        // A flipped byte fails in Python too.
+        var bad = swiftEnvelope.bytes
+        bad[70] ^= 1
+        #expect(try Self.python(["open", ChainHex.encode(escrow.rawRepresentation), ChainHex.encode(bad)]).0 != 0)
+    }
+}

@@ -1,0 +1,144 @@
+import BigInt
+import Chain
+import Foundation
+import TestSupport
+import Testing
+
+/// The Swift chain client against the real dev chain (py-evm executing the Vyper DataPolicy):
+/// every write is signed here, mined there, and its events decoded here.
+@Suite("DataPolicy on the dev chain", .serialized)
+struct DevChainTests {
+    struct World {
+        let chain: DevChain
+        let client: EthClient
+        let dp: DataPolicy
+        let owner: TransactionSender, requester: TransactionSender, backend: TransactionSender
+        let ownerAddress: Address, requesterAddress: Address
+    }
+
+    static func world() async throws -> World {
+        let chain = try DevChain()
+        let client = EthClient(url: chain.info.rpcUrl)
+        let key = { (a: DevChain.Account) throws -> Secp256k1.PrivateKey in try Secp256k1.PrivateKey(rawRepresentation: ChainHex.decode(a.privateKey)) }
+        let owner = TransactionSender(client: client, key: try key(chain.info.owner))
+        let requester = TransactionSender(client: client, key: try key(chain.info.requester))
+        let backend = TransactionSender(client: client, key: try key(chain.info.backend))
+        for s in [owner, requester, backend] { await s.configure(pollInterval: .milliseconds(20), timeout: .seconds(60)) }
+        return World(chain: chain, client: client, dp: DataPolicy(address: try Address(chain.info.dataPolicy), client: client),
+                     owner: owner, requester: requester, backend: backend, ownerAddress: owner.address, requesterAddress: requester.address)
+    }
+
+    static func bytes32(_ s: String) -> [UInt8] { Keccak256.hash(Array(s.utf8)) }
+
+    static func register(_ w: World, root: [UInt8], royalty: BigUInt = 1_000_000_000_000_000, attestation: Bool = true) async throws {
+        try await w.dp.registerDataset(.init(datasetRoot: root, manifestHash: bytes32("manifest"), royaltyPerEpoch: royalty, maxEpochsPerRun: 10, maxRunsPerRequester: 5,
+                                             accessTTLSeconds: 3600, policyExpiry: UInt64(Date().timeIntervalSince1970) + 86400 * 365, requireResultAttestation: attestation,
+                                             openRequesters: true, allowedPurposeIDs: [bytes32("fine-tune")], allowedRequesters: []), from: w.owner)
+    }
+
+    @Test func lifecycleEventsAndSettlement() async throws {
+        let w = try await Self.world()
+        defer { w.chain.stop() }
+        #expect(try await w.client.chainID() == w.chain.info.chainId)
+        #expect(try await w.dp.backendWallet() == w.backend.address)
+        let root = Self.bytes32("dataset-1"), royalty: BigUInt = 1_000_000_000_000_000
+        try await Self.register(w, root: root, royalty: royalty)
+        let policy = try await w.dp.policy(root)
+        #expect(policy.owner == w.ownerAddress && policy.active && policy.royaltyPerEpoch == royalty)
+        #expect(try await w.dp.isPurposeAllowed(root, Self.bytes32("fine-tune")))
+
+        // Request 4 epochs: escrow 4 × royalty; the job is Granted to the backend wallet.
+        let (req, jobID) = try await w.dp.requestAccess(datasetRoot: root, purposeID: Self.bytes32("fine-tune"), requestedEpochs: 4, termsHash: Self.bytes32("manifest"),
+                                                       value: royalty * 4, from: w.requester)
+        let events = req.logs.compactMap { try? w.dp.decode($0) }
+        #expect(events == [.accessRequested(jobID: jobID, datasetRoot: root, requester: w.requesterAddress, requestedEpochs: 4), .accessGranted(jobID: jobID)])
+        var job = try await w.dp.job(jobID)
+        #expect(job.state == .granted && job.provider == w.backend.address && job.escrowAmount == royalty * 4 && job.requester == w.requesterAddress)
+
+        // Only the backend wallet may start it: the revert string comes back typed.
+        do { try await w.dp.startJob(jobID, from: w.requester); Issue.record("a requester started a job") } catch {
+            #expect(error.code == .reverted && error.message.contains("Not backend wallet"), "\(error)")
+        }
+        let started = try await w.dp.startJob(jobID, from: w.backend)
+        #expect(started.logs.compactMap { try? w.dp.decode($0) } == [.jobStarted(jobID: jobID)])
+        #expect(try await w.dp.job(jobID).state == .running)
+
+        // Settle 3 of 4 epochs: the owner gets 3 × royalty, the requester 1 × royalty back.
+        let ownerBefore = try await w.client.balance(of: w.ownerAddress), requesterBefore = try await w.client.balance(of: w.requesterAddress)
+        do {
+            try await w.dp.confirmTrainingComplete(jobID, actualEpochs: 5, resultHash: Self.bytes32("model"), attestationRef: Self.bytes32("audit"), from: w.backend)
+            Issue.record("more epochs than requested were accepted")
+        } catch { #expect(error.message.contains("Actual epochs exceed requested"), "\(error)") }
+        do {
+            try await w.dp.confirmTrainingComplete(jobID, actualEpochs: 3, resultHash: Self.bytes32("model"), attestationRef: [UInt8](repeating: 0, count: 32), from: w.backend)
+            Issue.record("a zero attestationRef was accepted")
+        } catch { #expect(error.message.contains("Attestation required"), "\(error)") }
+        let done = try await w.dp.confirmTrainingComplete(jobID, actualEpochs: 3, resultHash: Self.bytes32("model"), attestationRef: Self.bytes32("audit"), from: w.backend)
+        let doneEvents = done.logs.compactMap { try? w.dp.decode($0) }
+        #expect(doneEvents.contains(.jobCompleted(jobID: jobID, actualEpochs: 3, resultHash: Self.bytes32("model"), attestationRef: Self.bytes32("audit"))))
+        #expect(doneEvents.contains(.royaltySettled(jobID: jobID, amount: royalty * 3)))
+        #expect(try await w.client.balance(of: w.ownerAddress) == ownerBefore + royalty * 3)
+        #expect(try await w.client.balance(of: w.requesterAddress) == requesterBefore + royalty)
+        job = try await w.dp.job(jobID)
+        #expect(job.state == .completed)
+
+        // A second job fails, then is refunded in full.
+        let (_, job2) = try await w.dp.requestAccess(datasetRoot: root, purposeID: Self.bytes32("fine-tune"), requestedEpochs: 2, termsHash: Self.bytes32("manifest"),
+                                                    value: royalty * 2, from: w.requester)
+        let failed = try await w.dp.markJobFailed(job2, reasonCode: "ATTESTATION_REJECTED", from: w.backend)
+        #expect(failed.logs.compactMap { try? w.dp.decode($0) } == [.jobFailed(jobID: job2, reasonCode: "ATTESTATION_REJECTED")])
+        let before = try await w.client.balance(of: w.requesterAddress)
+        let refund = try await w.dp.refund(job2, from: w.requester)
+        #expect(refund.logs.compactMap { try? w.dp.decode($0) }.contains(.refundIssued(jobID: job2, amount: royalty * 2)))
+        #expect(try await w.client.balance(of: w.requesterAddress) == before + royalty * 2 - refund.fee)
+        #expect(try await w.dp.job(job2).state == .refunded)
+        do { try await w.dp.startJob(job2, from: w.backend); Issue.record("a refunded job started") } catch {
+            #expect(error.message.contains("Invalid state transition"), "\(error)")
+        }
+
+        // The indexer-free event source sees the whole history.
+        let all = try await w.dp.events(fromBlock: 0)
+        #expect(all.contains(.datasetRegistered(datasetRoot: root, owner: w.ownerAddress, manifestHash: Self.bytes32("manifest"))))
+        #expect(all.filter { if case .accessGranted = $0 { true } else { false } }.count == 2)
+
+        // The CLI reads the same job.
+        let cli = try CLIRunner.run("keyrelease", ["chain", "job", ChainHex.prefixed(jobID), "--rpc", w.chain.info.rpcUrl, "--contract", w.chain.info.dataPolicy, "--json"])
+        #expect(cli.status == 0, "\(cli.stderr)")
+        #expect(try cli.json()["state"] as? String == "Completed")
+        let none = try CLIRunner.run("keyrelease", ["chain", "job", ChainHex.prefixed(Self.bytes32("nope")), "--rpc", w.chain.info.rpcUrl, "--contract", w.chain.info.dataPolicy, "--json"])
+        #expect(try none.json()["state"] as? String == "None")
+    }
+
+    @Test func twentyConcurrentSendsFromOneKey() async throws {
+        let w = try await Self.world()
+        defer { w.chain.stop() }
+        let before = try await w.client.transactionCount(of: w.ownerAddress, block: "latest")
+        let receipts = try await withThrowingTaskGroup(of: Receipt.self) { group in
+            for i in 0..<20 {
+                group.addTask {
+                    try await w.dp.registerDataset(.init(datasetRoot: Self.bytes32("concurrent-\(i)"), manifestHash: Self.bytes32("m"), royaltyPerEpoch: 1, maxEpochsPerRun: 1,
+                                                         maxRunsPerRequester: 1, accessTTLSeconds: 60, policyExpiry: UInt64(Date().timeIntervalSince1970) + 86400,
+                                                         requireResultAttestation: false, openRequesters: true, allowedPurposeIDs: [], allowedRequesters: []), from: w.owner)
+                }
+            }
+            var out = [Receipt]()
+            for try await r in group { out.append(r) }
+            return out
+        }
+        #expect(receipts.count == 20 && receipts.allSatisfy(\.succeeded))
+        #expect(Set(receipts.map(\.transactionHash)).count == 20)
+        // Exactly 20 nonces used: no gap, no reuse.
+        #expect(try await w.client.transactionCount(of: w.ownerAddress, block: "latest") == before + 20)
+        for i in 0..<20 { #expect(try await w.dp.policy(Self.bytes32("concurrent-\(i)")).owner == w.ownerAddress) }
+        // A duplicate registration reverts with the contract's string and consumes no nonce.
+        do { try await Self.register(w, root: Self.bytes32("concurrent-0")); Issue.record("duplicate registration accepted") } catch {
+            #expect((error as? ChainError)?.message.contains("Dataset already registered") == true, "\(error)")
+        }
+        #expect(try await w.client.transactionCount(of: w.ownerAddress, block: "pending") == before + 20)
+    }
+
+    @Test func unreachableRPCIsTyped() async throws {
+        let client = EthClient(rpc: JSONRPCClient(url: "http://127.0.0.1:1", timeout: .seconds(2), retries: 1, backoff: .milliseconds(10)))
+        do { _ = try await client.chainID(); Issue.record("no error") } catch { #expect(error.code == .rpcUnavailable) }
+    }
+}
