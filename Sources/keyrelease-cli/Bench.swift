@@ -2,12 +2,16 @@ import ArgumentParser
 import Attestation
 import Foundation
 import KeyRelease
+import Crypto
+import DatasetCrypto
+import Dispatch
+import ZeroG
 
 /// `keyrelease bench`: in-process benchmarks.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "In-process benchmarks.",
-        subcommands: [BenchVerify.self]
+        subcommands: [BenchVerify.self, BenchDataset.self]
     )
 }
 
@@ -80,5 +84,40 @@ struct BenchVerify: AsyncParsableCommand {
             ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { (path as NSString).appendingPathComponent($0) }
             : [path]
         return paths.compactMap { p in FileManager.default.contents(atPath: p).map { (p, [UInt8]($0)) } }
+    }
+}
+
+/// `keyrelease bench dataset FILE`: 0G root time and AES-256-GCM decryption throughput.
+struct BenchDataset: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dataset",
+        abstract: "Time `dataset root` on FILE and AES-256-GCM (LICEN format) decryption of FILE's bytes.",
+        discussion: "Prints {rootSeconds, rootMiBPerSecond, gcmDecryptMiBPerSecond, bytes}: medians over --iterations. Benchmarks/run compares them with openssl in the same run."
+    )
+
+    @Argument(help: "A file (for example 256 MiB of random bytes).")
+    var file: String
+
+    @Option(help: "Iterations per measurement.")
+    var iterations = 3
+
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+        let mib = Double(data.count) / 1_048_576
+        var rootTimes = [Double](), gcmTimes = [Double]()
+        let key = SymmetricKey(size: .bits256)
+        let iv = [UInt8](repeating: 7, count: 12)
+        let sealed = try LICENFile.seal(data, key: key, iv: iv)
+        for _ in 0..<iterations {
+            var t = DispatchTime.now().uptimeNanoseconds
+            _ = try ZeroG.merkle(ofFileAt: file)
+            rootTimes.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
+            t = DispatchTime.now().uptimeNanoseconds
+            _ = try LICENFile.open(sealed, key: key, iv: iv)
+            gcmTimes.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
+        }
+        let root = rootTimes.sorted()[iterations / 2], gcm = gcmTimes.sorted()[iterations / 2]
+        let out: [String: Any] = ["bytes": data.count, "rootSeconds": root, "rootMiBPerSecond": mib / root, "gcmDecryptMiBPerSecond": mib / gcm]
+        print(String(decoding: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys]), as: UTF8.self))
     }
 }
