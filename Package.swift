@@ -50,7 +50,7 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
-        .target(name: "ZeroG", dependencies: ["Chain"]),
+        .target(name: "ZeroG", dependencies: ["Chain", .product(name: "BigInt", package: "BigInt")]),
         .target(
             name: "DatasetCrypto",
             dependencies: ["Chain", .product(name: "Crypto", package: "swift-crypto")]
@@ -95,6 +95,8 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "Attestation",
+                "Chain",
+                "ZeroG",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
