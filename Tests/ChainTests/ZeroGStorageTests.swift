@@ -100,3 +100,59 @@ struct ZeroGStorageTests {
         segs.removeAll()
     }
 }
+
+/// The local content-addressed dataset store.
+@Suite("Local dataset store")
+struct LocalDatasetStoreTests {
+    @Test func putGetAndTamper() throws {
+        let dir = ZeroGStorageTests.tempFile()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = LocalDatasetStore(directory: dir)
+        let data = Array(ZeroGStorageTests.data.prefix(300_000))
+        let root = try store.put(data)
+        #expect(root == (try ZeroG.merkle(of: data)).root)
+        #expect(try store.get(root) == data)
+        let src = ZeroGStorageTests.tempFile()
+        defer { try? FileManager.default.removeItem(atPath: src) }
+        try Data(data).write(to: URL(fileURLWithPath: src))
+        #expect(try store.put(fileAt: src) == root)
+        // A byte changed on disk is caught on read.
+        let path = (dir as NSString).appendingPathComponent(ChainHex.encode(root.bytes))
+        var onDisk = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        onDisk[12345] ^= 1
+        try Data(onDisk).write(to: URL(fileURLWithPath: path))
+        #expect(throws: ZeroGError.self) { try store.get(root) }
+        #expect((try? store.get(ZeroG.emptyChunkHash)) == nil)
+    }
+}
+
+/// Granted jobs from HyperIndex (a loopback GraphQL server speaking its reply shape) and from
+/// chain logs on the dev chain agree.
+@Suite("Granted job sources", .serialized)
+struct GrantedJobSourceTests {
+    @Test func hyperIndexAndChainLogsAgree() async throws {
+        let w = try await DevChainTests.world()
+        defer { w.chain.stop() }
+        let root = DevChainTests.bytes32("indexed")
+        try await DevChainTests.register(w, root: root)
+        let (_, j1) = try await w.dp.requestAccess(datasetRoot: root, purposeID: DevChainTests.bytes32("fine-tune"), requestedEpochs: 2, termsHash: DevChainTests.bytes32("manifest"),
+                                                  value: 2_000_000_000_000_000, from: w.requester)
+        let (_, j2) = try await w.dp.requestAccess(datasetRoot: root, purposeID: DevChainTests.bytes32("fine-tune"), requestedEpochs: 1, termsHash: DevChainTests.bytes32("manifest"),
+                                                  value: 1_000_000_000_000_000, from: w.requester)
+        try await w.dp.startJob(j2, from: w.backend) // no longer Granted
+        let fromLogs = try await ChainLogJobSource(dataPolicy: w.dp).grantedJobs()
+        #expect(fromLogs == [GrantedJob(jobID: j1, datasetRoot: root, requestedEpochs: 2)])
+
+        let reply = #"{"data":{"Job":[{"id":"\#(ChainHex.prefixed(j1))","datasetRoot":"\#(ChainHex.prefixed(root))","requestedEpochs":"2","dataset":{"manifestHash":"0x00"}}]}}"#
+        let gql = try LoopbackHTTPServer { request in
+            let body = String(decoding: request.body, as: UTF8.self)
+            guard request.method == "POST", body.contains(#"state: { _eq: \"Granted\" }"#) else { return .init(status: 400) }
+            return .init(headers: [("Content-Type", "application/json")], body: Array(reply.utf8))
+        }
+        defer { gql.shutdown() }
+        #expect(try await HyperIndexJobSource(url: gql.baseURL + "/v1/graphql").grantedJobs() == fromLogs)
+        let broken = try LoopbackHTTPServer { _ in .init(body: Array(#"{"errors":[{"message":"field 'Job' not found"}]}"#.utf8)) }
+        defer { broken.shutdown() }
+        do { _ = try await HyperIndexJobSource(url: broken.baseURL).grantedJobs(); Issue.record("no error") } catch { #expect(error.code == .rpcError) }
+    }
+}
