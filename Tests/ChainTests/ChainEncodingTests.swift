@@ -101,4 +101,27 @@ struct ChainEncodingTests {
         // "hello" personal-message hash (EIP-191), as web3/ethers compute it.
         #expect(ChainHex.encode(digest) == "50b2c43fd39106bafbba0da34fc430e1f91e3c96ea2acee2bc34119f92b37750")
     }
+
+    /// The EIP-712 specification's example (Mail from Cow to Bob), signed and recovered.
+    @Test func eip712SpecExample() throws {
+        let contract = try Address("0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC")
+        let domain = try MessageSigning.domainSeparator(name: "Ether Mail", version: "1", chainID: 1, verifyingContract: contract)
+        #expect(ChainHex.encode(domain) == "f2cee375fa42b42143804025fc449deafd50cc031ca257e0b194a650a912090f")
+        let person = "Person(string name,address wallet)"
+        let from = try MessageSigning.structHash(typeSignature: person, fields: [(.string, .string("Cow")), (.address, .address(try Address("0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826")))])
+        let to = try MessageSigning.structHash(typeSignature: person, fields: [(.string, .string("Bob")), (.address, .address(try Address("0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB")))])
+        let mail = try MessageSigning.structHash(typeSignature: "Mail(Person from,Person to,string contents)" + person,
+                                                 fields: [(.fixedBytes(32), .fixedBytes(from)), (.fixedBytes(32), .fixedBytes(to)), (.string, .string("Hello, Bob!"))])
+        #expect(ChainHex.encode(mail) == "c52c0ee5d84264471806290a3f2c4cecfc5490626bf912d01f240d7a274b371e")
+        let digest = MessageSigning.typedDataHash(domainSeparator: domain, structHash: mail)
+        #expect(ChainHex.encode(digest) == "be609aee343fb3c4b28e1df9e632fca64fcfaede20f02e86244efddf30957bd2")
+        // The spec's signer: private key keccak256("cow").
+        let cow = try Secp256k1.PrivateKey(rawRepresentation: Keccak256.hash(Array("cow".utf8)))
+        #expect(cow.publicKey.address == (try Address("0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826")))
+        let sig = try cow.signature(forDigest: digest)
+        #expect(ChainHex.encode(sig.r) == "4355c47d63924e8a72e509b65029052eb6c299d53a04e167c5775fd466751c9d")
+        #expect(ChainHex.encode(sig.s) == "07299936d304c153f6443dfa05f40ff007d72911b6f72307f996231605b91562")
+        #expect(sig.rawRepresentation.last == 28)
+        #expect(try sig.recoverPublicKey(digest: digest).address == cow.publicKey.address)
+    }
 }
