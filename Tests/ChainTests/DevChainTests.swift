@@ -142,3 +142,47 @@ struct DevChainTests {
         do { _ = try await client.chainID(); Issue.record("no error") } catch { #expect(error.code == .rpcUnavailable) }
     }
 }
+
+/// The sender's recovery paths through a faulty proxy in front of the dev chain.
+@Suite("Transaction sender recovery", .serialized)
+struct TransactionSenderRecoveryTests {
+    @Test func stuckTransactionIsReplacedUnderTheSameNonceWithHigherFees() async throws {
+        let chain = try DevChain()
+        defer { chain.stop() }
+        let proxy = try LoopbackRPCProxy(upstream: chain.info.rpcUrl)
+        defer { proxy.stop() }
+        let client = EthClient(url: proxy.url)
+        let sender = TransactionSender(client: client, key: try Secp256k1.PrivateKey(rawRepresentation: ChainHex.decode(chain.info.owner.privateKey)))
+        await sender.configure(pollInterval: .milliseconds(50), stuckAfter: .seconds(1), timeout: .seconds(30))
+        let to = try Address(chain.info.extra[0].address)
+        let before = try await client.balance(of: to)
+        proxy.swallowSends(1)
+        let receipt = try await sender.send(to: to, data: [], value: 12345)
+        #expect(receipt.succeeded)
+        #expect(try await client.balance(of: to) == before + 12345)
+        // Two raw transactions went out: the swallowed one and its replacement, same nonce, higher fees.
+        let raws = try proxy.rawSends.map { try ChainHex.decode($0) }
+        #expect(raws.count == 2)
+        let fields = try raws.map { raw -> [RLP] in try #require(try RLP(decoding: Array(raw.dropFirst())).listValue) } // type-2: 0x02 ‖ RLP
+        #expect(fields[0][1] == fields[1][1], "same nonce")
+        let maxFee = fields.map { BigUInt(Data($0[3].bytesValue ?? [])) }
+        #expect(maxFee[1] > maxFee[0])
+        #expect(receipt.transactionHash == Keccak256.hash(raws[1]))
+    }
+
+    @Test func transportFailuresAreRetriedErrorObjectsAreNot() async throws {
+        let chain = try DevChain()
+        defer { chain.stop() }
+        let proxy = try LoopbackRPCProxy(upstream: chain.info.rpcUrl)
+        defer { proxy.stop() }
+        proxy.unavailable(2)
+        let client = EthClient(rpc: JSONRPCClient(url: proxy.url, retries: 3, backoff: .milliseconds(10)))
+        #expect(try await client.chainID() == chain.info.chainId)
+        proxy.unavailable(5)
+        do { _ = try await EthClient(rpc: JSONRPCClient(url: proxy.url, retries: 2, backoff: .milliseconds(10))).chainID(); Issue.record("no error") } catch {
+            #expect(error.code == .rpcUnavailable)
+        }
+        proxy.unavailable(0)
+        do { _ = try await client.rpc.call("eth_noSuchMethod", []); Issue.record("no error") } catch { #expect(error.code == .rpcError) }
+    }
+}
