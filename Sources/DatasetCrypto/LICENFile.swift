@@ -18,12 +18,19 @@ public enum LICENFile {
     /// Decrypts `ciphertext ‖ tag`. Any change to a byte, a wrong key or IV, or truncation is
     /// ``DatasetCryptoError/Code/authenticationFailed``.
     public static func open(_ sealed: [UInt8], key: SymmetricKey, iv: [UInt8]) throws(DatasetCryptoError) -> [UInt8] {
+        [UInt8](try open(sealed.withUnsafeBufferPointer { Data(buffer: $0) }, key: key, iv: iv))
+    }
+
+    /// Decrypts `ciphertext ‖ tag` held in `Data` (no conversion copies: the path for large files).
+    public static func open(_ sealed: Data, key: SymmetricKey, iv: [UInt8]) throws(DatasetCryptoError) -> Data {
         guard key.bitCount == 256 else { throw DatasetCryptoError(.invalidKey, "the dataset key must be 256 bits") }
         guard iv.count == 12, let nonce = try? AES.GCM.Nonce(data: iv) else { throw DatasetCryptoError(.malformed, "the IV must be 12 bytes") }
         guard sealed.count >= 16 else { throw DatasetCryptoError(.malformed, "shorter than a GCM tag") }
         do {
-            let box = try AES.GCM.SealedBox(nonce: nonce, ciphertext: sealed.dropLast(16), tag: sealed.suffix(16))
-            return Array(try AES.GCM.open(box, using: key))
+            // Contiguous Data slices: an ArraySlice went through swift-crypto's generic
+            // DataProtocol path, copying byte by byte.
+            let box = try AES.GCM.SealedBox(nonce: nonce, ciphertext: sealed.prefix(sealed.count - 16), tag: sealed.suffix(16))
+            return try AES.GCM.open(box, using: key)
         } catch { throw DatasetCryptoError(.authenticationFailed, "the dataset does not authenticate under this key and IV") }
     }
 }
