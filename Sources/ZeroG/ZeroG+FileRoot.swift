@@ -166,22 +166,8 @@ extension ZeroG {
         return leaves
     }
 
-    /// The carried-up-odd-node root of `nodes`, in place over a scratch copy.
-    static func treeRoot(_ nodes: UnsafeBufferPointer<Hash>) -> Hash {
-        var level = Array(nodes)
-        while level.count > 1 {
-            var next = [Hash]()
-            next.reserveCapacity((level.count + 1) / 2)
-            var i = 0
-            while i + 1 < level.count {
-                next.append(.parent(level[i], level[i + 1]))
-                i += 2
-            }
-            if i < level.count { next.append(level[i]) }
-            level = next
-        }
-        return level[0]
-    }
+    /// The carried-up-odd-node root of `nodes`.
+    static func treeRoot(_ nodes: UnsafeBufferPointer<Hash>) -> Hash { MerkleTree(leaves: Array(nodes)).root }
 
 }
 
