@@ -1,0 +1,89 @@
+/// The KeyRelease module's one error type: a stable machine-readable code (the `code` of every
+/// HTTP error body and audit refusal) and a message for operators. Messages never carry key
+/// material; HTTP responses carry only the code and the request id, never the message.
+public struct KeyReleaseError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Stable codes. Raw values appear in HTTP bodies, audit records and metrics labels.
+    public enum Code: String, Sendable, Hashable, CaseIterable, Codable {
+        // Request shape (400 / 413)
+        /// The body is not the JSON the route expects, or a field has the wrong size or encoding.
+        case badRequest = "bad_request"
+        /// The body is larger than the configured limit.
+        case payloadTooLarge = "payload_too_large"
+        /// Missing or wrong admin token.
+        case unauthorized = "unauthorized"
+        /// No such resource (an audit reference, an escrow entry).
+        case notFound = "not_found"
+        // Nonce (401 / 409 / 410)
+        /// The nonce was never issued by this service.
+        case nonceUnknown = "nonce_unknown"
+        /// The nonce expired before use.
+        case nonceExpired = "nonce_expired"
+        /// The nonce was already consumed.
+        case nonceUsed = "nonce_used"
+        // Evidence and policy (403 / 422)
+        /// The evidence does not verify (format, signature, chain, collateral).
+        case evidenceInvalid = "evidence_invalid"
+        /// The evidence verifies but does not bind this nonce, job and keys.
+        case bindingMismatch = "binding_mismatch"
+        /// No configured policy accepts the evidence.
+        case policyRejected = "policy_rejected"
+        // Chain (403 / 404 / 409)
+        /// The job does not exist on chain.
+        case jobNotFound = "job_not_found"
+        /// The job is not Granted or Running.
+        case jobNotActive = "job_not_active"
+        /// The request's datasetRoot differs from the job's.
+        case datasetMismatch = "dataset_mismatch"
+        /// The dispatch ticket is malformed, expired, or names another job or node.
+        case ticketInvalid = "ticket_invalid"
+        /// The dispatch ticket is not signed by the job's on-chain provider.
+        case ticketSigner = "ticket_wrong_signer"
+        // Escrow
+        /// No envelope is escrowed for the dataset.
+        case escrowMissing = "escrow_missing"
+        /// An escrow upload not signed by the dataset's on-chain owner.
+        case escrowSignature = "escrow_not_owner"
+        /// An escrow envelope that does not open under the service's escrow key.
+        case escrowEnvelope = "escrow_envelope_invalid"
+        // Dependencies (503) and internals (500)
+        /// The store cannot be reached.
+        case storeUnavailable = "store_unavailable"
+        /// A stored row does not decode.
+        case storeCorrupt = "store_corrupt"
+        /// The chain RPC cannot be reached or answers with an error.
+        case chainUnavailable = "chain_unavailable"
+        /// The configuration is invalid.
+        case configInvalid = "config_invalid"
+        /// An internal failure (sealing, encoding).
+        case internalError = "internal_error"
+
+        /// The HTTP status this code maps to.
+        public var httpStatus: Int {
+            switch self {
+            case .badRequest, .escrowEnvelope: 400
+            case .unauthorized: 401
+            case .notFound, .jobNotFound, .escrowMissing: 404
+            case .payloadTooLarge: 413
+            case .nonceUnknown, .nonceExpired, .nonceUsed: 409
+            case .evidenceInvalid, .bindingMismatch, .policyRejected, .ticketInvalid, .ticketSigner, .escrowSignature: 403
+            case .jobNotActive, .datasetMismatch: 409
+            case .storeUnavailable, .chainUnavailable: 503
+            case .storeCorrupt, .configInvalid, .internalError: 500
+            }
+        }
+    }
+
+    /// What went wrong, as a stable code.
+    public let code: Code
+    /// Operator-facing detail (logs and CLI only; never an HTTP body).
+    public let message: String
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// `code: message`.
+    public var description: String { "\(code.rawValue): \(message)" }
+}

@@ -1,0 +1,102 @@
+import Foundation
+
+/// Everything the key-release service keeps: single-use nonces, escrowed envelopes and the
+/// hash-chained audit log. The service is stateless apart from this, so replicas sharing one
+/// store (PostgreSQL) behave as one service. Two backends implement it: ``SQLiteReleaseStore``
+/// (the embedded default) and ``PostgresReleaseStore``; one test suite runs against both.
+///
+/// Every method either completes or throws ``KeyReleaseError`` with code `.storeUnavailable`
+/// (connection lost, server down: the service answers 503 and retries on the next request) or
+/// `.storeCorrupt` (a row that does not decode). Nothing here ever sees plaintext key material:
+/// envelopes are sealed to the escrow key before they arrive.
+public protocol ReleaseStore: Sendable {
+    /// Applies pending schema migrations (versioned, idempotent, safe to run from several
+    /// replicas at once) and returns the schema version now in force.
+    @discardableResult
+    func migrate() async throws(KeyReleaseError) -> Int
+
+    /// A cheap round trip proving the store answers (`/readyz`).
+    func ping() async throws(KeyReleaseError)
+
+    /// Records a freshly issued nonce.
+    func insertNonce(_ nonce: IssuedNonce) async throws(KeyReleaseError)
+
+    /// Consumes `nonce` atomically: exactly one caller across all replicas gets `.consumed`;
+    /// every other gets `.alreadyUsed`. An expired nonce (expiresAt ≤ now) is `.expired` and
+    /// stays unconsumed; an unknown one is `.unknown`.
+    func consumeNonce(_ nonce: [UInt8], now: Date) async throws(KeyReleaseError) -> NonceConsumption
+
+    /// Stores (or replaces) the escrowed envelope for a dataset root.
+    func putEscrow(_ entry: EscrowEntry) async throws(KeyReleaseError)
+
+    /// The escrowed envelope for `datasetRoot`, or nil.
+    func escrow(datasetRoot: [UInt8]) async throws(KeyReleaseError) -> EscrowEntry?
+
+    /// Appends a record to the audit chain atomically: reads the current head, sets the
+    /// record's `previousHash` to it (32 zero bytes for the first record) and its `sequence`
+    /// to head + 1, computes its hash, and inserts it, all in one transaction, so concurrent
+    /// appends from several replicas never fork the chain. Returns the stored record.
+    func appendAudit(_ draft: AuditDraft) async throws(KeyReleaseError) -> AuditRecord
+
+    /// The audit record whose hash is `hash`, or nil.
+    func auditRecord(hash: [UInt8]) async throws(KeyReleaseError) -> AuditRecord?
+
+    /// Audit records in chain order (sequence ascending), `limit` at most, starting after
+    /// `afterSequence` (0: from the first).
+    func auditRecords(afterSequence: Int64, limit: Int) async throws(KeyReleaseError) -> [AuditRecord]
+
+    /// Closes connections. Further calls throw `.storeUnavailable`.
+    func close() async
+}
+
+/// A nonce handed out by `GET /v1/challenge`.
+public struct IssuedNonce: Sendable, Hashable {
+    /// 32 random bytes.
+    public let nonce: [UInt8]
+    /// When it was issued (the evidence's age is measured from here).
+    public let issuedAt: Date
+    /// After this instant it is refused.
+    public let expiresAt: Date
+
+    /// Creates a record of an issued nonce.
+    public init(nonce: [UInt8], issuedAt: Date, expiresAt: Date) {
+        self.nonce = nonce
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// The outcome of ``ReleaseStore/consumeNonce(_:now:)``.
+public enum NonceConsumption: Sendable, Hashable {
+    /// This caller consumed it; it was issued at `issuedAt`.
+    case consumed(issuedAt: Date)
+    /// Someone consumed it before.
+    case alreadyUsed
+    /// It expired before use.
+    case expired
+    /// Never issued (or issued by another service).
+    case unknown
+}
+
+/// An escrowed key envelope for one dataset.
+public struct EscrowEntry: Sendable, Hashable {
+    /// The dataset's 0G merkle root (32 bytes).
+    public let datasetRoot: [UInt8]
+    /// The 105-byte secp256k1 ECIES envelope sealed to the service's escrow key.
+    public let envelope: [UInt8]
+    /// The on-chain owner that signed the upload (20 bytes).
+    public let owner: [UInt8]
+    /// The owner's EIP-191 signature over the upload (65 bytes).
+    public let signature: [UInt8]
+    /// When it was stored.
+    public let storedAt: Date
+
+    /// Creates an entry.
+    public init(datasetRoot: [UInt8], envelope: [UInt8], owner: [UInt8], signature: [UInt8], storedAt: Date) {
+        self.datasetRoot = datasetRoot
+        self.envelope = envelope
+        self.owner = owner
+        self.signature = signature
+        self.storedAt = storedAt
+    }
+}
