@@ -1,0 +1,221 @@
+import Attestation
+import Chain
+import Crypto
+import Foundation
+
+/// `GET /v1/challenge` response.
+public struct ChallengeResponse: Codable, Sendable, Hashable {
+    /// 32 random bytes, `0x`-hex.
+    public let nonce: String
+    /// ISO 8601 instant after which the nonce is refused.
+    public let expiresAt: String
+}
+
+/// The dispatch ticket as sent in a release request (see ``DispatchTicket``).
+public struct DispatchTicketMessage: Codable, Sendable, Hashable {
+    /// `0x`-hex job id; must equal the request's.
+    public var jobId: String
+    /// `0x`-hex dataset root; must equal the request's.
+    public var datasetRoot: String
+    /// The node's address; must be the address of the request's `signerPublicKey`.
+    public var node: String
+    /// Unix seconds.
+    public var expiry: UInt64
+    /// `0x`-hex 65-byte EIP-712 signature by the job's on-chain provider.
+    public var signature: String
+
+    /// Creates a message.
+    public init(jobId: String, datasetRoot: String, node: String, expiry: UInt64, signature: String) {
+        self.jobId = jobId
+        self.datasetRoot = datasetRoot
+        self.node = node
+        self.expiry = expiry
+        self.signature = signature
+    }
+
+    /// Signs `ticket` (the coordinator's side).
+    public init(signing ticket: DispatchTicket, with key: Secp256k1.PrivateKey, chainID: UInt64, dataPolicy: Address) throws(ChainError) {
+        self.init(jobId: ChainHex.prefixed(ticket.jobID), datasetRoot: ChainHex.prefixed(ticket.datasetRoot), node: ticket.node.checksummed,
+                  expiry: ticket.expiry, signature: ChainHex.prefixed(try ticket.sign(with: key, chainID: chainID, dataPolicy: dataPolicy)))
+    }
+}
+
+/// `POST /v1/release` body.
+public struct ReleaseRequest: Codable, Sendable, Hashable {
+    /// `0x`-hex bytes32 job id.
+    public var jobId: String
+    /// `0x`-hex bytes32 0G root of the encrypted dataset.
+    public var datasetRoot: String
+    /// The TEE's evidence bundle (`licen-evidence/v1`).
+    public var evidence: EvidenceBundle
+    /// `0x`-hex 32-byte X25519 public key to seal the key to.
+    public var hpkePublicKey: String
+    /// `0x`-hex secp256k1 public key (33 or 65 bytes) that will sign the result manifest.
+    public var signerPublicKey: String
+    /// `0x`-hex nonce from `GET /v1/challenge`.
+    public var nonce: String
+    /// The coordinator's dispatch ticket.
+    public var ticket: DispatchTicketMessage
+
+    /// Creates a request.
+    public init(jobId: String, datasetRoot: String, evidence: EvidenceBundle, hpkePublicKey: String, signerPublicKey: String, nonce: String, ticket: DispatchTicketMessage) {
+        self.jobId = jobId
+        self.datasetRoot = datasetRoot
+        self.evidence = evidence
+        self.hpkePublicKey = hpkePublicKey
+        self.signerPublicKey = signerPublicKey
+        self.nonce = nonce
+        self.ticket = ticket
+    }
+
+    /// The decoder for release bodies (bundle dates are ISO 8601).
+    public static func decode(_ body: some DataProtocol) throws(KeyReleaseError) -> ReleaseRequest {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        do { return try d.decode(ReleaseRequest.self, from: Data(body)) } catch {
+            throw KeyReleaseError(.badRequest, "the body is not a release request: \(TDX.SignedDocument<TDX.QEIdentity>.describe(error))")
+        }
+    }
+
+    /// The encoder matching ``decode(_:)``.
+    public func encoded() -> Data {
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .iso8601
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? e.encode(self)) ?? Data()
+    }
+}
+
+/// A release request with every field decoded and size-checked.
+struct ParsedReleaseRequest {
+    let jobID: [UInt8]
+    let datasetRoot: [UInt8]
+    let hpkeKey: Curve25519.KeyAgreement.PublicKey
+    let hpkeKeyBytes: [UInt8]
+    let signerKey: Secp256k1.PublicKey
+    let signerKeyBytes: [UInt8]
+    let nonce: [UInt8]
+    let ticket: DispatchTicket
+    let ticketJobID: [UInt8]
+    let ticketDatasetRoot: [UInt8]
+    let ticketSignature: [UInt8]
+    let evidence: EvidenceBundle
+    let evidenceDigest: [UInt8]
+
+    var binding: ReleaseBinding { ReleaseBinding(nonce: nonce, jobID: jobID, hpkePublicKey: hpkeKeyBytes, signerPublicKey: signerKeyBytes) }
+
+    init(_ r: ReleaseRequest) throws(KeyReleaseError) {
+        jobID = try Self.hex(r.jobId, "jobId", count: 32)
+        datasetRoot = try Self.hex(r.datasetRoot, "datasetRoot", count: 32)
+        hpkeKeyBytes = try Self.hex(r.hpkePublicKey, "hpkePublicKey", count: 32)
+        do { hpkeKey = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: hpkeKeyBytes) } catch {
+            throw KeyReleaseError(.badRequest, "hpkePublicKey is not an X25519 public key")
+        }
+        signerKeyBytes = try Self.hex(r.signerPublicKey, "signerPublicKey", count: nil)
+        do { signerKey = try Secp256k1.PublicKey(bytes: signerKeyBytes) } catch {
+            throw KeyReleaseError(.badRequest, "signerPublicKey is not a secp256k1 public key (33 or 65 bytes)")
+        }
+        nonce = try Self.hex(r.nonce, "nonce", count: 32)
+        ticketJobID = try Self.hex(r.ticket.jobId, "ticket.jobId", count: 32)
+        ticketDatasetRoot = try Self.hex(r.ticket.datasetRoot, "ticket.datasetRoot", count: 32)
+        ticketSignature = try Self.hex(r.ticket.signature, "ticket.signature", count: 65)
+        let node: Address
+        do { node = try Address(r.ticket.node) } catch { throw KeyReleaseError(.badRequest, "ticket.node is not an address") }
+        ticket = DispatchTicket(jobID: ticketJobID, datasetRoot: ticketDatasetRoot, node: node, expiry: r.ticket.expiry)
+        evidence = r.evidence
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .iso8601
+        evidenceDigest = Array(SHA256.hash(data: (try? e.encode(r.evidence)) ?? Data()))
+    }
+
+    static func hex(_ text: String, _ field: String, count: Int?) throws(KeyReleaseError) -> [UInt8] {
+        guard let b = try? ChainHex.decode(text) else { throw KeyReleaseError(.badRequest, "\(field) is not hex") }
+        if let count, b.count != count { throw KeyReleaseError(.badRequest, "\(field) has \(b.count) bytes, not \(count)") }
+        return b
+    }
+}
+
+/// `POST /v1/release` success body.
+public struct ReleaseResponse: Codable, Sendable, Hashable {
+    /// `0x`-hex job id.
+    public let jobId: String
+    /// `0x`-hex dataset root.
+    public let datasetRoot: String
+    /// `0x`-hex hash of the audit record (bytes32 for `confirmTrainingComplete`).
+    public let attestationRef: String
+    /// The HPKE-sealed key ‖ IV.
+    public let sealedKey: SealedDatasetKey
+    /// The HPKE suite, for the record: `DHKEM(X25519, HKDF-SHA256)/HKDF-SHA256/AES-256-GCM`.
+    public let hpkeSuite: String
+    /// The request id.
+    public let requestId: String
+}
+
+/// `POST /v1/escrow` body: an owner's envelope for one dataset.
+public struct EscrowUpload: Codable, Sendable, Hashable {
+    /// `0x`-hex bytes32 dataset root.
+    public var datasetRoot: String
+    /// `0x`-hex 105-byte envelope sealed to the escrow key.
+    public var envelope: String
+    /// `0x`-hex 65-byte EIP-191 signature of ``message(datasetRoot:envelope:)`` by the owner.
+    public var signature: String
+
+    /// Creates an upload.
+    public init(datasetRoot: String, envelope: String, signature: String) {
+        self.datasetRoot = datasetRoot
+        self.envelope = envelope
+        self.signature = signature
+    }
+
+    /// The text the owner signs (EIP-191 personal message):
+    /// `licen-keyrelease-v1 escrow\ndatasetRoot: 0x…\nenvelopeSHA256: 0x…`.
+    public static func message(datasetRoot: [UInt8], envelope: [UInt8]) -> [UInt8] {
+        Array("licen-keyrelease-v1 escrow\ndatasetRoot: \(ChainHex.prefixed(datasetRoot))\nenvelopeSHA256: \(ChainHex.prefixed(SHA256.hash(data: envelope)))".utf8)
+    }
+
+    /// Builds a signed upload (the owner's side).
+    public static func signed(datasetRoot: [UInt8], envelope: [UInt8], owner: Secp256k1.PrivateKey) throws(ChainError) -> EscrowUpload {
+        let sig = try owner.signature(forDigest: MessageSigning.personalMessageHash(message(datasetRoot: datasetRoot, envelope: envelope)))
+        return EscrowUpload(datasetRoot: ChainHex.prefixed(datasetRoot), envelope: ChainHex.prefixed(envelope), signature: ChainHex.prefixed(sig.rawRepresentation))
+    }
+}
+
+/// Every error body: the code and the request id, nothing internal.
+public struct ErrorBody: Codable, Sendable, Hashable {
+    /// ``KeyReleaseError/Code`` raw value.
+    public let code: String
+    /// The request id (find the detail in the logs and the audit record).
+    public let requestId: String
+}
+
+/// `GET /v1/escrow-key` body.
+public struct EscrowKeyResponse: Codable, Sendable, Hashable {
+    /// `0x`-hex compressed secp256k1 public key owners seal envelopes to.
+    public let publicKey: String
+    /// The same key uncompressed (65 bytes).
+    public let publicKeyUncompressed: String
+}
+
+/// `GET /v1/audit/{ref}` body: the public record.
+public struct AuditRecordResponse: Codable, Sendable, Hashable {
+    /// Position in the chain.
+    public let sequence: Int64
+    /// `0x`-hex hash (the attestationRef).
+    public let hash: String
+    /// `0x`-hex previous hash.
+    public let previousHash: String
+    /// The canonical body exactly as hashed (a JSON text).
+    public let body: String
+    /// The body decoded.
+    public let record: AuditDraft
+
+    /// Renders a stored record.
+    public init(_ r: AuditRecord) {
+        sequence = r.sequence
+        hash = ChainHex.prefixed(r.hash)
+        previousHash = ChainHex.prefixed(r.previousHash)
+        body = String(decoding: r.body, as: UTF8.self)
+        record = r.draft
+    }
+}

@@ -1,0 +1,283 @@
+import Attestation
+import Chain
+import Crypto
+import DatasetCrypto
+import Foundation
+import Logging
+
+/// A policy file as loaded: its rules, its name and the SHA-256 of its bytes (recorded in audit).
+public struct LoadedPolicy: Sendable {
+    /// The rules.
+    public let policy: Policy
+    /// The file path (or a label).
+    public let source: String
+    /// SHA-256 of the file's bytes.
+    public let digest: [UInt8]
+
+    /// Loads and checks a policy file (YAML or JSON).
+    public init(file path: String) throws(KeyReleaseError) {
+        guard let data = FileManager.default.contents(atPath: path) else { throw KeyReleaseError(.configInvalid, "cannot read policy file \(path)") }
+        try self.init(text: String(decoding: data, as: UTF8.self), source: path)
+    }
+
+    /// Loads policy text.
+    public init(text: String, source: String) throws(KeyReleaseError) {
+        do { policy = try Policy(yaml: text) } catch { throw KeyReleaseError(.configInvalid, "policy \(source): \(error.message)") }
+        self.source = source
+        digest = Array(SHA256.hash(data: Data(text.utf8)))
+    }
+}
+
+/// The key-release use cases (DESIGN.md §2 steps 2–4), independent of HTTP: issue challenges,
+/// release a dataset key to fresh policy-approved evidence for a job granted on chain, accept
+/// owner-signed escrow envelopes, and serve the audit log. Every decision fails closed: any
+/// error on the way (store, chain, evidence, policy) refuses, and nothing is released unless
+/// every check passed.
+public final class ReleaseService: Sendable {
+    /// Tunables.
+    public struct Settings: Sendable {
+        /// How long a challenge nonce stays usable.
+        public var nonceTTL: TimeInterval = 120
+        /// The clock (tests pin it).
+        public var clock: @Sendable () -> Date = { Date() }
+        /// Creates defaults.
+        public init() {}
+    }
+
+    /// The store (nonces, escrow, audit).
+    public let store: any ReleaseStore
+    /// The chain view.
+    public let registry: any JobRegistry
+    /// Policies; evidence is accepted when one of them accepts it.
+    public let policies: [LoadedPolicy]
+    /// Evidence verification setup (collateral, AMD certificates, AK roots, caches); `now`,
+    /// `expectedNonce` and `policy` are set per request.
+    public let verification: QuoteVerification
+    /// The escrow key.
+    let escrowKey: EscrowKey
+    /// Tunables.
+    public let settings: Settings
+    /// Metrics.
+    public let metrics: ReleaseMetrics
+    /// The logger (request ids ride in metadata).
+    public let logger: Logger
+
+    /// Creates the service. `policies` must not be empty: with no policy nothing could be judged.
+    public init(store: any ReleaseStore, registry: any JobRegistry, policies: [LoadedPolicy], verification: QuoteVerification,
+                escrowKey: EscrowKey, settings: Settings = Settings(), metrics: ReleaseMetrics = ReleaseMetrics(),
+                logger: Logger = Logger(label: "keyrelease")) throws(KeyReleaseError) {
+        guard !policies.isEmpty else { throw KeyReleaseError(.configInvalid, "no policy files: the service would refuse every release") }
+        self.store = store
+        self.registry = registry
+        self.policies = policies
+        var v = verification
+        if v.verifier.cache == nil { v.verifier = v.verifier.with(cache: VerificationCache()) }
+        if v.tpmVerifier.cache == nil { v.tpmVerifier = TPM.QuoteVerifier(akRoots: v.tpmVerifier.akRoots, cache: VerificationCache()) }
+        self.verification = v
+        self.escrowKey = escrowKey
+        self.settings = settings
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// The escrow public key.
+    public var escrowPublicKey: Secp256k1.PublicKey { escrowKey.publicKey }
+
+    // MARK: - Challenge
+
+    /// Issues a single-use nonce, kept in the store so every replica honours it once.
+    public func challenge() async throws(KeyReleaseError) -> ChallengeResponse {
+        let now = settings.clock()
+        var nonce = [UInt8](repeating: 0, count: 32)
+        var rng = SystemRandomNumberGenerator()
+        for i in nonce.indices { nonce[i] = rng.next() }
+        let issued = IssuedNonce(nonce: nonce, issuedAt: now, expiresAt: now.addingTimeInterval(settings.nonceTTL))
+        try await store.insertNonce(issued)
+        return ChallengeResponse(nonce: ChainHex.prefixed(nonce), expiresAt: ISO8601DateFormatter().string(from: issued.expiresAt))
+    }
+
+    // MARK: - Release
+
+    /// Decides one release request. Every outcome, release or refusal, is appended to the audit
+    /// chain (best effort for refusals when the store itself is down).
+    public func release(body: some DataProtocol, requestID: String) async throws(KeyReleaseError) -> ReleaseResponse {
+        var draft = AuditDraft(timeMillis: Self.millis(settings.clock()), outcome: "refused", requestID: requestID)
+        do {
+            let request = try ReleaseRequest.decode(body)
+            return try await release(request, requestID: requestID, draft: &draft)
+        } catch {
+            draft.code = error.code.rawValue
+            await auditRefusal(draft, error: error)
+            throw error
+        }
+    }
+
+    private func release(_ raw: ReleaseRequest, requestID: String, draft: inout AuditDraft) async throws(KeyReleaseError) -> ReleaseResponse {
+        draft.jobID = raw.jobId
+        draft.datasetRoot = raw.datasetRoot
+        draft.signerPublicKey = raw.signerPublicKey
+        draft.hpkePublicKey = raw.hpkePublicKey
+        let r = try ParsedReleaseRequest(raw)
+        draft.jobID = ChainHex.prefixed(r.jobID)
+        draft.datasetRoot = ChainHex.prefixed(r.datasetRoot)
+        draft.evidenceDigest = ChainHex.prefixed(r.evidenceDigest)
+        draft.platform = r.evidence.platform.rawValue
+
+        // 1. The nonce: consumed atomically, before anything else, so a refused attempt burns it.
+        let now = settings.clock()
+        let issuedAt: Date
+        switch try await store.consumeNonce(r.nonce, now: now) {
+        case .consumed(let at): issuedAt = at
+        case .alreadyUsed: throw KeyReleaseError(.nonceUsed, "the nonce was already used")
+        case .expired: throw KeyReleaseError(.nonceExpired, "the nonce expired")
+        case .unknown: throw KeyReleaseError(.nonceUnknown, "the nonce was not issued by this service")
+        }
+
+        // 2–3. Evidence: verifies, binds this request, satisfies a policy.
+        let started = ContinuousClock.now
+        let accepted = try await judge(r, issuedAt: issuedAt, now: now, draft: &draft)
+        metrics.verification(ContinuousClock.now - started)
+        draft.policyName = accepted.policy.name
+        draft.policyDigest = ChainHex.prefixed(accepted.digest)
+
+        // 4. The chain: the job is live, for this dataset, and dispatched to this node.
+        try await checkChain(r, now: now)
+
+        // 5. The escrowed envelope, opened in memory only.
+        guard let entry = try await store.escrow(datasetRoot: r.datasetRoot) else {
+            throw KeyReleaseError(.escrowMissing, "no envelope is escrowed for dataset \(ChainHex.prefixed(r.datasetRoot))")
+        }
+        let opened: (datasetKey: SymmetricKey, datasetIV: [UInt8])
+        do { opened = try KeyEnvelope(bytes: entry.envelope).open(with: escrowKey.privateKey) } catch {
+            throw KeyReleaseError(.internalError, "the escrowed envelope for \(ChainHex.prefixed(r.datasetRoot)) does not open")
+        }
+
+        // 6. Audit first (its hash is bound into the sealing context), then seal.
+        draft.outcome = "released"
+        draft.code = nil
+        draft.timeMillis = Self.millis(now)
+        let record = try await store.appendAudit(draft)
+        let info = SealedDatasetKey.info(jobID: r.jobID, datasetRoot: r.datasetRoot, attestationRef: record.hash)
+        let sealed = try SealedDatasetKey.seal(key: opened.datasetKey, iv: opened.datasetIV, to: r.hpkeKey, info: info)
+        metrics.released()
+        logger.info("released", metadata: ["requestId": "\(requestID)", "jobId": "\(ChainHex.prefixed(r.jobID))",
+                                           "datasetRoot": "\(ChainHex.prefixed(r.datasetRoot))", "attestationRef": "\(ChainHex.prefixed(record.hash))"])
+        return ReleaseResponse(jobId: ChainHex.prefixed(r.jobID), datasetRoot: ChainHex.prefixed(r.datasetRoot), attestationRef: ChainHex.prefixed(record.hash),
+                               sealedKey: sealed, hpkeSuite: "DHKEM(X25519, HKDF-SHA256)/HKDF-SHA256/AES-256-GCM", requestId: requestID)
+    }
+
+    /// Verifies the evidence, checks it binds the request, and finds a policy that accepts it.
+    private func judge(_ r: ParsedReleaseRequest, issuedAt: Date, now: Date, draft: inout AuditDraft) async throws(KeyReleaseError) -> LoadedPolicy {
+        let binding = r.binding
+        var v = verification
+        v.now = now
+        v.platform = .auto
+        v.eventLog = nil
+        v.expectedNonce = binding.tpmExtraData
+        let verified: VerifiedEvidence
+        switch await v.verify(bundle: r.evidence) {
+        case .success(let e): verified = e
+        case .failure(let report):
+            let code = report.error?.code ?? "unknown"
+            if code == AttestationError.Code.nonceMismatch.rawValue {
+                throw KeyReleaseError(.bindingMismatch, "the TPM quote's extraData is not the first half of the release binding")
+            }
+            throw KeyReleaseError(.evidenceInvalid, "evidence does not verify: \(code): \(report.error?.message ?? "")")
+        }
+        switch verified {
+        case .tdx(let q): guard q.claims.reportData.bytes == binding.reportData else { throw KeyReleaseError(.bindingMismatch, "the TD quote's REPORTDATA does not bind this request") }
+        case .snp(let rep, _): guard rep.claims.reportData.bytes == binding.reportData else { throw KeyReleaseError(.bindingMismatch, "the SNP report's REPORT_DATA does not bind this request") }
+        case .tpm: break // extraData checked by the verifier against binding.tpmExtraData
+        }
+        let input = verified.policyInput(evidenceTime: issuedAt)
+        draft.claims = Self.summary(input)
+        var failures = [String]()
+        for p in policies {
+            let result = p.policy.validate(input, now: now)
+            if result.failures.isEmpty { return p }
+            failures += result.failures.map { "\(p.policy.name): \($0.message)" }
+        }
+        draft.policyName = policies.map(\.policy.name).joined(separator: ",")
+        draft.claims["policyFailures"] = failures.joined(separator: "; ")
+        throw KeyReleaseError(.policyRejected, "no policy accepts the evidence: \(failures.joined(separator: "; "))")
+    }
+
+    private func checkChain(_ r: ParsedReleaseRequest, now: Date) async throws(KeyReleaseError) {
+        guard let job = try await registry.job(r.jobID) else { throw KeyReleaseError(.jobNotFound, "job \(ChainHex.prefixed(r.jobID)) does not exist on chain") }
+        guard job.state == .granted || job.state == .running else {
+            throw KeyReleaseError(.jobNotActive, "job \(ChainHex.prefixed(r.jobID)) is \(job.state), not Granted or Running")
+        }
+        guard job.datasetRoot == r.datasetRoot else {
+            throw KeyReleaseError(.datasetMismatch, "job \(ChainHex.prefixed(r.jobID)) is for dataset \(ChainHex.prefixed(job.datasetRoot)), not \(ChainHex.prefixed(r.datasetRoot))")
+        }
+        guard r.ticketJobID == r.jobID, r.ticketDatasetRoot == r.datasetRoot else { throw KeyReleaseError(.ticketInvalid, "the dispatch ticket names another job or dataset") }
+        guard r.ticket.node == r.signerKey.address else { throw KeyReleaseError(.ticketInvalid, "the dispatch ticket names node \(r.ticket.node), not this TEE's signer \(r.signerKey.address)") }
+        guard r.ticket.expiry > UInt64(max(0, now.timeIntervalSince1970)) else { throw KeyReleaseError(.ticketInvalid, "the dispatch ticket expired") }
+        let chainID = try await registry.chainID()
+        let signer: Address
+        do { signer = try r.ticket.signer(of: r.ticketSignature, chainID: chainID, dataPolicy: registry.contract) } catch {
+            throw KeyReleaseError(.ticketInvalid, "the dispatch ticket's signature does not recover")
+        }
+        guard signer == job.provider else { throw KeyReleaseError(.ticketSigner, "the dispatch ticket is signed by \(signer), not the job's provider \(job.provider)") }
+    }
+
+    func auditRefusal(_ draft: AuditDraft, error: KeyReleaseError) async {
+        logger.notice("refused", metadata: ["requestId": "\(draft.requestID)", "code": "\(error.code.rawValue)", "detail": "\(error.message)"])
+        do { _ = try await store.appendAudit(draft) } catch {
+            logger.error("refusal not audited", metadata: ["requestId": "\(draft.requestID)", "code": "\(error.code.rawValue)"])
+        }
+    }
+
+    static func summary(_ input: PolicyInput) -> [String: String] {
+        var claims = input.measurements
+        claims["debug"] = input.debug ? "true" : "false"
+        if let s = input.tcbStatus { claims["tcbStatus"] = s }
+        for (k, v) in input.tcbComponents { claims["tcb.\(k)"] = String(v) }
+        if let d = input.imageDigests { claims["imageDigests"] = d.joined(separator: ",") }
+        if let c = input.codeHashes { claims["codeHashes"] = c.joined(separator: ",") }
+        return claims
+    }
+
+    static func millis(_ d: Date) -> Int64 { Int64((d.timeIntervalSince1970 * 1000).rounded(.down)) }
+
+    // MARK: - Escrow
+
+    /// Stores an owner's envelope: the upload must be signed (EIP-191) by the dataset's on-chain
+    /// `policies(root).owner`, and the envelope must open under this service's escrow key.
+    public func escrow(body: some DataProtocol, requestID: String) async throws(KeyReleaseError) {
+        let upload: EscrowUpload
+        do { upload = try JSONDecoder().decode(EscrowUpload.self, from: Data(body)) } catch { throw KeyReleaseError(.badRequest, "the body is not an escrow upload") }
+        let root = try ParsedReleaseRequest.hex(upload.datasetRoot, "datasetRoot", count: 32)
+        let envelope = try ParsedReleaseRequest.hex(upload.envelope, "envelope", count: KeyEnvelope.length)
+        let signature = try ParsedReleaseRequest.hex(upload.signature, "signature", count: 65)
+        let signer: Address
+        do {
+            signer = try Secp256k1.RecoverableSignature(rawRepresentation: signature)
+                .recoverPublicKey(digest: MessageSigning.personalMessageHash(EscrowUpload.message(datasetRoot: root, envelope: envelope))).address
+        } catch { throw KeyReleaseError(.escrowSignature, "the escrow signature does not recover") }
+        guard let owner = try await registry.owner(ofDataset: root) else {
+            throw KeyReleaseError(.escrowSignature, "dataset \(ChainHex.prefixed(root)) is not registered on chain")
+        }
+        guard signer == owner else { throw KeyReleaseError(.escrowSignature, "the escrow upload is signed by \(signer), not the dataset owner \(owner)") }
+        do { _ = try KeyEnvelope(bytes: envelope).open(with: escrowKey.privateKey) } catch {
+            throw KeyReleaseError(.escrowEnvelope, "the envelope does not open under this service's escrow key")
+        }
+        try await store.putEscrow(EscrowEntry(datasetRoot: root, envelope: envelope, owner: owner.bytes, signature: signature, storedAt: settings.clock()))
+        logger.info("escrowed", metadata: ["requestId": "\(requestID)", "datasetRoot": "\(ChainHex.prefixed(root))", "owner": "\(owner)"])
+    }
+
+    // MARK: - Audit and health
+
+    /// The public audit record for `ref` (`0x`-hex hash).
+    public func auditRecord(ref: String) async throws(KeyReleaseError) -> AuditRecord {
+        let hash = try ParsedReleaseRequest.hex(ref, "attestationRef", count: 32)
+        guard let r = try await store.auditRecord(hash: hash) else { throw KeyReleaseError(.notFound, "no audit record \(ref)") }
+        return r
+    }
+
+    /// Throws unless the store and the chain both answer.
+    public func ready() async throws(KeyReleaseError) {
+        try await store.ping()
+        try await registry.ping()
+    }
+}
