@@ -4,6 +4,16 @@ import Foundation
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
+    /// Nibble values by byte; 0xFF for a byte that is not a hex digit.
+    private static let nibbleTable: [UInt8] = (0..<256).map { c in
+        switch UInt8(c) {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt8(c) - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt8(c) - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt8(c) - UInt8(ascii: "A") + 10
+        default: 0xFF
+        }
+    }
+
     /// Lowercase hex of `bytes`.
     public static func encode<B: Sequence>(_ bytes: B) -> String where B.Element == UInt8 {
         var out = [UInt8]()
@@ -23,17 +33,43 @@ public enum Hex {
         var text = text
         let fast: [UInt8]? = text.withUTF8 { u in
             guard u.count % 2 == 0 else { return nil }
-            var out = [UInt8](repeating: 0, count: u.count / 2)
-            var i = 0
-            while i < u.count {
-                guard let hi = nibble(u[i]), let lo = nibble(u[i + 1]) else { return nil }
-                out[i / 2] = hi << 4 | lo
-                i += 2
+            var ok = true
+            let out = [UInt8](unsafeUninitializedCapacity: u.count / 2) { buf, count in
+                ok = decodePlain(u, into: buf.baseAddress)
+                count = u.count / 2
             }
-            return out
+            return ok ? out : nil
         }
         if let fast { return fast }
         return try decode(utf8: Array(text.utf8))
+    }
+
+    /// Decodes plain even-length hex `text` (no prefix, no spaces) into `out` at `offset` and
+    /// returns how many bytes it wrote; nil when `text` is anything else or does not fit (the
+    /// bytes at `offset` may then have been overwritten).
+    public static func decodePlain(_ text: String, into out: inout [UInt8], at offset: Int) -> Int? {
+        var text = text
+        return text.withUTF8 { u -> Int? in
+            let n = u.count / 2
+            guard u.count % 2 == 0, offset >= 0, offset + n <= out.count else { return nil }
+            let ok = out.withUnsafeMutableBufferPointer { buf in decodePlain(u, into: buf.baseAddress.map { $0 + offset }) }
+            return ok ? n : nil
+        }
+    }
+
+    /// Table-driven decode of `u` (even length) into `dst`; false on a non-hex byte.
+    private static func decodePlain(_ u: UnsafeBufferPointer<UInt8>, into dst: UnsafeMutablePointer<UInt8>?) -> Bool {
+        guard let src = u.baseAddress, let dst else { return u.isEmpty }
+        var bad: UInt8 = 0
+        nibbleTable.withUnsafeBufferPointer { table in
+            // 0xFF marks a non-hex byte; OR-ing the nibbles flags any of them.
+            for i in 0..<(u.count / 2) {
+                let hi = table[Int(src[2 * i])], lo = table[Int(src[2 * i + 1])]
+                bad |= (hi | lo) & 0xF0
+                dst[i] = hi << 4 | (lo & 0x0F)
+            }
+        }
+        return bad == 0
     }
 
     /// Decodes hex from UTF-8 bytes; see ``decode(_:)``.

@@ -11,8 +11,31 @@ extension TPM {
         public let attest: Attest
         /// The AK's TPM name, when the AK came as a public area.
         public let akName: [UInt8]?
-        /// The quoted PCR values (only the selected ones), by bank and index.
-        public let pcrs: [String: [Int: [UInt8]]]
+        /// The quoted PCR values concatenated in selection order (exactly what pcrDigest hashes).
+        public let quotedValues: [UInt8]
+        /// The quoted PCR values (only the selected ones), by bank and index, cut from
+        /// ``quotedValues`` along the quote's selection (built on use, not on every verify).
+        public var pcrs: [String: [Int: [UInt8]]] {
+            var out = [String: [Int: [UInt8]]]()
+            var offset = 0
+            for sel in attest.selection {
+                guard let bank = sel.bank.bankName, let size = sel.bank.digestSize else { continue }
+                var values = out[bank] ?? [:]
+                for i in sel.indices where offset + size <= quotedValues.count {
+                    values[i] = Array(quotedValues[offset..<offset + size])
+                    offset += size
+                }
+                out[bank] = values
+            }
+            return out
+        }
+
+        /// A verified quote: its attestation, AK name and the presented values it covers.
+        init(attest: Attest, akName: [UInt8]?, quotedValues: [UInt8]) {
+            self.attest = attest
+            self.akName = akName
+            self.quotedValues = quotedValues
+        }
         /// The event log, when one came and its replay matched the quoted PCRs.
         public var eventLog: EventLog.Verified?
         /// The AK certificate's subject, when an AK certificate chain was verified.
@@ -87,28 +110,27 @@ extension TPM {
             if let expectedNonce, attest.extraData != expectedNonce {
                 throw AttestationError(.nonceMismatch, "the quote carries nonce \(Hex.encode(attest.extraData)), expected \(Hex.encode(expectedNonce))")
             }
-            var concatenated = [UInt8]()
-            concatenated.reserveCapacity(attest.selection.reduce(0) { $0 + $1.indices.count * ($1.bank.digestSize ?? 0) })
-            var quoted = [String: [Int: [UInt8]]]()
+            // Every presented value decoded straight into its place in the digest input.
+            var concatenated = [UInt8](repeating: 0, count: attest.selection.reduce(0) { $0 + ($1.bank.bankName == nil ? 0 : $1.indices.count * ($1.bank.digestSize ?? 0)) })
+            var offset = 0
             for sel in attest.selection {
                 guard let bank = sel.bank.bankName, let size = sel.bank.digestSize else { continue }
                 let presented = pcrs[bank] ?? [:]
-                var values = quoted[bank] ?? [:]
-                values.reserveCapacity(values.count + sel.indices.count)
                 for i in sel.indices {
                     guard let hex = presented[i < Self.indexNames.count ? Self.indexNames[i] : String(i)] else { throw AttestationError(.pcrMissing, "PCR \(bank):\(i) is selected by the quote but not presented") }
-                    let value: [UInt8]
-                    do { value = try Hex.decode(hex) } catch { throw AttestationError(.badEncoding, "PCR \(bank):\(i) is not hex") }
-                    guard value.count == size else { throw AttestationError(.malformed, "PCR \(bank):\(i) has \(value.count) bytes, a \(bank) PCR has \(size)") }
-                    concatenated += value
-                    values[i] = value
+                    if Hex.decodePlain(hex, into: &concatenated, at: offset) != size {
+                        let value: [UInt8]
+                        do { value = try Hex.decode(hex) } catch { throw AttestationError(.badEncoding, "PCR \(bank):\(i) is not hex") }
+                        guard value.count == size else { throw AttestationError(.malformed, "PCR \(bank):\(i) has \(value.count) bytes, a \(bank) PCR has \(size)") }
+                        concatenated.replaceSubrange(offset..<offset + size, with: value)
+                    }
+                    offset += size
                 }
-                quoted[bank] = values
             }
             guard let digest = signature.hash.hash(concatenated), digest == attest.pcrDigest else {
                 throw AttestationError(.pcrDigestMismatch, "the presented PCR values do not hash to the quoted pcrDigest \(Hex.encode(attest.pcrDigest))")
             }
-            return VerifiedQuote(attest: attest, akName: ak.name, pcrs: quoted)
+            return VerifiedQuote(attest: attest, akName: ak.name, quotedValues: concatenated)
         }
 
         /// Verifies the TPM part of an evidence bundle: the quote, then the AK certificate chain
