@@ -71,6 +71,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "BigInt", package: "BigInt"),
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -110,6 +111,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -128,6 +130,18 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        .executableTarget(
+            name: "release-load",
+            dependencies: [
+                "KeyRelease", "Attestation", "Chain", "DatasetCrypto", "ZeroG", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Benchmarks/ReleaseLoad"
+        ),
         .testTarget(
             name: "AttestationTests",
             dependencies: ["Attestation", "TestSupport"]
@@ -142,8 +156,10 @@ let package = Package(
         ),
         .testTarget(
             name: "KeyReleaseTests",
-            dependencies: ["KeyRelease", "Attestation", "Chain", "DatasetCrypto", "ProviderNode", "TestSupport",
-                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client")]
+            dependencies: ["KeyRelease", "Attestation", "Chain", "DatasetCrypto", "ProviderNode", "ZeroG", "TestSupport",
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "BigInt", package: "BigInt"), .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -33,6 +33,20 @@ public struct DataPolicy: Sendable {
         public let requestTime: UInt64
         public let state: JobState
         public let termsHash: [UInt8]
+
+        /// A job as `jobs(jobId)` returns it.
+        public init(datasetRoot: [UInt8], requester: Address, provider: Address, purposeID: [UInt8], requestedEpochs: UInt32, escrowAmount: BigUInt,
+                    requestTime: UInt64, state: JobState, termsHash: [UInt8]) {
+            self.datasetRoot = datasetRoot
+            self.requester = requester
+            self.provider = provider
+            self.purposeID = purposeID
+            self.requestedEpochs = requestedEpochs
+            self.escrowAmount = escrowAmount
+            self.requestTime = requestTime
+            self.state = state
+            self.termsHash = termsHash
+        }
     }
 
     /// `policies(bytes32)`.

@@ -25,8 +25,20 @@ public struct KeyReleaseError: Error, Sendable, Hashable, CustomStringConvertibl
         case evidenceInvalid = "evidence_invalid"
         /// The evidence verifies but does not bind this nonce, job and keys.
         case bindingMismatch = "binding_mismatch"
-        /// No configured policy accepts the evidence.
+        /// No configured policy accepts the evidence (a reason not covered by the codes below).
         case policyRejected = "policy_rejected"
+        /// The evidence comes from a debug TEE and the policy forbids it.
+        case debugNotAllowed = "debug_not_allowed"
+        /// The policy has no section for the evidence's platform.
+        case platformNotAllowed = "platform_not_allowed"
+        /// The TCB status or level is not accepted (or no TCB level matched).
+        case tcbNotAccepted = "tcb_not_accepted"
+        /// A measurement (MRTD, RTMR, PCR, MEASUREMENT, HOST_DATA …) is outside the policy.
+        case measurementNotAllowed = "measurement_not_allowed"
+        /// A container image digest or training-code hash is outside the policy (or absent).
+        case workloadNotAllowed = "workload_not_allowed"
+        /// The evidence is older than the policy's maxEvidenceAge.
+        case evidenceTooOld = "evidence_too_old"
         // Chain (403 / 404 / 409)
         /// The job does not exist on chain.
         case jobNotFound = "job_not_found"
@@ -56,6 +68,8 @@ public struct KeyReleaseError: Error, Sendable, Hashable, CustomStringConvertibl
         case configInvalid = "config_invalid"
         /// An internal failure (sealing, encoding).
         case internalError = "internal_error"
+        /// The audit chain is broken: a gap, a fork, or a record whose hash does not match.
+        case auditChainBroken = "audit_chain_broken"
 
         /// The HTTP status this code maps to.
         public var httpStatus: Int {
@@ -65,10 +79,10 @@ public struct KeyReleaseError: Error, Sendable, Hashable, CustomStringConvertibl
             case .notFound, .jobNotFound, .escrowMissing: 404
             case .payloadTooLarge: 413
             case .nonceUnknown, .nonceExpired, .nonceUsed: 409
-            case .evidenceInvalid, .bindingMismatch, .policyRejected, .ticketInvalid, .ticketSigner, .escrowSignature: 403
+            case .evidenceInvalid, .bindingMismatch, .policyRejected, .debugNotAllowed, .platformNotAllowed, .tcbNotAccepted, .measurementNotAllowed, .workloadNotAllowed, .evidenceTooOld, .ticketInvalid, .ticketSigner, .escrowSignature: 403
             case .jobNotActive, .datasetMismatch: 409
             case .storeUnavailable, .chainUnavailable: 503
-            case .storeCorrupt, .configInvalid, .internalError: 500
+            case .storeCorrupt, .configInvalid, .internalError, .auditChainBroken: 500
             }
         }
     }

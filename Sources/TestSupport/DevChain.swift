@@ -52,5 +52,5 @@ public final class DevChain: Sendable {
 /// A failure of a test helper, with the output that explains it.
 public struct CLIError: Error, CustomStringConvertible {
     public let description: String
-    init(_ d: String) { description = d }
+    public init(_ d: String) { description = d }
 }

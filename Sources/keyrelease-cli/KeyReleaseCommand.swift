@@ -9,13 +9,13 @@ import X509
 struct KeyReleaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keyrelease",
-        abstract: "Attestation-gated key release: verify TEE evidence, and (later) serve keys to it.",
+        abstract: "Attestation-gated key release: verify TEE evidence, and serve dataset keys to it.",
         discussion: """
         Exit codes (every subcommand): 0 accepted / success; 1 evidence authentic but rejected
         (TCB status, debug, no TCB level, policy); 2 evidence invalid (format, signature, chain,
         revoked, expired collateral); 3 usage, I/O or missing collateral.
         """,
-        subcommands: [VerifyQuote.self, PolicyCommand.self, EvidenceCommand.self, DatasetCommand.self, ChainCommand.self, Bench.self]
+        subcommands: [VerifyQuote.self, Serve.self, PolicyCommand.self, EvidenceCommand.self, EscrowCommand.self, AuditCommand.self, DatasetCommand.self, ChainCommand.self, Bench.self]
     )
 
     /// Runs the command with the documented exit codes: argument errors exit 3, not 64.

@@ -191,15 +191,29 @@ public final class ReleaseService: Sendable {
         }
         let input = verified.policyInput(evidenceTime: issuedAt)
         draft.claims = Self.summary(input)
-        var failures = [String]()
+        // Accepted by any policy; otherwise refused with the most telling reason of the policy
+        // that came closest (fewest failures): debug, platform, TCB, measurement, workload, age.
+        var closest: (policy: LoadedPolicy, failures: [ValidationFailure])?
         for p in policies {
-            let result = p.policy.validate(input, now: now)
-            if result.failures.isEmpty { return p }
-            failures += result.failures.map { "\(p.policy.name): \($0.message)" }
+            let failures = p.policy.validate(input, now: now).failures
+            if failures.isEmpty { return p }
+            if closest == nil || failures.count < closest!.failures.count { closest = (p, failures) }
         }
-        draft.policyName = policies.map(\.policy.name).joined(separator: ",")
-        draft.claims["policyFailures"] = failures.joined(separator: "; ")
-        throw KeyReleaseError(.policyRejected, "no policy accepts the evidence: \(failures.joined(separator: "; "))")
+        let (policy, failures) = closest!
+        draft.policyName = policy.policy.name
+        draft.policyDigest = ChainHex.prefixed(policy.digest)
+        draft.claims["policyFailures"] = failures.map(\.message).joined(separator: "; ")
+        throw KeyReleaseError(Self.refusalCode(failures.map(\.code)), "policy \(policy.policy.name) refuses the evidence: \(failures.map(\.message).joined(separator: "; "))")
+    }
+
+    /// The refusal code for a policy's failures, most telling first.
+    static func refusalCode(_ codes: [ValidationFailure.Code]) -> KeyReleaseError.Code {
+        let order: [(ValidationFailure.Code, KeyReleaseError.Code)] = [
+            (.debugNotAllowed, .debugNotAllowed), (.platformNotAllowed, .platformNotAllowed), (.tcbStatusNotAccepted, .tcbNotAccepted),
+            (.noMatchingTCBLevel, .tcbNotAccepted), (.tcbBelowMinimum, .tcbNotAccepted), (.measurementMismatch, .measurementNotAllowed),
+            (.workloadNotAllowed, .workloadNotAllowed), (.evidenceTooOld, .evidenceTooOld),
+        ]
+        return order.first { codes.contains($0.0) }?.1 ?? .policyRejected
     }
 
     private func checkChain(_ r: ParsedReleaseRequest, now: Date) async throws(KeyReleaseError) {

@@ -1,0 +1,44 @@
+import Chain
+import Foundation
+
+/// Offline verification of the whole audit chain (`keyrelease audit verify --store …`): every
+/// record's hash matches its contents, sequences run 1, 2, 3 … without a gap, and each record
+/// names the previous one's hash (the first names 32 zero bytes). Any edit, deletion or
+/// insertion in the stored rows breaks one of these.
+public enum AuditChain {
+    /// What a verified chain holds.
+    public struct Summary: Sendable, Hashable, Codable {
+        /// Number of records.
+        public let records: Int64
+        /// `0x`-hex hash of the last record (the head), nil for an empty chain.
+        public let head: String?
+        /// Releases among them.
+        public let released: Int64
+        /// Refusals among them.
+        public let refused: Int64
+    }
+
+    /// Walks the store's chain page by page. Throws `.auditChainBroken` naming the first bad
+    /// record, or the store's own errors.
+    public static func verify(_ store: any ReleaseStore, pageSize: Int = 500) async throws(KeyReleaseError) -> Summary {
+        var expected: Int64 = 1
+        var previous = AuditRecord.genesis
+        var released: Int64 = 0
+        var refused: Int64 = 0
+        while true {
+            let page = try await store.auditRecords(afterSequence: expected - 1, limit: pageSize)
+            for r in page {
+                guard r.sequence == expected else { throw KeyReleaseError(.auditChainBroken, "record \(expected) is missing (found \(r.sequence) next)") }
+                guard r.previousHash == previous else {
+                    throw KeyReleaseError(.auditChainBroken, "record \(r.sequence) names previous hash \(ChainHex.prefixed(r.previousHash)), the chain has \(ChainHex.prefixed(previous))")
+                }
+                guard r.hashIsConsistent else { throw KeyReleaseError(.auditChainBroken, "record \(r.sequence): its contents do not hash to its stored hash \(ChainHex.prefixed(r.hash))") }
+                if r.draft.outcome == "released" { released += 1 } else { refused += 1 }
+                previous = r.hash
+                expected += 1
+            }
+            if page.count < pageSize { break }
+        }
+        return Summary(records: expected - 1, head: expected == 1 ? nil : ChainHex.prefixed(previous), released: released, refused: refused)
+    }
+}

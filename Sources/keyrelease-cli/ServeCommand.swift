@@ -1,0 +1,150 @@
+import ArgumentParser
+import Chain
+import DatasetCrypto
+import Foundation
+import KeyRelease
+import Logging
+
+/// `keyrelease serve --config FILE`: run the key-release service.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the key-release service (HTTP API in Docs/keyrelease-service.md).",
+        discussion: """
+        Opens the store (sqlite:PATH or postgres://…, migrations applied), loads the policy files
+        and the escrow key (a 0600 file or an environment variable; never logged), and serves
+        /v1/challenge, /v1/release, /v1/escrow, /v1/escrow-key, /v1/audit/{ref}, /healthz,
+        /readyz and /metrics until SIGTERM or SIGINT (graceful shutdown). Logs are JSON lines on
+        stderr. Exit codes: 0 after a clean shutdown; 3 bad configuration or the store cannot be opened.
+        """
+    )
+
+    @Option(help: ArgumentHelp("YAML configuration file.", valueName: "FILE"))
+    var config: String
+
+    @Flag(help: "Check the configuration (policies, escrow key, store reachable and migrated) and exit without serving.")
+    var check = false
+
+    func run() async throws {
+        LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+        let built: (ReleaseService, ReleaseHTTP.Listener)
+        do { built = try await ReleaseServer.make(try ServiceConfig(file: config)) } catch {
+            FileHandle.standardError.write(Data("keyrelease serve: \(error)\n".utf8))
+            throw ExitCode(3)
+        }
+        let (service, listener) = built
+        if check {
+            await service.store.close()
+            print("configuration ok: \(service.policies.count) policies, escrow key \(ChainHex.prefixed(service.escrowPublicKey.serialized(compressed: true)))")
+            return
+        }
+        do {
+            try await ReleaseHTTP.run(service: service, listener: listener) { port in
+                service.logger.info("listening", metadata: ["host": "\(listener.host)", "port": "\(port)", "tls": "\(listener.tls != nil)"])
+            }
+        } catch {
+            await service.store.close()
+            throw error
+        }
+        await service.store.close()
+    }
+}
+
+/// `keyrelease audit`: the audit chain.
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Check the key-release audit chain.", subcommands: [Verify.self])
+
+    /// `keyrelease audit verify --store URL`.
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify the whole audit hash chain offline.",
+            discussion: "Exit codes: 0 the chain is intact; 2 the chain is broken (a gap, a fork or an edited record, named); 3 the store cannot be read."
+        )
+
+        @Option(help: ArgumentHelp("The service's store: sqlite:PATH or postgres://user@host:port/db.", valueName: "URL"))
+        var store: String
+
+        @Flag(help: "Print one JSON object.")
+        var json = false
+
+        func run() async throws {
+            let s: any ReleaseStore
+            do { s = try await ReleaseStores.open(store) } catch {
+                FileHandle.standardError.write(Data("keyrelease audit verify: \(error)\n".utf8))
+                throw ExitCode(3)
+            }
+            let result: Result<AuditChain.Summary, KeyReleaseError>
+            do { result = .success(try await AuditChain.verify(s)) } catch { result = .failure(error) }
+            await s.close()
+            switch result {
+            case .success(let summary):
+                if json {
+                    let e = JSONEncoder()
+                    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    var obj = try JSONSerialization.jsonObject(with: try e.encode(summary)) as! [String: Any]
+                    obj["intact"] = true
+                    print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+                } else {
+                    print("intact: \(summary.records) records (\(summary.released) released, \(summary.refused) refused), head \(summary.head ?? "none")")
+                }
+            case .failure(let error):
+                if json {
+                    print(String(decoding: try JSONSerialization.data(withJSONObject: ["intact": false, "error": ["code": error.code.rawValue, "message": error.message]], options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+                } else {
+                    FileHandle.standardError.write(Data("audit chain: \(error)\n".utf8))
+                }
+                throw ExitCode(error.code == .auditChainBroken || error.code == .storeCorrupt ? 2 : 3)
+            }
+        }
+    }
+}
+
+/// `keyrelease escrow`: escrow-key and upload tools.
+struct EscrowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "escrow", abstract: "Escrow key and owner upload tools.", subcommands: [Keygen.self, Upload.self])
+
+    /// `keyrelease escrow keygen --out FILE`.
+    struct Keygen: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create the service's escrow key in a new file with mode 0600; print its public key.")
+
+        @Option(help: ArgumentHelp("New key file (never overwritten).", valueName: "FILE"))
+        var out: String
+
+        func run() throws {
+            do {
+                let key = try EscrowKey.generate(file: out)
+                print(ChainHex.prefixed(key.publicKey.serialized(compressed: true)))
+            } catch {
+                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                throw ExitCode(3)
+            }
+        }
+    }
+
+    /// `keyrelease escrow upload`: the owner's signed upload body.
+    struct Upload: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the signed POST /v1/escrow body for an envelope (the dataset owner's side).",
+            discussion: "The owner key file holds 64 hex digits (mode 0600). Exit codes: 0 printed; 3 bad input."
+        )
+
+        @Option(help: ArgumentHelp("Dataset root (0x…).", valueName: "HEX"))
+        var datasetRoot: String
+
+        @Option(help: ArgumentHelp("The sealed envelope (0x…, 105 bytes), as `dataset encrypt --seal-to ESCROWKEY` printed it.", valueName: "HEX"))
+        var envelope: String
+
+        @Option(name: .customLong("owner-key"), help: ArgumentHelp("File with the owner's secp256k1 private key (hex).", valueName: "FILE"))
+        var ownerKey: String
+
+        func run() throws {
+            guard let root = try? ChainHex.decode(datasetRoot), root.count == 32 else { throw ValidationError("--dataset-root must be 32 bytes of hex") }
+            guard let env = try? ChainHex.decode(envelope), env.count == KeyEnvelope.length else { throw ValidationError("--envelope must be \(KeyEnvelope.length) bytes of hex") }
+            let key: EscrowKey
+            do { key = try EscrowKey(file: ownerKey) } catch { throw ValidationError(error.message) }
+            let upload = try EscrowUpload.signed(datasetRoot: root, envelope: env, owner: key.privateKey)
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try e.encode(upload), as: UTF8.self))
+        }
+    }
+}

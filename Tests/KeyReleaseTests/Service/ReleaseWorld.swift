@@ -1,0 +1,292 @@
+import AsyncHTTPClient
+import Attestation
+import BigInt
+import Chain
+import Crypto
+import DatasetCrypto
+import Foundation
+import KeyRelease
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import ProviderNode
+import TestSupport
+import Testing
+import ZeroG
+
+/// Which store a test runs against.
+enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+}
+
+/// One PostgreSQL server for the whole test process (started on first use; Debian's server).
+enum SharedPostgres {
+    static let server: Result<PostgresServer, any Error> = Result { try PostgresServer() }
+    static func get() throws -> PostgresServer { try server.get() }
+}
+
+/// Log lines captured from the service (JSON, one per line), to grep for key material.
+final class LogCapture: Sendable {
+    private let lines = NIOLockedValueBox<[String]>([])
+    var all: [String] { lines.withLockedValue { $0 } }
+    var sink: JSONLogHandler.Sink { { [lines] line in lines.withLockedValue { $0.append(line) } } }
+}
+
+/// A movable clock for the service (nonce expiry, evidence age, ticket expiry).
+final class TestClock: Sendable {
+    private let offset = NIOLockedValueBox<TimeInterval>(0)
+    private let base: Date?
+    init(base: Date? = nil) { self.base = base }
+    func advance(_ s: TimeInterval) { offset.withLockedValue { $0 += s } }
+    var now: Date { (base ?? Date()).addingTimeInterval(offset.withLockedValue { $0 }) }
+}
+
+/// Overrides the on-chain state of chosen jobs. Only for the state the real contract never stores
+/// (Requested: the dev chain's requestAccess grants at once); every other read goes to the chain.
+struct StateOverrideRegistry: JobRegistry {
+    let base: ChainJobRegistry
+    let overrides: [[UInt8]: DataPolicy.JobState]
+    var contract: Address { base.contract }
+    func chainID() async throws(KeyReleaseError) -> UInt64 { try await base.chainID() }
+    func owner(ofDataset root: [UInt8]) async throws(KeyReleaseError) -> Address? { try await base.owner(ofDataset: root) }
+    func ping() async throws(KeyReleaseError) { try await base.ping() }
+    func job(_ jobID: [UInt8]) async throws(KeyReleaseError) -> DataPolicy.Job? {
+        guard let j = try await base.job(jobID) else { return nil }
+        guard let s = overrides[jobID] else { return j }
+        return DataPolicy.Job(datasetRoot: j.datasetRoot, requester: j.requester, provider: j.provider, purposeID: j.purposeID, requestedEpochs: j.requestedEpochs,
+                              escrowAmount: j.escrowAmount, requestTime: j.requestTime, state: s, termsHash: j.termsHash)
+    }
+}
+
+/// A dataset registered on chain, its key escrowed with the service, and a Granted job for it.
+struct Dataset {
+    let plaintext: [UInt8]
+    let key: SymmetricKey
+    let iv: [UInt8]
+    let sealed: [UInt8]
+    let root: [UInt8]
+    let jobID: [UInt8]
+}
+
+/// The node side inside the "TEE": its ephemeral HPKE key and manifest signer key.
+struct NodeKeys {
+    let hpke = Curve25519.KeyAgreement.PrivateKey()
+    let signer = Secp256k1.PrivateKey()
+    var hpkePublic: [UInt8] { Array(hpke.publicKey.rawRepresentation) }
+    var signerPublic: [UInt8] { signer.publicKey.serialized(compressed: true) }
+}
+
+/// Everything a key-release test needs, all real: the dev chain (py-evm, Vyper DataPolicy), a
+/// swtpm producing evidence through tss2, a store (SQLite file or the Debian PostgreSQL server),
+/// and the service on a loopback port over real HTTP.
+final class ReleaseWorld: @unchecked Sendable {
+    static let image = "sha256:" + String(repeating: "5e", count: 32)
+    static let code = "sha256:" + String(repeating: "c0", count: 32)
+
+    let chain: DevChain
+    let proxy: LoopbackRPCProxy
+    let client: EthClient
+    let dp: DataPolicy
+    let owner: TransactionSender, requester: TransactionSender, backend: TransactionSender
+    let ownerKey: Secp256k1.PrivateKey, requesterKey: Secp256k1.PrivateKey, backendKey: Secp256k1.PrivateKey
+    let tpm: SoftwareTPM
+    let producer: TPMEvidenceProducer
+    let kind: StoreKind
+    let storeURL: String
+    let sqlitePath: String?
+    let store: any ReleaseStore
+    let escrowKey: EscrowKey
+    let policy: Policy
+    let clock = TestClock()
+    let logs = LogCapture()
+    let service: ReleaseService
+    let http = HTTPClient.shared
+    private(set) var baseURL = ""
+    private var serverTask: Task<Void, any Error>?
+
+    init(store kind: StoreKind, nonceTTL: TimeInterval = 120) async throws {
+        self.kind = kind
+        chain = try DevChain()
+        proxy = try LoopbackRPCProxy(upstream: chain.info.rpcUrl)
+        client = EthClient(url: chain.info.rpcUrl)
+        dp = DataPolicy(address: try Address(chain.info.dataPolicy), client: client)
+        func key(_ a: DevChain.Account) throws -> Secp256k1.PrivateKey { try Secp256k1.PrivateKey(rawRepresentation: ChainHex.decode(a.privateKey)) }
+        ownerKey = try key(chain.info.owner)
+        requesterKey = try key(chain.info.requester)
+        backendKey = try key(chain.info.backend)
+        owner = TransactionSender(client: client, key: ownerKey)
+        requester = TransactionSender(client: client, key: requesterKey)
+        backend = TransactionSender(client: client, key: backendKey)
+        for s in [owner, requester, backend] { await s.configure(pollInterval: .milliseconds(20), timeout: .seconds(60)) }
+
+        tpm = try SoftwareTPM()
+        producer = try TPMEvidenceProducer(tcti: tpm.tcti)
+        try await producer.measure(.image(Self.image))
+        try await producer.measure(.code(Self.code))
+
+        switch kind {
+        case .sqlite:
+            let path = NSTemporaryDirectory() + "krs-\(UUID().uuidString).sqlite"
+            sqlitePath = path
+            storeURL = "sqlite:\(path)"
+        case .postgres:
+            sqlitePath = nil
+            storeURL = try SharedPostgres.get().url
+        }
+        store = try await ReleaseStores.open(storeURL)
+        escrowKey = EscrowKey(privateKey: Secp256k1.PrivateKey())
+
+        // The reference policy: derived from golden evidence of this very node (PCRs 0–7 and 23,
+        // the image digest and code hash from the replayed PCR-23 log), at most 5 minutes old.
+        let golden = try await producer.quote(nonce: Array(repeating: 7, count: 32))
+        let verified = try TPM.QuoteVerifier().verify(golden.tpm!, eventLog: golden.eventLog.map { [UInt8]($0) }, expectedNonce: nil)
+        policy = Policy.derived(from: [VerifiedEvidence.tpm(verified).policyInput(evidenceTime: Date())], name: "swtpm-reference", maxEvidenceAge: 300)
+
+        let clock = self.clock
+        var settings = ReleaseService.Settings()
+        settings.nonceTTL = nonceTTL
+        settings.clock = { clock.now }
+        let logs = self.logs
+        var logger = Logger(label: "keyrelease-test") { JSONLogHandler(label: $0, sink: logs.sink) }
+        logger.logLevel = .debug
+        service = try ReleaseService(store: store, registry: ChainJobRegistry(rpc: proxy.url, contract: try Address(chain.info.dataPolicy)),
+                                     policies: [try LoadedPolicy(text: policy.yaml, source: "swtpm-reference.yaml")], verification: QuoteVerification(),
+                                     escrowKey: escrowKey, settings: settings, logger: logger)
+        try await serve(service)
+    }
+
+    /// Serves `service` on a free loopback port (the world's own service by default).
+    @discardableResult
+    func serve(_ service: ReleaseService, maxBodyBytes: Int = 1 << 20) async throws -> String {
+        let ready = AsyncStream<Int>.makeStream()
+        var listener = ReleaseHTTP.Listener()
+        listener.port = 0
+        listener.maxBodyBytes = maxBodyBytes
+        listener.adminToken = "admin-secret"
+        let app = try ReleaseHTTP.application(service: service, listener: listener) { port in ready.continuation.yield(port) }
+        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        var port = 0
+        for await p in ready.stream { port = p; break }
+        let url = "http://127.0.0.1:\(port)"
+        if baseURL.isEmpty { baseURL = url; serverTask = task } else { extraTasks.append(task) }
+        return url
+    }
+    private var extraTasks = [Task<Void, any Error>]()
+
+    func shutdown() async {
+        serverTask?.cancel()
+        for t in extraTasks { t.cancel() }
+        _ = await serverTask?.result
+        await producer.close()
+        await store.close()
+        tpm.stop()
+        proxy.stop()
+        chain.stop()
+        if let sqlitePath { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: sqlitePath + s) } }
+    }
+
+    // MARK: - Chain and dataset set-up
+
+    static func bytes32(_ s: String) -> [UInt8] { Keccak256.hash(Array(s.utf8)) }
+
+    /// Registers a fresh dataset, escrows its key with the service (owner-signed upload over
+    /// HTTP), and has the requester open a Granted job for it.
+    func dataset(escrow: Bool = true) async throws -> Dataset {
+        let plaintext = (0..<5000).map { _ in UInt8.random(in: 0...255) }
+        let key = SymmetricKey(size: .bits256)
+        let iv = (0..<12).map { _ in UInt8.random(in: 0...255) }
+        let sealed = try LICENFile.seal(plaintext, key: key, iv: iv)
+        let root = try ZeroG.merkle(of: sealed).root.bytes
+        try await dp.registerDataset(.init(datasetRoot: root, manifestHash: Self.bytes32("manifest"), royaltyPerEpoch: 1000, maxEpochsPerRun: 10, maxRunsPerRequester: 50,
+                                           accessTTLSeconds: 3600, policyExpiry: UInt64(Date().timeIntervalSince1970) + 86400, requireResultAttestation: true,
+                                           openRequesters: true, allowedPurposeIDs: [Self.bytes32("fine-tune")], allowedRequesters: []), from: owner)
+        if escrow {
+            let envelope = try KeyEnvelope.seal(datasetKey: key, datasetIV: iv, to: escrowKey.publicKey)
+            let upload = try EscrowUpload.signed(datasetRoot: root, envelope: envelope.bytes, owner: ownerKey)
+            let (status, body) = try await post("/v1/escrow", upload)
+            #expect(status == 201, "escrow upload: \(body)")
+        }
+        let jobID = try await newJob(root)
+        return Dataset(plaintext: plaintext, key: key, iv: iv, sealed: sealed, root: root, jobID: jobID)
+    }
+
+    /// A new Granted job for `root`.
+    func newJob(_ root: [UInt8]) async throws -> [UInt8] {
+        try await dp.requestAccess(datasetRoot: root, purposeID: Self.bytes32("fine-tune"), requestedEpochs: 2, termsHash: Self.bytes32("manifest"), value: 2000, from: requester).jobID
+    }
+
+    // MARK: - The node's request
+
+    /// A challenge nonce from the service.
+    func challenge(_ base: String? = nil) async throws -> [UInt8] {
+        let (status, json) = try await get("/v1/challenge", base: base)
+        #expect(status == 200, "challenge: \(json)")
+        return try ChainHex.decode(json["nonce"] as? String ?? "")
+    }
+
+    /// Builds a release request. By default everything is right; each parameter bends one thing.
+    func request(_ d: Dataset, nonce: [UInt8], node: NodeKeys, jobID: [UInt8]? = nil, datasetRoot: [UInt8]? = nil, quoteBinding: ReleaseBinding? = nil,
+                 evidence: EvidenceBundle? = nil, ticketSigner: Secp256k1.PrivateKey? = nil, ticketNode: Address? = nil, ticketJobID: [UInt8]? = nil,
+                 ticketExpiry: UInt64? = nil) async throws -> ReleaseRequest {
+        let job = jobID ?? d.jobID, root = datasetRoot ?? d.root
+        let binding = quoteBinding ?? ReleaseBinding(nonce: nonce, jobID: job, hpkePublicKey: node.hpkePublic, signerPublicKey: node.signerPublic)
+        let bundle: EvidenceBundle
+        if let evidence { bundle = evidence } else { bundle = try await producer.quote(nonce: binding.tpmExtraData) }
+        let ticket = DispatchTicket(jobID: ticketJobID ?? job, datasetRoot: root, node: ticketNode ?? node.signer.publicKey.address,
+                                    expiry: ticketExpiry ?? UInt64(clock.now.timeIntervalSince1970) + 600)
+        let message = try DispatchTicketMessage(signing: ticket, with: ticketSigner ?? backendKey, chainID: chain.info.chainId, dataPolicy: try Address(chain.info.dataPolicy))
+        return ReleaseRequest(jobId: ChainHex.prefixed(job), datasetRoot: ChainHex.prefixed(root), evidence: bundle, hpkePublicKey: ChainHex.prefixed(node.hpkePublic),
+                              signerPublicKey: ChainHex.prefixed(node.signerPublic), nonce: ChainHex.prefixed(nonce), ticket: message)
+    }
+
+    /// Opens a release response with the node's HPKE key and decrypts the dataset with it.
+    func open(_ json: [String: Any], _ d: Dataset, node: NodeKeys) throws -> [UInt8] {
+        let sealedJSON = try JSONSerialization.data(withJSONObject: json["sealedKey"] as Any)
+        let sealed = try JSONDecoder().decode(SealedDatasetKey.self, from: sealedJSON)
+        let ref = try ChainHex.decode(json["attestationRef"] as? String ?? "")
+        let (key, iv) = try sealed.open(with: node.hpke, info: SealedDatasetKey.info(jobID: d.jobID, datasetRoot: d.root, attestationRef: ref))
+        return try LICENFile.open(d.sealed, key: key, iv: iv)
+    }
+
+    // MARK: - HTTP
+
+    /// Raw bodies of every response this world received (to grep for key material).
+    let responses = NIOLockedValueBox<[String]>([])
+
+    func post(_ path: String, _ body: some Encodable, base: String? = nil) async throws -> (Int, [String: Any]) {
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .iso8601
+        return try await post(path, raw: Array(try e.encode(body)), base: base)
+    }
+
+    func post(_ path: String, raw: [UInt8], base: String? = nil) async throws -> (Int, [String: Any]) {
+        var r = HTTPClientRequest(url: (base ?? baseURL) + path)
+        r.method = .POST
+        r.headers.add(name: "content-type", value: "application/json")
+        r.body = .bytes(raw)
+        return try await send(r)
+    }
+
+    func get(_ path: String, base: String? = nil, headers: [(String, String)] = []) async throws -> (Int, [String: Any]) {
+        var r = HTTPClientRequest(url: (base ?? baseURL) + path)
+        for (k, v) in headers { r.headers.add(name: k, value: v) }
+        return try await send(r)
+    }
+
+    func getText(_ path: String) async throws -> (Int, String) {
+        let response = try await http.execute(HTTPClientRequest(url: baseURL + path), timeout: .seconds(30))
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 22))
+        responses.withLockedValue { $0.append(text) }
+        return (Int(response.status.code), text)
+    }
+
+    private func send(_ r: HTTPClientRequest) async throws -> (Int, [String: Any]) {
+        let response = try await http.execute(r, timeout: .seconds(60))
+        let body = try await response.body.collect(upTo: 1 << 22)
+        let text = String(buffer: body)
+        responses.withLockedValue { $0.append(text) }
+        let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? ["_raw": text]
+        return (Int(response.status.code), object)
+    }
+}
