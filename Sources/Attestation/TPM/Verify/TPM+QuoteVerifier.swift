@@ -172,12 +172,13 @@ extension TPM {
         static func verify(eventLog bytes: [UInt8], against q: VerifiedQuote) throws(AttestationError) -> EventLog.Verified {
             let log = try EventLog(parsing: bytes)
             var first: EventLog.Verified?
+            let pcrs = q.pcrs
             for bank in ["sha256", "sha384", "sha512", "sha1"] {
-                guard let quoted = q.pcrs[bank], let alg = Alg(bankName: bank), log.carries(alg) else { continue }
+                guard let quoted = pcrs[bank], let alg = Alg(bankName: bank), log.carries(alg) else { continue }
                 let v = try log.verify(againstPCRs: quoted, bank: alg)
                 if first == nil { first = v }
             }
-            guard let first else { throw AttestationError(.eventLogMismatch, "the event log carries none of the quoted PCR banks (\(q.pcrs.keys.sorted().joined(separator: ", ")))") }
+            guard let first else { throw AttestationError(.eventLogMismatch, "the event log carries none of the quoted PCR banks (\(pcrs.keys.sorted().joined(separator: ", ")))") }
             return first
         }
     }
