@@ -18,8 +18,7 @@ public actor TransactionSender {
     private var nextNonce: UInt64?
     // Submission lock: the actor is reentrant at every `await`, so nonce assignment, signing and
     // `eth_sendRawTransaction` are guarded by this FIFO lock to keep nonces gap-free and unique.
-    private var submitting = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private let submission = AsyncFIFOLock()
 
     /// Gas limit = estimate × this (percent).
     public var gasMarginPercent: UInt64 = 125
@@ -101,8 +100,8 @@ public actor TransactionSender {
     /// Takes the next nonce, signs and submits. On any failure the cached nonce is dropped so the
     /// next send re-reads it from the node (no gap, no reuse).
     private func submit(_ tx: inout Transaction) async throws(ChainError) -> [UInt8] {
-        await lock()
-        defer { unlock() }
+        await submission.lock()
+        defer { submission.unlock() }
         let nonce: UInt64
         if let n = nextNonce { nonce = n } else { nonce = try await client.transactionCount(of: address, block: "pending") }
         tx.nonce = nonce
@@ -115,18 +114,6 @@ public actor TransactionSender {
             nextNonce = nil
             throw error
         }
-    }
-
-    private func lock() async {
-        if submitting {
-            await withCheckedContinuation { waiters.append($0) }
-        } else {
-            submitting = true
-        }
-    }
-
-    private func unlock() {
-        if waiters.isEmpty { submitting = false } else { waiters.removeFirst().resume() }
     }
 
     /// Re-sends `tx` (same nonce, higher fees).

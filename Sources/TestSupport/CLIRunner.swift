@@ -12,6 +12,13 @@ public enum CLIRunner {
         /// Standard error.
         public let stderr: String
 
+        /// A result with these parts.
+        public init(status: Int32, stdout: String, stderr: String) {
+            self.status = status
+            self.stdout = stdout
+            self.stderr = stderr
+        }
+
         /// Standard output parsed as a JSON object.
         public func json() throws -> [String: Any] {
             guard let o = try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any] else {
