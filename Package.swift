@@ -138,7 +138,8 @@ let package = Package(
         .testTarget(
             name: "KeyReleaseTests",
             dependencies: ["KeyRelease", "Attestation", "Chain", "DatasetCrypto", "ProviderNode", "TestSupport",
-                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client")]
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "SQLiteNIO", package: "sqlite-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]
