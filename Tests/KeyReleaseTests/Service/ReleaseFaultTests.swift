@@ -46,13 +46,13 @@ struct ReleaseFaultTests {
     @Test("database stopped mid-run: 503, never a release; back without restarting the service")
     func databaseOutage() async throws {
         let w = try await ReleaseWorld(store: .postgres)
-        let pg = try SharedPostgres.get()
+        let pg = try SharedPostgres.server.get()
         do {
             let d = try await w.dataset()
             let node = NodeKeys()
             let nonce = try await w.challenge()
             let request = try await w.request(d, nonce: nonce, node: node)
-            pg.stop()
+            try pg.stop()
             let (s1, j1) = try await w.post("/v1/release", request)
             #expect(s1 == 503 && j1["code"] as? String == "store_unavailable", "\(j1)")
             let (s2, j2) = try await w.get("/v1/challenge")
@@ -79,8 +79,8 @@ struct ReleaseFaultTests {
         await w.shutdown()
     }
 
-    @Test("chain RPC down: 503 and never a release; malformed and oversized bodies: 4xx, the service stays up", arguments: StoreKind.allCases)
-    func chainOutageAndBadBodies(kind: StoreKind) async throws {
+    @Test("chain RPC down: 503 and never a release; malformed and oversized bodies: 4xx, the service stays up", arguments: StoreBackend.allCases)
+    func chainOutageAndBadBodies(kind: StoreBackend) async throws {
         let w = try await ReleaseWorld(store: kind)
         do {
             let d = try await w.dataset()
@@ -129,8 +129,8 @@ struct ReleaseFaultTests {
         await w.shutdown()
     }
 
-    @Test("no key material in logs, responses or database rows", arguments: StoreKind.allCases)
-    func keyNeverLeaks(kind: StoreKind) async throws {
+    @Test("no key material in logs, responses or database rows", arguments: StoreBackend.allCases)
+    func keyNeverLeaks(kind: StoreBackend) async throws {
         let w = try await ReleaseWorld(store: kind)
         var needles = [String: [UInt8]]()
         do {
@@ -162,9 +162,9 @@ struct ReleaseFaultTests {
         if kind == .sqlite, let path = w.sqlitePath {
             for s in ["", "-wal"] { disk += (FileManager.default.contents(atPath: path + s).map { [UInt8]($0) } ?? []) }
         } else {
-            let pg = try SharedPostgres.get()
-            try pg.checkpoint()
-            disk = try pg.dataDirectoryBytes()
+            let pg = try SharedPostgres.server.get()
+            _ = try pg.psql("CHECKPOINT")
+            disk = Self.files(under: pg.directory + "/data")
         }
         await w.shutdown()
         #expect(disk.count > 4096)
@@ -176,5 +176,17 @@ struct ReleaseFaultTests {
             }
             #expect(disk.firstRange(of: bytes) == nil, "\(name) raw in the database files")
         }
+    }
+
+    /// Every byte of every regular file under `dir`.
+    static func files(under dir: String) -> [UInt8] {
+        var out = [UInt8]()
+        guard let files = FileManager.default.enumerator(atPath: dir) else { return out }
+        for case let f as String in files {
+            var isDir: ObjCBool = false
+            let path = dir + "/" + f
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue, let d = FileManager.default.contents(atPath: path) { out += d }
+        }
+        return out
     }
 }

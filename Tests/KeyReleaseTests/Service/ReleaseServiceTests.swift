@@ -12,8 +12,8 @@ import Testing
 /// evidence through tss2, the dev chain, and SQLite or the Debian PostgreSQL server.
 @Suite("Key-release service", .serialized)
 struct ReleaseServiceTests {
-    @Test("happy path: a TPM-attested node gets the key, decrypts the dataset, and the audit record is public", arguments: StoreKind.allCases)
-    func happyPath(kind: StoreKind) async throws {
+    @Test("happy path: a TPM-attested node gets the key, decrypts the dataset, and the audit record is public", arguments: StoreBackend.allCases)
+    func happyPath(kind: StoreBackend) async throws {
         let w = try await ReleaseWorld(store: kind)
         do {
             let d = try await w.dataset()
@@ -83,8 +83,8 @@ struct ReleaseServiceTests {
         #expect(Set(json.keys) == ["code", "requestId"], "\(json)", sourceLocation: sourceLocation)
     }
 
-    @Test("each refusal has its own code and releases nothing", arguments: StoreKind.allCases)
-    func refusals(kind: StoreKind) async throws {
+    @Test("each refusal has its own code and releases nothing", arguments: StoreBackend.allCases)
+    func refusals(kind: StoreBackend) async throws {
         let w = try await ReleaseWorld(store: kind)
         do {
             let d = try await w.dataset()
@@ -209,8 +209,8 @@ struct ReleaseServiceTests {
     /// TDX evidence (a quote minted by a test PKI standing in for Intel's, verified by the same
     /// TDX path as real quotes): REPORTDATA carries the release binding; a debug TD is refused
     /// with its own code, a production one gets the key.
-    @Test("TDX evidence: the binding in REPORTDATA releases; a debug TD is refused", arguments: StoreKind.allCases)
-    func tdxDebugRefused(kind: StoreKind) async throws {
+    @Test("TDX evidence: the binding in REPORTDATA releases; a debug TD is refused", arguments: StoreBackend.allCases)
+    func tdxDebugRefused(kind: StoreBackend) async throws {
         let w = try await ReleaseWorld(store: kind)
         do {
             let d = try await w.dataset()

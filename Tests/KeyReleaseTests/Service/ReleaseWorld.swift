@@ -14,18 +14,6 @@ import TestSupport
 import Testing
 import ZeroG
 
-/// Which store a test runs against.
-enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite, postgres
-    var testDescription: String { rawValue }
-}
-
-/// One PostgreSQL server for the whole test process (started on first use; Debian's server).
-enum SharedPostgres {
-    static let server: Result<PostgresServer, any Error> = Result { try PostgresServer() }
-    static func get() throws -> PostgresServer { try server.get() }
-}
-
 /// Log lines captured from the service (JSON, one per line), to grep for key material.
 final class LogCapture: Sendable {
     private let lines = NIOLockedValueBox<[String]>([])
@@ -92,7 +80,7 @@ final class ReleaseWorld: @unchecked Sendable {
     let ownerKey: Secp256k1.PrivateKey, requesterKey: Secp256k1.PrivateKey, backendKey: Secp256k1.PrivateKey
     let tpm: SoftwareTPM
     let producer: TPMEvidenceProducer
-    let kind: StoreKind
+    let kind: StoreBackend
     let storeURL: String
     let sqlitePath: String?
     let store: any ReleaseStore
@@ -105,7 +93,7 @@ final class ReleaseWorld: @unchecked Sendable {
     private(set) var baseURL = ""
     private var serverTask: Task<Void, any Error>?
 
-    init(store kind: StoreKind, nonceTTL: TimeInterval = 120) async throws {
+    init(store kind: StoreBackend, nonceTTL: TimeInterval = 120) async throws {
         self.kind = kind
         chain = try DevChain()
         proxy = try LoopbackRPCProxy(upstream: chain.info.rpcUrl)
@@ -132,7 +120,7 @@ final class ReleaseWorld: @unchecked Sendable {
             storeURL = "sqlite:\(path)"
         case .postgres:
             sqlitePath = nil
-            storeURL = try SharedPostgres.get().url
+            storeURL = try SharedPostgres.server.get().url
         }
         store = try await ReleaseStores.open(storeURL)
         escrowKey = EscrowKey(privateKey: Secp256k1.PrivateKey())

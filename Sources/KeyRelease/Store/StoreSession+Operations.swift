@@ -1,0 +1,105 @@
+import Foundation
+
+/// The ``ReleaseStore`` operations, written once over a ``StoreSession``; each backend only
+/// provides sessions. Statements are plain SQL both dialects accept (`ON CONFLICT`, `RETURNING`).
+extension StoreSession {
+    func ping() async throws(KeyReleaseError) {
+        try await query("SELECT 1", [])
+    }
+
+    /// Refuses a nonce already recorded (with `.internalError`) rather than overwriting it: 32
+    /// random bytes never repeat unless the random source is broken.
+    func insertNonce(_ nonce: IssuedNonce) async throws(KeyReleaseError) {
+        let inserted = try await query(
+            "INSERT INTO nonces (nonce, issued_at, expires_at, used_at) VALUES ($1, $2, $3, NULL) ON CONFLICT (nonce) DO NOTHING RETURNING nonce",
+            [.bytes(nonce.nonce), .integer(try StoreTime.millis(nonce.issuedAt)), .integer(try StoreTime.millis(nonce.expiresAt))])
+        guard !inserted.isEmpty else { throw KeyReleaseError(.internalError, "a nonce was issued twice") }
+    }
+
+    /// One atomic UPDATE decides who consumes the nonce (the database serializes concurrent
+    /// updates of the row, across connections and replicas); only a caller that lost is told why
+    /// by a second, read-only look at the row.
+    func consumeNonce(_ nonce: [UInt8], now: Date) async throws(KeyReleaseError) -> NonceConsumption {
+        let nowMillis = try StoreTime.millis(now)
+        let consumed = try await query(
+            "UPDATE nonces SET used_at = $1 WHERE nonce = $2 AND used_at IS NULL AND expires_at > $1 RETURNING issued_at",
+            [.integer(nowMillis), .bytes(nonce)])
+        if let row = consumed.first { return .consumed(issuedAt: try row.date(0, "nonces.issued_at")) }
+
+        let rows = try await query("SELECT used_at, expires_at FROM nonces WHERE nonce = $1", [.bytes(nonce)])
+        guard let row = rows.first else { return .unknown }
+        if try row.optionalInteger(0, "nonces.used_at") != nil { return .alreadyUsed }
+        if try row.integer(1, "nonces.expires_at") <= nowMillis { return .expired }
+        // Unused and unexpired, yet the UPDATE missed it: not reachable with a consistent
+        // database. Refuse (fail closed) rather than release on a nonce nobody consumed.
+        return .alreadyUsed
+    }
+
+    func putEscrow(_ entry: EscrowEntry) async throws(KeyReleaseError) {
+        try await query(
+            """
+            INSERT INTO escrow (dataset_root, envelope, owner, signature, stored_at) VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (dataset_root) DO UPDATE SET envelope = excluded.envelope, owner = excluded.owner,
+                signature = excluded.signature, stored_at = excluded.stored_at
+            """,
+            [.bytes(entry.datasetRoot), .bytes(entry.envelope), .bytes(entry.owner), .bytes(entry.signature),
+             .integer(try StoreTime.millis(entry.storedAt))])
+    }
+
+    func escrow(datasetRoot: [UInt8]) async throws(KeyReleaseError) -> EscrowEntry? {
+        let rows = try await query(
+            "SELECT dataset_root, envelope, owner, signature, stored_at FROM escrow WHERE dataset_root = $1", [.bytes(datasetRoot)])
+        guard let row = rows.first else { return nil }
+        return EscrowEntry(datasetRoot: try row.bytes(0, "escrow.dataset_root"), envelope: try row.bytes(1, "escrow.envelope"),
+                           owner: try row.bytes(2, "escrow.owner"), signature: try row.bytes(3, "escrow.signature"),
+                           storedAt: try row.date(4, "escrow.stored_at"))
+    }
+
+    /// Reads the head, chains the draft after it and inserts it, holding the audit-head lock for
+    /// the whole transaction. The sequence primary key and unique hash would refuse a fork even
+    /// without the lock; the lock makes concurrent appends wait instead of fail.
+    func appendAudit(_ draft: AuditDraft, now: Date) async throws(KeyReleaseError) -> AuditRecord {
+        let createdAt = try StoreTime.millis(now)
+        return try await exclusiveTransaction(.auditHead) { session throws(KeyReleaseError) in
+            let head = try await session.query("SELECT sequence, hash FROM audit ORDER BY sequence DESC LIMIT 1", []).first
+            let sequence = try (head?.integer(0, "audit.sequence") ?? 0) + 1
+            let previousHash = try head.map { row throws(KeyReleaseError) in try Self.hash(row, 1, "audit.hash") } ?? AuditRecord.genesis
+            let record = try AuditRecord(sequence: sequence, previousHash: previousHash, draft: draft)
+            try await session.query(
+                "INSERT INTO audit (sequence, previous_hash, hash, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+                [.integer(record.sequence), .bytes(record.previousHash), .bytes(record.hash), .bytes(record.body), .integer(createdAt)])
+            return record
+        }
+    }
+
+    func auditRecord(hash: [UInt8]) async throws(KeyReleaseError) -> AuditRecord? {
+        let rows = try await query("SELECT sequence, previous_hash, hash, body FROM audit WHERE hash = $1", [.bytes(hash)])
+        return try rows.first.map { row throws(KeyReleaseError) in try Self.auditRecord(row) }
+    }
+
+    /// A non-positive `limit` returns nothing (SQLite would read `LIMIT -1` as "no limit").
+    func auditRecords(afterSequence: Int64, limit: Int) async throws(KeyReleaseError) -> [AuditRecord] {
+        guard limit > 0 else { return [] }
+        let rows = try await query(
+            "SELECT sequence, previous_hash, hash, body FROM audit WHERE sequence > $1 ORDER BY sequence LIMIT $2",
+            [.integer(afterSequence), .integer(Int64(limit))])
+        var records: [AuditRecord] = []
+        records.reserveCapacity(rows.count)
+        for row in rows { records.append(try Self.auditRecord(row)) }
+        return records
+    }
+
+    /// A stored audit row: (sequence, previous_hash, hash, body). The hash is taken as stored
+    /// (``AuditRecord/hashIsConsistent`` checks it); wrong-sized hashes and undecodable bodies
+    /// are `.storeCorrupt`.
+    private static func auditRecord(_ row: StoreRow) throws(KeyReleaseError) -> AuditRecord {
+        try AuditRecord(sequence: try row.integer(0, "audit.sequence"), previousHash: try hash(row, 1, "audit.previous_hash"),
+                        hash: try hash(row, 2, "audit.hash"), body: try row.bytes(3, "audit.body"))
+    }
+
+    private static func hash(_ row: StoreRow, _ index: Int, _ column: String) throws(KeyReleaseError) -> [UInt8] {
+        let bytes = try row.bytes(index, column)
+        guard bytes.count == AuditRecord.genesis.count else { throw KeyReleaseError(.storeCorrupt, "stored \(column) is not 32 bytes") }
+        return bytes
+    }
+}
