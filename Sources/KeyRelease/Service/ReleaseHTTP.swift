@@ -121,7 +121,9 @@ public enum ReleaseHTTP {
 
     static func collect(_ request: Request, max: Int) async throws(KeyReleaseError) -> ByteBuffer {
         do { return try await request.body.collect(upTo: max) } catch {
-            if let e = error as? HTTPError, e.status == .contentTooLarge { throw KeyReleaseError(.payloadTooLarge, "body over \(max) bytes") }
+            if error is NIOTooManyBytesError || (error as? HTTPError)?.status == .contentTooLarge {
+                throw KeyReleaseError(.payloadTooLarge, "body over \(max) bytes")
+            }
             throw KeyReleaseError(.badRequest, "cannot read the body")
         }
     }

@@ -120,7 +120,8 @@ final class ReleaseWorld: @unchecked Sendable {
             storeURL = "sqlite:\(path)"
         case .postgres:
             sqlitePath = nil
-            storeURL = try SharedPostgres.server.get().url
+            let pg = try SharedPostgres.server.get()
+            storeURL = pg.url(database: try pg.createDatabase(prefix: "krs"))
         }
         store = try await ReleaseStores.open(storeURL)
         escrowKey = EscrowKey(privateKey: Secp256k1.PrivateKey())
