@@ -1,0 +1,94 @@
+import Chain
+import Foundation
+import KeyRelease
+import TestSupport
+import Testing
+
+/// The service's configuration and secrets: strict YAML, an escrow key file that must be 0600,
+/// and `keyrelease serve --check` / `escrow keygen` through the real CLI.
+@Suite("Key-release service configuration")
+struct ServiceConfigTests {
+    static func tempDir() throws -> String {
+        let d = NSTemporaryDirectory() + "krs-config-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    static let policy = TDXTestPKI.policyYAML(name: "config-test")
+
+    static func yaml(dir: String, extra: String = "") -> String {
+        """
+        listen: 127.0.0.1:0
+        store: sqlite:\(dir)/krs.sqlite
+        policies: [\(dir)/policy.yaml]
+        chain:
+          rpc: http://127.0.0.1:1
+          dataPolicy: "0x00000000000000000000000000000000000000aa"
+        escrowKey:
+          file: \(dir)/escrow.key
+        \(extra)
+        """
+    }
+
+    @Test func strictYAML() throws {
+        let dir = try Self.tempDir()
+        let good = try ServiceConfig(yaml: Self.yaml(dir: dir, extra: "nonceTTLSeconds: 30"))
+        #expect(good.nonceTTLSeconds == 30)
+        let listen = try good.listenAddress()
+        #expect(listen.host == "127.0.0.1" && listen.port == 0)
+        let bad: [(String, String)] = [
+            (Self.yaml(dir: dir, extra: "nonceTTL: 30"), "unknown key \"nonceTTL\""),
+            (Self.yaml(dir: dir).replacingOccurrences(of: "  rpc:", with: "  rcp:"), "chain.rcp"),
+            (Self.yaml(dir: dir).replacingOccurrences(of: "127.0.0.1:0", with: "localhost"), "listen"),
+            (Self.yaml(dir: dir).replacingOccurrences(of: "policies: [\(dir)/policy.yaml]", with: "policies: []"), "policy"),
+            (Self.yaml(dir: dir).replacingOccurrences(of: "0x00000000000000000000000000000000000000aa", with: "0x12"), "dataPolicy"),
+            (Self.yaml(dir: dir, extra: "adminToken: {file: a, env: B}"), "exactly one"),
+            (Self.yaml(dir: dir, extra: "nonceTTLSeconds: 0"), "nonceTTLSeconds"),
+            (Self.yaml(dir: dir, extra: "logLevel: loud"), "logLevel"),
+        ]
+        for (text, needle) in bad {
+            do { _ = try ServiceConfig(yaml: text); Issue.record("accepted: \(needle)") } catch {
+                #expect(error.code == .configInvalid && error.message.contains(needle), "\(error)")
+            }
+        }
+    }
+
+    @Test func escrowKeySources() throws {
+        let dir = try Self.tempDir()
+        let key = try EscrowKey.generate(file: dir + "/k")
+        let mode = try FileManager.default.attributesOfItem(atPath: dir + "/k")[.posixPermissions] as? NSNumber
+        #expect(mode?.intValue == 0o600)
+        #expect(try EscrowKey(file: dir + "/k").publicKey == key.publicKey)
+        #expect(throws: KeyReleaseError.self) { _ = try EscrowKey.generate(file: dir + "/k") } // never overwritten
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: dir + "/k")
+        do { _ = try EscrowKey(file: dir + "/k"); Issue.record("a world-readable key file was accepted") } catch {
+            #expect(error.code == .configInvalid && error.message.contains("0600"))
+        }
+        let hex = ChainHex.encode(key.privateKey.rawRepresentation)
+        #expect(try EscrowKey(environment: "K", environment: ["K": "0x" + hex]).publicKey == key.publicKey)
+        do { _ = try EscrowKey(environment: "K", environment: ["K": "zz" + hex]); Issue.record("bad key text accepted") } catch {
+            #expect(!error.message.contains(hex), "the key text must never be echoed")
+        }
+        #expect(!"\(key.privateKey)".contains(hex))
+    }
+
+    @Test func serveCheckThroughTheCLI() throws {
+        let dir = try Self.tempDir()
+        try Self.policy.write(toFile: dir + "/policy.yaml", atomically: true, encoding: .utf8)
+        let keygen = try CLIRunner.run("keyrelease", ["escrow", "keygen", "--out", dir + "/escrow.key"])
+        #expect(keygen.status == 0, "\(keygen.stderr)")
+        try Self.yaml(dir: dir).write(toFile: dir + "/krs.yaml", atomically: true, encoding: .utf8)
+        let check = try CLIRunner.run("keyrelease", ["serve", "--config", dir + "/krs.yaml", "--check"])
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect(check.stdout.contains("1 policies") && check.stdout.contains(keygen.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let secret = try String(contentsOfFile: dir + "/escrow.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!check.stdout.contains(secret) && !check.stderr.contains(secret))
+        // A typo in the config: exit 3 with the key named.
+        try Self.yaml(dir: dir, extra: "listn: x").write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
+        let bad = try CLIRunner.run("keyrelease", ["serve", "--config", dir + "/bad.yaml", "--check"])
+        #expect(bad.status == 3 && bad.stderr.contains("listn"), "\(bad.stderr)")
+        // The empty audit chain of the fresh store is intact.
+        let audit = try CLIRunner.run("keyrelease", ["audit", "verify", "--store", "sqlite:\(dir)/krs.sqlite", "--json"])
+        #expect(audit.status == 0 && (try audit.json()["records"] as? Int) == 0, "\(audit.stdout) \(audit.stderr)")
+    }
+}
