@@ -319,7 +319,7 @@ struct ReleaseStoreTests {
             let error = await #expect(throws: KeyReleaseError.self, "\(name)") { try await call() }
             let elapsed = started.duration(to: clock.now)
             #expect(error?.code == .storeUnavailable, "\(name): \(String(describing: error))")
-            #expect(elapsed < timeout + .seconds(3), "\(name) took \(elapsed)")
+            #expect(elapsed < timeout + .seconds(20), "\(name) took \(elapsed)") // bounded, not a hang (generous: CI machines are loaded)
         }
 
         try server.start()
@@ -357,7 +357,7 @@ struct ReleaseStoreTests {
         let started = clock.now
         let error = await #expect(throws: KeyReleaseError.self) { try await store.auditRecords(afterSequence: 0, limit: 10) }
         #expect(error?.code == .storeUnavailable)
-        #expect(started.duration(to: clock.now) < timeout + .seconds(2))
+        #expect(started.duration(to: clock.now) < timeout + .seconds(20)) // bounded, not a hang
         try await store.ping()  // other tables still answer meanwhile
 
         await released.wait()
