@@ -782,6 +782,9 @@ def make_handler(chain: DevChain):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "licen-devchain"
+        # Headers and body go out in two writes on a kept-alive connection: without TCP_NODELAY
+        # Nagle holds the body until the client's delayed ACK (~40 ms per call).
+        disable_nagle_algorithm = True
 
         def log_message(self, fmt, *args):  # keep the log for our own lines
             pass
