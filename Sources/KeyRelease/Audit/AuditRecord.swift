@@ -20,7 +20,7 @@ public struct AuditDraft: Sendable, Hashable, Codable {
     public var signerPublicKey: String?
     /// `0x`-hex X25519 public key the key was sealed to.
     public var hpkePublicKey: String?
-    /// SHA-256 of the evidence bundle bytes as received.
+    /// SHA-256 of the evidence bundle in canonical JSON (sorted keys; the bundle as parsed).
     public var evidenceDigest: String?
     /// The platform the evidence came from (tdx, snp, tpm).
     public var platform: String?
@@ -53,9 +53,7 @@ public struct AuditDraft: Sendable, Hashable, Codable {
     /// The canonical body: JSON with sorted keys and no insignificant whitespace. The stored
     /// bytes are what the hash covers, so re-encoding never changes a record's hash.
     public func canonicalBody() throws(KeyReleaseError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        do { return [UInt8](try encoder.encode(self)) } catch { throw KeyReleaseError(.internalError, "audit record does not encode: \(error)") }
+        do { return [UInt8](try CanonicalJSON.encode(self)) } catch { throw KeyReleaseError(.internalError, "audit record does not encode: \(error)") }
     }
 }
 

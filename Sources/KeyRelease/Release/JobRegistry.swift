@@ -1,5 +1,6 @@
 import Chain
 import Foundation
+import NIOConcurrencyHelpers
 
 /// The service's read-only view of the DataPolicy contract: the chain is the truth about who may
 /// train on what. Any failure to read it is `.chainUnavailable` (503), never a release.
@@ -20,13 +21,13 @@ public protocol JobRegistry: Sendable {
 public struct ChainJobRegistry: JobRegistry {
     /// The typed contract client.
     public let dataPolicy: DataPolicy
-    private let cachedChainID: ChainIDCache
+    /// `eth_chainId`, remembered after the first successful read.
+    private let cachedChainID = NIOLockedValueBox<UInt64?>(nil)
 
     /// Reads DataPolicy at `contract` through `rpc` (one retry, 5 s timeout: a down chain must
     /// turn into a prompt 503, not a hung request).
     public init(rpc url: String, contract: Address) {
         dataPolicy = DataPolicy(address: contract, client: EthClient(rpc: JSONRPCClient(url: url, timeout: .seconds(5), retries: 1)))
-        cachedChainID = ChainIDCache()
     }
 
     /// The contract address.
@@ -34,9 +35,9 @@ public struct ChainJobRegistry: JobRegistry {
 
     /// `eth_chainId`, read once and then remembered.
     public func chainID() async throws(KeyReleaseError) -> UInt64 {
-        if let id = cachedChainID.value { return id }
+        if let id = cachedChainID.withLockedValue({ $0 }) { return id }
         let id = try await mapped { () async throws(ChainError) in try await dataPolicy.client.chainID() }
-        cachedChainID.value = id
+        cachedChainID.withLockedValue { $0 = id }
         return id
     }
 
@@ -59,15 +60,5 @@ public struct ChainJobRegistry: JobRegistry {
 
     private func mapped<T>(_ body: () async throws(ChainError) -> T) async throws(KeyReleaseError) -> T {
         do { return try await body() } catch { throw KeyReleaseError(.chainUnavailable, "chain read failed: \(error)") }
-    }
-}
-
-/// The chain id, remembered after the first successful read.
-final class ChainIDCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: UInt64?
-    var value: UInt64? {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
     }
 }

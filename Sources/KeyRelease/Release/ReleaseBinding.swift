@@ -19,23 +19,22 @@ public struct ReleaseBinding: Sendable, Hashable {
     /// result manifest.
     public let signerPublicKey: [UInt8]
 
+    /// The 64-byte value TDX and SEV-SNP evidence must carry as REPORTDATA (hashed once, here).
+    public let reportData: [UInt8]
+
     /// Creates the binding of one release request.
     public init(nonce: [UInt8], jobID: [UInt8], hpkePublicKey: [UInt8], signerPublicKey: [UInt8]) {
         self.nonce = nonce
         self.jobID = jobID
         self.hpkePublicKey = hpkePublicKey
         self.signerPublicKey = signerPublicKey
-    }
-
-    /// The 64-byte value TDX and SEV-SNP evidence must carry as REPORTDATA.
-    public var reportData: [UInt8] {
         var h = SHA512()
         h.update(data: Self.domain)
         h.update(data: nonce)
         h.update(data: jobID)
         h.update(data: hpkePublicKey)
         h.update(data: signerPublicKey)
-        return Array(h.finalize())
+        reportData = Array(h.finalize())
     }
 
     /// The 32-byte value a TPM quote must carry as extraData (the first half of ``reportData``).

@@ -76,14 +76,6 @@ public struct ReleaseRequest: Codable, Sendable, Hashable {
             throw KeyReleaseError(.badRequest, "the body is not a release request: \(TDX.SignedDocument<TDX.QEIdentity>.describe(error))")
         }
     }
-
-    /// The encoder matching ``decode(_:)``.
-    public func encoded() -> Data {
-        let e = JSONEncoder()
-        e.dateEncodingStrategy = .iso8601
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? e.encode(self)) ?? Data()
-    }
 }
 
 /// A release request with every field decoded and size-checked.
@@ -123,16 +115,24 @@ struct ParsedReleaseRequest {
         do { node = try Address(r.ticket.node) } catch { throw KeyReleaseError(.badRequest, "ticket.node is not an address") }
         ticket = DispatchTicket(jobID: ticketJobID, datasetRoot: ticketDatasetRoot, node: node, expiry: r.ticket.expiry)
         evidence = r.evidence
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        e.dateEncodingStrategy = .iso8601
-        evidenceDigest = Array(SHA256.hash(data: (try? e.encode(r.evidence)) ?? Data()))
+        evidenceDigest = Array(SHA256.hash(data: (try? CanonicalJSON.encode(r.evidence)) ?? Data()))
     }
 
     static func hex(_ text: String, _ field: String, count: Int?) throws(KeyReleaseError) -> [UInt8] {
         guard let b = try? ChainHex.decode(text) else { throw KeyReleaseError(.badRequest, "\(field) is not hex") }
         if let count, b.count != count { throw KeyReleaseError(.badRequest, "\(field) has \(b.count) bytes, not \(count)") }
         return b
+    }
+}
+
+/// The one JSON form the service hashes and serves: sorted keys, unescaped slashes, ISO 8601
+/// dates, no whitespace (audit bodies, evidence digests, response bodies).
+enum CanonicalJSON {
+    static func encode(_ value: some Encodable) throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .iso8601
+        return try e.encode(value)
     }
 }
 

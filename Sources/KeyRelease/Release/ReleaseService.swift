@@ -93,7 +93,7 @@ public final class ReleaseService: Sendable {
         for i in nonce.indices { nonce[i] = rng.next() }
         let issued = IssuedNonce(nonce: nonce, issuedAt: now, expiresAt: now.addingTimeInterval(settings.nonceTTL))
         try await store.insertNonce(issued)
-        return ChallengeResponse(nonce: ChainHex.prefixed(nonce), expiresAt: ISO8601DateFormatter().string(from: issued.expiresAt))
+        return ChallengeResponse(nonce: ChainHex.prefixed(nonce), expiresAt: issued.expiresAt.iso8601)
     }
 
     // MARK: - Release

@@ -129,10 +129,8 @@ public enum ReleaseHTTP {
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws(KeyReleaseError) -> Response {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
-            return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try e.encode(value))))
+            return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try CanonicalJSON.encode(value))))
         } catch { throw KeyReleaseError(.internalError, "response does not encode") }
     }
 
@@ -158,7 +156,7 @@ public enum ReleaseHTTP {
 
     static func newRequestID() -> String {
         var rng = SystemRandomNumberGenerator()
-        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &rng)) }.joined()
+        return ChainHex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) })
     }
 
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {

@@ -1,3 +1,4 @@
+import Chain
 import Foundation
 import Logging
 import NIOCore
@@ -20,8 +21,7 @@ import SQLiteNIO
 public actor SQLiteReleaseStore: ReleaseStore {
     private var connection: SQLiteConnection?
     private let thread: NIOThreadPool
-    private var busy = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private let gate = AsyncFIFOLock()
 
     /// Opens (creating if needed) the database at `path`; `":memory:"` opens a private in-memory
     /// database (tests). `busyTimeout` (default 5 s, whole milliseconds) bounds how long a write
@@ -147,11 +147,7 @@ public actor SQLiteReleaseStore: ReleaseStore {
 
     /// Waits for the gate (FIFO), then hands out the connection. The caller must `release()`.
     private func acquire() async throws(KeyReleaseError) -> SQLiteSession {
-        if busy {
-            await withCheckedContinuation { waiters.append($0) }  // release() hands the gate over
-        } else {
-            busy = true
-        }
+        await gate.lock()
         guard let connection else {
             release()
             throw KeyReleaseError(.storeUnavailable, "the SQLite store is closed")
@@ -159,9 +155,7 @@ public actor SQLiteReleaseStore: ReleaseStore {
         return SQLiteSession(connection: connection)
     }
 
-    private func release() {
-        if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
-    }
+    private func release() { gate.unlock() }
 
     private static let silent = Logger(label: "keyrelease.store.sqlite", factory: { _ in SwiftLogNoOpLogHandler() })
 
