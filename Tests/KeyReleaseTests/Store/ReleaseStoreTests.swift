@@ -295,6 +295,22 @@ struct ReleaseStoreTests {
 
     @Test("PostgreSQL stopped: calls throw storeUnavailable in bounded time; started again: the same store instance works")
     func postgresStoppedMidRun() async throws {
+        try await Self.outage(keepCalling: .zero)
+    }
+
+    /// postgres-nio's pool opens a circuit breaker after 60 s of failed connection attempts with
+    /// requests waiting, and then fails every request until a back-off retry (up to a minute
+    /// apart) succeeds; the store replaces such a pool, so the first call after the outage
+    /// still succeeds. About 90 s: runs when RELEASESTORE_LONG_TESTS=1.
+    @Test("PostgreSQL down for longer than the pool's circuit breaker: the first call after it comes back succeeds",
+          .enabled(if: ProcessInfo.processInfo.environment["RELEASESTORE_LONG_TESTS"] == "1"))
+    func postgresLongOutage() async throws {
+        try await Self.outage(keepCalling: .seconds(75))
+    }
+
+    /// Stops the server under a working store, checks that calls fail fast (then keeps calling
+    /// for `keepCalling`), restarts it and checks that the same store works at once.
+    static func outage(keepCalling: Duration) async throws {
         let server = try PostgresServer(database: "outage")
         defer { server.shutdown() }
         let timeout = Duration.seconds(2)
@@ -322,6 +338,8 @@ struct ReleaseStoreTests {
             #expect(elapsed < timeout + .seconds(3), "\(name) took \(elapsed)")
         }
 
+        let until = ContinuousClock.now + keepCalling
+        while ContinuousClock.now < until { _ = try? await store.ping() }
         try server.start()
         // The very first call after the restart succeeds: no retry loop here.
         try await store.ping()
