@@ -157,6 +157,8 @@ public final class PostgresReleaseStore: ReleaseStore {
             if !leased.isSet { retire(client) }
             throw KeyReleaseError(.storeUnavailable, "PostgreSQL did not answer within \(timeout)")
         } catch {
+            // The caller gave up: nothing wrong with the pool.
+            if error is CancellationError || Task.isCancelled { throw KeyReleaseError(.storeUnavailable, "PostgreSQL call cancelled") }
             // Failing to get a connection at all (circuit breaker open, pool shut down).
             retire(client)
             throw Self.unavailable(error)
@@ -210,8 +212,6 @@ public final class PostgresReleaseStore: ReleaseStore {
             if let state = error.serverInfo?[.sqlState] { text += " \(state)" }
             if let message = error.serverInfo?[.message] { text += ": \(message)" }
             if let underlying = error.underlying { text += " (\(type(of: underlying)): \(underlying))" }
-        } else if error is CancellationError {
-            text = "PostgreSQL call cancelled"
         } else {
             text = "PostgreSQL: \(type(of: error)): \(error)"
         }
@@ -268,23 +268,34 @@ struct PostgresSession: StoreSession {
             case .null: bindings.appendNull()
             }
         }
-        var result: [StoreRow] = []
+        // postgres-nio (1.33) writes a query to the channel without a write promise: a query
+        // written after the client side closed the connection (this store on a timeout, the pool
+        // shutting down) is never answered, and its caller waits forever. So every query also
+        // ends when the connection closes.
+        let answer = connection.eventLoop.makePromise(of: PostgresQueryResult.self)
+        connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: Self.silent).cascade(to: answer)
+        connection.closeFuture.whenComplete { _ in answer.fail(ConnectionClosed()) }  // ignored once answered
+        let result: PostgresQueryResult
         do {
-            let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: Self.silent)
-            for try await row in rows {
-                var values: [StoreValue] = []
-                for cell in row {
-                    values.append(try Self.value(cell))
-                }
-                result.append(StoreRow(values: values))
-            }
-        } catch let error as KeyReleaseError {
-            throw error
+            result = try await answer.futureResult.get()
+        } catch is ConnectionClosed {
+            throw KeyReleaseError(.storeUnavailable, "PostgreSQL connection closed")
         } catch {
             throw PostgresReleaseStore.unavailable(error)
         }
-        return result
+        var rows: [StoreRow] = []
+        rows.reserveCapacity(result.rows.count)
+        for row in result.rows {
+            var values: [StoreValue] = []
+            for cell in row {
+                values.append(try Self.value(cell))
+            }
+            rows.append(StoreRow(values: values))
+        }
+        return rows
     }
+
+    private struct ConnectionClosed: Error {}
 
     func invalidate() async {
         _ = connection.close() as EventLoopFuture<Void>
