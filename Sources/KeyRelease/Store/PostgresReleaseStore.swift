@@ -25,6 +25,8 @@ public final class PostgresReleaseStore: ReleaseStore {
     private struct State {
         var client: PostgresClient?
         var runner: Task<Void, Never>?
+        /// When a call last got a connection from `client`.
+        var lastLease: ContinuousClock.Instant?
         var closed = false
     }
 
@@ -114,6 +116,7 @@ public final class PostgresReleaseStore: ReleaseStore {
         let client = try currentClient()
         let leased = LeaseFlag()
         let timeout = self.timeout
+        let started = ContinuousClock.now
         do {
             return try await withThrowingTaskGroup(of: T.self) { group in
                 group.addTask {
@@ -124,6 +127,7 @@ public final class PostgresReleaseStore: ReleaseStore {
                                 // again before the pool has noticed: nothing was sent; take another.
                                 guard !connection.isClosed else { throw StaleConnection() }
                                 leased.set()
+                                self.noteLease(client)
                                 do {
                                     return try await withTaskCancellationHandler {
                                         try await body(PostgresSession(connection: connection))
@@ -154,7 +158,9 @@ public final class PostgresReleaseStore: ReleaseStore {
         } catch let error as KeyReleaseError {
             throw error
         } catch is TimedOut {
-            if !leased.isSet { retire(client) }
+            // No connection for the whole timeout, and none for anyone else meanwhile: the pool
+            // is stuck (server down), not merely busy.
+            if !leased.isSet { retire(client, unlessLeasedSince: started) }
             throw KeyReleaseError(.storeUnavailable, "PostgreSQL did not answer within \(timeout)")
         } catch {
             // The caller gave up: nothing wrong with the pool.
@@ -189,12 +195,20 @@ public final class PostgresReleaseStore: ReleaseStore {
         return result
     }
 
-    /// Replaces `client` (if still current) with a fresh one on the next call and shuts it down.
-    /// Calls still waiting on it fail with `.storeUnavailable`, as they would have anyway.
-    private func retire(_ client: PostgresClient) {
+    private func noteLease(_ client: PostgresClient) {
+        state.withLock { state in
+            if state.client === client { state.lastLease = .now }
+        }
+    }
+
+    /// Replaces `client` (if still current, and if no call got a connection from it since
+    /// `instant`) with a fresh one on the next call, and shuts it down. Calls still waiting on
+    /// it fail with `.storeUnavailable`, as they would have anyway.
+    private func retire(_ client: PostgresClient, unlessLeasedSince instant: ContinuousClock.Instant? = nil) {
         let runner = state.withLock { state -> Task<Void, Never>? in
             guard let current = state.client, current === client else { return nil }
-            defer { state.client = nil; state.runner = nil }
+            if let instant, let lastLease = state.lastLease, lastLease >= instant { return nil }
+            defer { state.client = nil; state.runner = nil; state.lastLease = nil }
             return state.runner
         }
         runner?.cancel()
