@@ -25,6 +25,8 @@ public final class PostgresReleaseStore: ReleaseStore {
     private struct State {
         var client: PostgresClient?
         var runner: Task<Void, Never>?
+        /// When a call last got a connection from `client`.
+        var lastLease: ContinuousClock.Instant?
         var closed = false
     }
 
@@ -114,6 +116,7 @@ public final class PostgresReleaseStore: ReleaseStore {
         let client = try currentClient()
         let leased = LeaseFlag()
         let timeout = self.timeout
+        let started = ContinuousClock.now
         do {
             return try await withThrowingTaskGroup(of: T.self) { group in
                 group.addTask {
@@ -124,6 +127,7 @@ public final class PostgresReleaseStore: ReleaseStore {
                                 // again before the pool has noticed: nothing was sent; take another.
                                 guard !connection.isClosed else { throw StaleConnection() }
                                 leased.set()
+                                self.noteLease(client)
                                 do {
                                     return try await withTaskCancellationHandler {
                                         try await body(PostgresSession(connection: connection))
@@ -154,9 +158,13 @@ public final class PostgresReleaseStore: ReleaseStore {
         } catch let error as KeyReleaseError {
             throw error
         } catch is TimedOut {
-            if !leased.isSet { retire(client) }
+            // No connection for the whole timeout, and none for anyone else meanwhile: the pool
+            // is stuck (server down), not merely busy.
+            if !leased.isSet { retire(client, unlessLeasedSince: started) }
             throw KeyReleaseError(.storeUnavailable, "PostgreSQL did not answer within \(timeout)")
         } catch {
+            // The caller gave up: nothing wrong with the pool.
+            if error is CancellationError || Task.isCancelled { throw KeyReleaseError(.storeUnavailable, "PostgreSQL call cancelled") }
             // Failing to get a connection at all (circuit breaker open, pool shut down).
             retire(client)
             throw Self.unavailable(error)
@@ -187,12 +195,20 @@ public final class PostgresReleaseStore: ReleaseStore {
         return result
     }
 
-    /// Replaces `client` (if still current) with a fresh one on the next call and shuts it down.
-    /// Calls still waiting on it fail with `.storeUnavailable`, as they would have anyway.
-    private func retire(_ client: PostgresClient) {
+    private func noteLease(_ client: PostgresClient) {
+        state.withLock { state in
+            if state.client === client { state.lastLease = .now }
+        }
+    }
+
+    /// Replaces `client` (if still current, and if no call got a connection from it since
+    /// `instant`) with a fresh one on the next call, and shuts it down. Calls still waiting on
+    /// it fail with `.storeUnavailable`, as they would have anyway.
+    private func retire(_ client: PostgresClient, unlessLeasedSince instant: ContinuousClock.Instant? = nil) {
         let runner = state.withLock { state -> Task<Void, Never>? in
             guard let current = state.client, current === client else { return nil }
-            defer { state.client = nil; state.runner = nil }
+            if let instant, let lastLease = state.lastLease, lastLease >= instant { return nil }
+            defer { state.client = nil; state.runner = nil; state.lastLease = nil }
             return state.runner
         }
         runner?.cancel()
@@ -210,8 +226,6 @@ public final class PostgresReleaseStore: ReleaseStore {
             if let state = error.serverInfo?[.sqlState] { text += " \(state)" }
             if let message = error.serverInfo?[.message] { text += ": \(message)" }
             if let underlying = error.underlying { text += " (\(type(of: underlying)): \(underlying))" }
-        } else if error is CancellationError {
-            text = "PostgreSQL call cancelled"
         } else {
             text = "PostgreSQL: \(type(of: error)): \(error)"
         }
@@ -268,23 +282,34 @@ struct PostgresSession: StoreSession {
             case .null: bindings.appendNull()
             }
         }
-        var result: [StoreRow] = []
+        // postgres-nio (1.33) writes a query to the channel without a write promise: a query
+        // written after the client side closed the connection (this store on a timeout, the pool
+        // shutting down) is never answered, and its caller waits forever. So every query also
+        // ends when the connection closes.
+        let answer = connection.eventLoop.makePromise(of: PostgresQueryResult.self)
+        connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: Self.silent).cascade(to: answer)
+        connection.closeFuture.whenComplete { _ in answer.fail(ConnectionClosed()) }  // ignored once answered
+        let result: PostgresQueryResult
         do {
-            let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: Self.silent)
-            for try await row in rows {
-                var values: [StoreValue] = []
-                for cell in row {
-                    values.append(try Self.value(cell))
-                }
-                result.append(StoreRow(values: values))
-            }
-        } catch let error as KeyReleaseError {
-            throw error
+            result = try await answer.futureResult.get()
+        } catch is ConnectionClosed {
+            throw KeyReleaseError(.storeUnavailable, "PostgreSQL connection closed")
         } catch {
             throw PostgresReleaseStore.unavailable(error)
         }
-        return result
+        var rows: [StoreRow] = []
+        rows.reserveCapacity(result.rows.count)
+        for row in result.rows {
+            var values: [StoreValue] = []
+            for cell in row {
+                values.append(try Self.value(cell))
+            }
+            rows.append(StoreRow(values: values))
+        }
+        return rows
     }
+
+    private struct ConnectionClosed: Error {}
 
     func invalidate() async {
         _ = connection.close() as EventLoopFuture<Void>

@@ -295,6 +295,22 @@ struct ReleaseStoreTests {
 
     @Test("PostgreSQL stopped: calls throw storeUnavailable in bounded time; started again: the same store instance works")
     func postgresStoppedMidRun() async throws {
+        try await Self.outage(keepCalling: .zero)
+    }
+
+    /// postgres-nio's pool opens a circuit breaker after 60 s of failed connection attempts with
+    /// requests waiting, and then fails every request until a back-off retry (up to a minute
+    /// apart) succeeds; the store replaces such a pool, so the first call after the outage
+    /// still succeeds. About 90 s: runs when RELEASESTORE_LONG_TESTS=1.
+    @Test("PostgreSQL down for longer than the pool's circuit breaker: the first call after it comes back succeeds",
+          .enabled(if: ProcessInfo.processInfo.environment["RELEASESTORE_LONG_TESTS"] == "1"))
+    func postgresLongOutage() async throws {
+        try await Self.outage(keepCalling: .seconds(75))
+    }
+
+    /// Stops the server under a working store, checks that calls fail fast (then keeps calling
+    /// for `keepCalling`), restarts it and checks that the same store works at once.
+    static func outage(keepCalling: Duration) async throws {
         let server = try PostgresServer(database: "outage")
         defer { server.shutdown() }
         let timeout = Duration.seconds(2)
@@ -322,6 +338,8 @@ struct ReleaseStoreTests {
             #expect(elapsed < timeout + .seconds(20), "\(name) took \(elapsed)") // bounded, not a hang (generous: CI machines are loaded)
         }
 
+        let until = ContinuousClock.now + keepCalling
+        while ContinuousClock.now < until { _ = try? await store.ping() }
         try server.start()
         // The very first call after the restart succeeds: no retry loop here.
         try await store.ping()
@@ -336,6 +354,72 @@ struct ReleaseStoreTests {
         #expect(again?.code == .storeUnavailable)
         try server.start()
         Self.expectChain(try await store.auditRecords(afterSequence: 0, limit: 10), count: 2)
+        await store.close()
+    }
+
+    @Test("PostgreSQL calls cut off by a tiny timeout at random points all return, and leave no half-written chain",
+          .timeLimit(.minutes(1)))
+    func postgresCutOffCalls() async throws {
+        let server = try SharedPostgres.server.get()
+        let database = try server.createDatabase()
+        defer { try? server.dropDatabase(database) }
+        let healthy = try PostgresReleaseStore(url: server.url(database: database))
+        try await healthy.migrate()
+        _ = try await healthy.appendAudit(Self.draft(0))  // so every append reads a head
+
+        // Timeouts land before, between and during the statements of the append transactions
+        // (20 at once queue on the audit lock, so the later ones are cut off somewhere).
+        var succeeded = 0, attempted = 0
+        for milliseconds in [40, 70, 110, 160] {
+            let hurried = try PostgresReleaseStore(url: server.url(database: database), timeout: .milliseconds(milliseconds))
+            for round in 0..<4 {
+                let outcomes = await withTaskGroup(of: Bool.self) { group in
+                    for i in 0..<20 { group.addTask { (try? await hurried.appendAudit(Self.draft(1000 * milliseconds + 100 * round + i))) != nil } }
+                    return await group.reduce(into: [Bool]()) { $0.append($1) }
+                }
+                succeeded += outcomes.filter { $0 }.count
+                attempted += outcomes.count
+            }
+            await hurried.close()
+        }
+        // A call cut off after its COMMIT reached the server still appended: at least the
+        // successes are there, and whatever is there is one whole chain.
+        #expect(succeeded < attempted, "some calls were cut off")
+        let chain = try await healthy.auditRecords(afterSequence: 0, limit: 1000)
+        #expect(chain.count >= 1 + succeeded)
+        Self.expectChain(chain, count: chain.count)
+        #expect(try await healthy.appendAudit(Self.draft(9999)).sequence == Int64(chain.count + 1))
+        await healthy.close()
+    }
+
+    @Test("PostgreSQL connection killed mid-transaction: storeUnavailable at once, nothing half-written, the store goes on")
+    func postgresBackendKilledMidTransaction() async throws {
+        let server = try SharedPostgres.server.get()
+        let database = try server.createDatabase()
+        defer { try? server.dropDatabase(database) }
+        let timeout = Duration.seconds(10)
+        let store = try PostgresReleaseStore(url: server.url(database: database), timeout: timeout)
+        try await store.migrate()
+        let first = try await store.appendAudit(Self.draft(0))
+
+        // The append's transaction (advisory lock taken) waits on the table lock; then its
+        // server process is terminated.
+        let released = DoneSignal.startThread { _ = try? server.psql("BEGIN; LOCK TABLE audit IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;", database: database) }
+        try await Task.sleep(for: .milliseconds(800))
+        let clock = ContinuousClock()
+        let started = clock.now
+        let append = Task { try await store.appendAudit(Self.draft(1)) }
+        try await Task.sleep(for: .milliseconds(800))
+        let killed = try server.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()", database: database)
+        #expect(killed.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        let error = await #expect(throws: KeyReleaseError.self) { try await append.value }
+        #expect(error?.code == .storeUnavailable)
+        #expect(started.duration(to: clock.now) < .seconds(5), "failed because the connection died, not by the timeout")
+
+        await released.wait()
+        let second = try await store.appendAudit(Self.draft(2))
+        Self.expectChain(try await store.auditRecords(afterSequence: 0, limit: 10), count: 2)
+        #expect(second.previousHash == first.hash)
         await store.close()
     }
 
