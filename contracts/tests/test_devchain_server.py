@@ -197,14 +197,26 @@ def test_request_access_flow_over_rpc(devchain):
     assert data[:4] == bytes.fromhex("08c379a0")
     assert decode(["string"], data[4:])[0] == "Not backend wallet"
     assert "Not backend wallet" in err["message"]
+    # calls against a mined block are memoized: asked again, the same revert comes back
+    assert rpc.error("eth_call", {"from": requester["address"], "to": dp, "data": "0x" + start.hex()}, "latest") == err
     err = rpc.error("eth_estimateGas", {"from": requester["address"], "to": dp, "data": "0x" + start.hex()})
     assert err["code"] == 3 and decode(["string"], bytes.fromhex(err["data"][10:]))[0] == "Not backend wallet"
     # an unfunded caller can still eth_call (zero fees)
     assert rpc("eth_call", {"from": "0x" + "12" * 20, "to": dp, "data": "0x" + sel("backendWallet()").hex()}, "latest")
 
     # the backend starts the job with a legacy EIP-155 transaction
+    jobs_call = {"to": dp, "data": "0x" + (sel("jobs(bytes32)") + bytes.fromhex(job_id[2:])).hex()}
+
+    def job_state(tag) -> int:
+        return decode(["bytes32", "address", "address", "bytes32", "uint32", "uint256", "uint64", "uint8", "bytes32"],
+                      bytes.fromhex(rpc("eth_call", jobs_call, tag)[2:]))[7]
+
+    assert job_state("latest") == 2 and job_state("latest") == 2  # the second from the memo
     rc = sign_and_send(rpc, info, backend["privateKey"], dp, start, legacy=True)
     assert rc["status"] == "0x1" and rc["type"] == "0x0"
+    # the memo is per block: latest sees the new state at once, the older block keeps the old one
+    assert job_state("latest") == 3 and job_state(rc["blockNumber"]) == 3
+    assert job_state(hex(int(rc["blockNumber"], 16) - 1)) == 2 and job_state({"blockHash": rc["blockHash"]}) == 3
     assert [lg["topics"] for lg in rc["logs"]] == [[topic("JobStarted(bytes32)"), job_id]]
     tx = rpc("eth_getTransactionByHash", rc["transactionHash"])
     assert int(tx["v"], 16) in (info["chainId"] * 2 + 35, info["chainId"] * 2 + 36)

@@ -79,10 +79,9 @@ public struct ReleaseRequest: Codable, Sendable, Hashable {
 }
 
 /// A release request with every field decoded and size-checked.
-struct ParsedReleaseRequest {
+struct ParsedReleaseRequest: Sendable {
     let jobID: [UInt8]
     let datasetRoot: [UInt8]
-    let hpkeKey: Curve25519.KeyAgreement.PublicKey
     let hpkeKeyBytes: [UInt8]
     let signerKey: Secp256k1.PublicKey
     let signerKeyBytes: [UInt8]
@@ -94,15 +93,24 @@ struct ParsedReleaseRequest {
     let evidence: EvidenceBundle
     let evidenceDigest: [UInt8]
 
+    /// The HPKE recipient key (swift-crypto's key type is not Sendable, so it is built on use).
+    var hpkeKey: Curve25519.KeyAgreement.PublicKey {
+        get throws(KeyReleaseError) { try Self.x25519(hpkeKeyBytes) }
+    }
+
+    private static func x25519(_ bytes: [UInt8]) throws(KeyReleaseError) -> Curve25519.KeyAgreement.PublicKey {
+        do { return try Curve25519.KeyAgreement.PublicKey(rawRepresentation: bytes) } catch {
+            throw KeyReleaseError(.badRequest, "hpkePublicKey is not an X25519 public key")
+        }
+    }
+
     var binding: ReleaseBinding { ReleaseBinding(nonce: nonce, jobID: jobID, hpkePublicKey: hpkeKeyBytes, signerPublicKey: signerKeyBytes) }
 
     init(_ r: ReleaseRequest) throws(KeyReleaseError) {
         jobID = try Self.hex(r.jobId, "jobId", count: 32)
         datasetRoot = try Self.hex(r.datasetRoot, "datasetRoot", count: 32)
         hpkeKeyBytes = try Self.hex(r.hpkePublicKey, "hpkePublicKey", count: 32)
-        do { hpkeKey = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: hpkeKeyBytes) } catch {
-            throw KeyReleaseError(.badRequest, "hpkePublicKey is not an X25519 public key")
-        }
+        _ = try Self.x25519(hpkeKeyBytes)
         signerKeyBytes = try Self.hex(r.signerPublicKey, "signerPublicKey", count: nil)
         do { signerKey = try Secp256k1.PublicKey(bytes: signerKeyBytes) } catch {
             throw KeyReleaseError(.badRequest, "signerPublicKey is not a secp256k1 public key (33 or 65 bytes)")

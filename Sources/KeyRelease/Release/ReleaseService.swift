@@ -101,18 +101,26 @@ public final class ReleaseService: Sendable {
     /// Decides one release request. Every outcome, release or refusal, is appended to the audit
     /// chain (best effort for refusals when the store itself is down).
     public func release(body: some DataProtocol, requestID: String) async throws(KeyReleaseError) -> ReleaseResponse {
-        var draft = AuditDraft(timeMillis: Self.millis(settings.clock()), outcome: "refused", requestID: requestID)
+        let now = settings.clock()
+        var draft = AuditDraft(timeMillis: Self.millis(now), outcome: "refused", requestID: requestID)
+        var spendable: [UInt8]?
         do {
             let request = try ReleaseRequest.decode(body)
-            return try await release(request, requestID: requestID, draft: &draft)
+            return try await release(request, requestID: requestID, now: now, draft: &draft, spendable: &spendable)
         } catch {
             draft.code = error.code.rawValue
-            await auditRefusal(draft, error: error)
+            await auditRefusal(draft, error: error, spending: spendable, now: now)
             throw error
         }
     }
 
-    private func release(_ raw: ReleaseRequest, requestID: String, draft: inout AuditDraft) async throws(KeyReleaseError) -> ReleaseResponse {
+    /// The release steps. The nonce is looked up first and spent at the end, in the same
+    /// transaction that appends the outcome's audit record (one commit per request); a refusal
+    /// after the lookup spends it too (`spendable`), so every nonce decides exactly one request.
+    /// The chain and the escrow are read while the evidence is verified; the first failure in
+    /// step order (evidence, chain, escrow) is the one reported.
+    private func release(_ raw: ReleaseRequest, requestID: String, now: Date, draft: inout AuditDraft,
+                         spendable: inout [UInt8]?) async throws(KeyReleaseError) -> ReleaseResponse {
         draft.jobID = raw.jobId
         draft.datasetRoot = raw.datasetRoot
         draft.signerPublicKey = raw.signerPublicKey
@@ -123,15 +131,19 @@ public final class ReleaseService: Sendable {
         draft.evidenceDigest = ChainHex.prefixed(r.evidenceDigest)
         draft.platform = r.evidence.platform.rawValue
 
-        // 1. The nonce: consumed atomically, before anything else, so a refused attempt burns it.
-        let now = settings.clock()
+        // 1. The nonce: issued here, unexpired, unused (spent atomically in step 6).
         let issuedAt: Date
-        switch try await store.consumeNonce(r.nonce, now: now) {
-        case .consumed(let at): issuedAt = at
-        case .alreadyUsed: throw KeyReleaseError(.nonceUsed, "the nonce was already used")
+        switch try await store.lookUpNonce(r.nonce, now: now) {
+        case .usable(let at): issuedAt = at
+        case .used: throw KeyReleaseError(.nonceUsed, "the nonce was already used")
         case .expired: throw KeyReleaseError(.nonceExpired, "the nonce expired")
         case .unknown: throw KeyReleaseError(.nonceUnknown, "the nonce was not issued by this service")
         }
+        spendable = r.nonce
+
+        // 4–5 (started now, checked after 2–3): the chain, and the escrowed envelope.
+        async let chain = Self.outcome { () async throws(KeyReleaseError) in try await self.checkChain(r, now: now) }
+        async let escrowed = Self.outcome { () async throws(KeyReleaseError) in try await self.store.escrow(datasetRoot: r.datasetRoot) }
 
         // 2–3. Evidence: verifies, binds this request, satisfies a policy.
         let started = ContinuousClock.now
@@ -141,10 +153,10 @@ public final class ReleaseService: Sendable {
         draft.policyDigest = ChainHex.prefixed(accepted.digest)
 
         // 4. The chain: the job is live, for this dataset, and dispatched to this node.
-        try await checkChain(r, now: now)
+        try await chain.get()
 
         // 5. The escrowed envelope, opened in memory only.
-        guard let entry = try await store.escrow(datasetRoot: r.datasetRoot) else {
+        guard let entry = try await escrowed.get() else {
             throw KeyReleaseError(.escrowMissing, "no envelope is escrowed for dataset \(ChainHex.prefixed(r.datasetRoot))")
         }
         let opened: (datasetKey: SymmetricKey, datasetIV: [UInt8])
@@ -152,13 +164,22 @@ public final class ReleaseService: Sendable {
             throw KeyReleaseError(.internalError, "the escrowed envelope for \(ChainHex.prefixed(r.datasetRoot)) does not open")
         }
 
-        // 6. Audit first (its hash is bound into the sealing context), then seal.
+        // 6. Spend the nonce and append the audit record in one transaction (its hash is bound
+        // into the sealing context), then seal. A concurrent request that spent the nonce first wins.
         draft.outcome = "released"
         draft.code = nil
-        draft.timeMillis = Self.millis(now)
-        let record = try await store.appendAudit(draft)
+        let spend = try await store.consumeNonce(r.nonce, now: now, appending: draft)
+        guard let record = spend.record else {
+            spendable = nil  // spent already, or expired meanwhile: nothing left to spend
+            draft.outcome = "refused"
+            switch spend.consumption {
+            case .expired: throw KeyReleaseError(.nonceExpired, "the nonce expired")
+            case .unknown: throw KeyReleaseError(.nonceUnknown, "the nonce was not issued by this service")
+            case .alreadyUsed, .consumed: throw KeyReleaseError(.nonceUsed, "the nonce was already used")
+            }
+        }
         let info = SealedDatasetKey.info(jobID: r.jobID, datasetRoot: r.datasetRoot, attestationRef: record.hash)
-        let sealed = try SealedDatasetKey.seal(key: opened.datasetKey, iv: opened.datasetIV, to: r.hpkeKey, info: info)
+        let sealed = try SealedDatasetKey.seal(key: opened.datasetKey, iv: opened.datasetIV, to: try r.hpkeKey, info: info)
         metrics.released()
         logger.info("released", metadata: ["requestId": "\(requestID)", "jobId": "\(ChainHex.prefixed(r.jobID))",
                                            "datasetRoot": "\(ChainHex.prefixed(r.datasetRoot))", "attestationRef": "\(ChainHex.prefixed(record.hash))"])
@@ -235,9 +256,18 @@ public final class ReleaseService: Sendable {
         guard signer == job.provider else { throw KeyReleaseError(.ticketSigner, "the dispatch ticket is signed by \(signer), not the job's provider \(job.provider)") }
     }
 
-    func auditRefusal(_ draft: AuditDraft, error: KeyReleaseError) async {
+    /// Runs `body`, catching its error as a value (so it can run in an `async let`).
+    private static func outcome<T: Sendable>(_ body: @Sendable () async throws(KeyReleaseError) -> T) async -> Result<T, KeyReleaseError> {
+        do { return .success(try await body()) } catch { return .failure(error) }
+    }
+
+    /// Records a refusal; spends `nonce` in the same transaction when it is still unspent.
+    func auditRefusal(_ draft: AuditDraft, error: KeyReleaseError, spending nonce: [UInt8]? = nil, now: Date? = nil) async {
         logger.notice("refused", metadata: ["requestId": "\(draft.requestID)", "code": "\(error.code.rawValue)", "detail": "\(error.message)"])
-        do { _ = try await store.appendAudit(draft) } catch {
+        do {
+            if let nonce, try await store.consumeNonce(nonce, now: now ?? settings.clock(), appending: draft).record != nil { return }
+            _ = try await store.appendAudit(draft)
+        } catch {
             logger.error("refusal not audited", metadata: ["requestId": "\(draft.requestID)", "code": "\(error.code.rawValue)"])
         }
     }

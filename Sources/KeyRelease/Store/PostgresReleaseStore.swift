@@ -70,6 +70,17 @@ public final class PostgresReleaseStore: ReleaseStore {
         try await withSession { session throws(KeyReleaseError) in try await session.consumeNonce(nonce, now: now) }
     }
 
+    /// Reads a nonce's state; see ``ReleaseStore/lookUpNonce(_:now:)``.
+    public func lookUpNonce(_ nonce: [UInt8], now: Date) async throws(KeyReleaseError) -> NonceState {
+        try await withSession { session throws(KeyReleaseError) in try await session.lookUpNonce(nonce, now: now) }
+    }
+
+    /// Consumes a nonce and appends a record in one transaction under `pg_advisory_xact_lock`;
+    /// see ``ReleaseStore/consumeNonce(_:now:appending:)``.
+    public func consumeNonce(_ nonce: [UInt8], now: Date, appending draft: AuditDraft) async throws(KeyReleaseError) -> NonceSpend {
+        try await withSession { session throws(KeyReleaseError) in try await session.consumeNonce(nonce, now: now, appending: draft) }
+    }
+
     /// Stores or replaces an escrow entry; see ``ReleaseStore/putEscrow(_:)``.
     public func putEscrow(_ entry: EscrowEntry) async throws(KeyReleaseError) {
         try await withSession { session throws(KeyReleaseError) in try await session.putEscrow(entry) }

@@ -26,6 +26,15 @@ public protocol ReleaseStore: Sendable {
     /// stays unconsumed; an unknown one is `.unknown`.
     func consumeNonce(_ nonce: [UInt8], now: Date) async throws(KeyReleaseError) -> NonceConsumption
 
+    /// What the store knows of `nonce` at `now`, changing nothing: `.usable` (issued here,
+    /// unexpired, unused), `.used`, `.expired` or `.unknown`.
+    func lookUpNonce(_ nonce: [UInt8], now: Date) async throws(KeyReleaseError) -> NonceState
+
+    /// Consumes `nonce` as ``consumeNonce(_:now:)`` does and, only when this caller consumed it,
+    /// appends `draft` as ``appendAudit(_:)`` does, in one transaction: both or neither. The
+    /// release path spends its nonce and records its outcome with this one commit.
+    func consumeNonce(_ nonce: [UInt8], now: Date, appending draft: AuditDraft) async throws(KeyReleaseError) -> NonceSpend
+
     /// Stores (or replaces) the escrowed envelope for a dataset root.
     func putEscrow(_ entry: EscrowEntry) async throws(KeyReleaseError)
 
@@ -76,6 +85,32 @@ public enum NonceConsumption: Sendable, Hashable {
     case expired
     /// Never issued (or issued by another service).
     case unknown
+}
+
+/// The outcome of ``ReleaseStore/lookUpNonce(_:now:)``.
+public enum NonceState: Sendable, Hashable {
+    /// Issued at `issuedAt`, unexpired and unused.
+    case usable(issuedAt: Date)
+    /// Already consumed.
+    case used
+    /// Expired unused.
+    case expired
+    /// Never issued (or issued by another service).
+    case unknown
+}
+
+/// The outcome of ``ReleaseStore/consumeNonce(_:now:appending:)``.
+public struct NonceSpend: Sendable, Hashable {
+    /// What happened to the nonce.
+    public let consumption: NonceConsumption
+    /// The appended record: present exactly when `consumption` is `.consumed`.
+    public let record: AuditRecord?
+
+    /// Creates an outcome.
+    public init(consumption: NonceConsumption, record: AuditRecord?) {
+        self.consumption = consumption
+        self.record = record
+    }
 }
 
 /// An escrowed key envelope for one dataset.

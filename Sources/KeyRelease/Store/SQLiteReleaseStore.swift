@@ -100,6 +100,21 @@ public actor SQLiteReleaseStore: ReleaseStore {
         return try await session.consumeNonce(nonce, now: now)
     }
 
+    /// Reads a nonce's state; see ``ReleaseStore/lookUpNonce(_:now:)``.
+    public func lookUpNonce(_ nonce: [UInt8], now: Date) async throws(KeyReleaseError) -> NonceState {
+        let session = try await acquire()
+        defer { release() }
+        return try await session.lookUpNonce(nonce, now: now)
+    }
+
+    /// Consumes a nonce and appends a record in one `BEGIN IMMEDIATE` transaction; see
+    /// ``ReleaseStore/consumeNonce(_:now:appending:)``.
+    public func consumeNonce(_ nonce: [UInt8], now: Date, appending draft: AuditDraft) async throws(KeyReleaseError) -> NonceSpend {
+        let session = try await acquire()
+        defer { release() }
+        return try await session.consumeNonce(nonce, now: now, appending: draft)
+    }
+
     /// Stores or replaces an escrow entry; see ``ReleaseStore/putEscrow(_:)``.
     public func putEscrow(_ entry: EscrowEntry) async throws(KeyReleaseError) {
         let session = try await acquire()

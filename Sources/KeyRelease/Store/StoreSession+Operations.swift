@@ -16,23 +16,41 @@ extension StoreSession {
         guard !inserted.isEmpty else { throw KeyReleaseError(.internalError, "a nonce was issued twice") }
     }
 
+    /// What the nonce's row says at `now`; changes nothing.
+    func lookUpNonce(_ nonce: [UInt8], now: Date) async throws(KeyReleaseError) -> NonceState {
+        let rows = try await query("SELECT issued_at, used_at, expires_at FROM nonces WHERE nonce = $1", [.bytes(nonce)])
+        guard let row = rows.first else { return .unknown }
+        if try row.optionalInteger(1, "nonces.used_at") != nil { return .used }
+        if try row.integer(2, "nonces.expires_at") <= (try StoreTime.millis(now)) { return .expired }
+        return .usable(issuedAt: try row.date(0, "nonces.issued_at"))
+    }
+
     /// One atomic UPDATE decides who consumes the nonce (the database serializes concurrent
     /// updates of the row, across connections and replicas); only a caller that lost is told why
     /// by a second, read-only look at the row.
     func consumeNonce(_ nonce: [UInt8], now: Date) async throws(KeyReleaseError) -> NonceConsumption {
-        let nowMillis = try StoreTime.millis(now)
         let consumed = try await query(
             "UPDATE nonces SET used_at = $1 WHERE nonce = $2 AND used_at IS NULL AND expires_at > $1 RETURNING issued_at",
-            [.integer(nowMillis), .bytes(nonce)])
+            [.integer(try StoreTime.millis(now)), .bytes(nonce)])
         if let row = consumed.first { return .consumed(issuedAt: try row.date(0, "nonces.issued_at")) }
+        switch try await lookUpNonce(nonce, now: now) {
+        case .unknown: return .unknown
+        case .expired: return .expired
+        // `.usable` although the UPDATE missed it is not reachable with a consistent database:
+        // refuse (fail closed) rather than release on a nonce nobody consumed.
+        case .used, .usable: return .alreadyUsed
+        }
+    }
 
-        let rows = try await query("SELECT used_at, expires_at FROM nonces WHERE nonce = $1", [.bytes(nonce)])
-        guard let row = rows.first else { return .unknown }
-        if try row.optionalInteger(0, "nonces.used_at") != nil { return .alreadyUsed }
-        if try row.integer(1, "nonces.expires_at") <= nowMillis { return .expired }
-        // Unused and unexpired, yet the UPDATE missed it: not reachable with a consistent
-        // database. Refuse (fail closed) rather than release on a nonce nobody consumed.
-        return .alreadyUsed
+    /// Consumes the nonce and, only if this caller consumed it, appends `draft`, in one
+    /// transaction under the audit-head lock: both happen or neither does.
+    func consumeNonce(_ nonce: [UInt8], now: Date, appending draft: AuditDraft) async throws(KeyReleaseError) -> NonceSpend {
+        let createdAt = try StoreTime.millis(now)
+        return try await exclusiveTransaction(.auditHead) { session throws(KeyReleaseError) in
+            let consumption = try await session.consumeNonce(nonce, now: now)
+            guard case .consumed = consumption else { return NonceSpend(consumption: consumption, record: nil) }
+            return NonceSpend(consumption: consumption, record: try await session.chainAudit(draft, createdAt: createdAt))
+        }
     }
 
     func putEscrow(_ entry: EscrowEntry) async throws(KeyReleaseError) {
@@ -61,15 +79,20 @@ extension StoreSession {
     func appendAudit(_ draft: AuditDraft, now: Date) async throws(KeyReleaseError) -> AuditRecord {
         let createdAt = try StoreTime.millis(now)
         return try await exclusiveTransaction(.auditHead) { session throws(KeyReleaseError) in
-            let head = try await session.query("SELECT sequence, hash FROM audit ORDER BY sequence DESC LIMIT 1", []).first
-            let sequence = try (head?.integer(0, "audit.sequence") ?? 0) + 1
-            let previousHash = try head.map { row throws(KeyReleaseError) in try Self.hash(row, 1, "audit.hash") } ?? AuditRecord.genesis
-            let record = try AuditRecord(sequence: sequence, previousHash: previousHash, draft: draft)
-            try await session.query(
-                "INSERT INTO audit (sequence, previous_hash, hash, body, created_at) VALUES ($1, $2, $3, $4, $5)",
-                [.integer(record.sequence), .bytes(record.previousHash), .bytes(record.hash), .bytes(record.body), .integer(createdAt)])
-            return record
+            try await session.chainAudit(draft, createdAt: createdAt)
         }
+    }
+
+    /// Inside a transaction holding the audit-head lock: chains `draft` after the head and inserts it.
+    private func chainAudit(_ draft: AuditDraft, createdAt: Int64) async throws(KeyReleaseError) -> AuditRecord {
+        let head = try await query("SELECT sequence, hash FROM audit ORDER BY sequence DESC LIMIT 1", []).first
+        let sequence = try (head?.integer(0, "audit.sequence") ?? 0) + 1
+        let previousHash = try head.map { row throws(KeyReleaseError) in try Self.hash(row, 1, "audit.hash") } ?? AuditRecord.genesis
+        let record = try AuditRecord(sequence: sequence, previousHash: previousHash, draft: draft)
+        try await query(
+            "INSERT INTO audit (sequence, previous_hash, hash, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+            [.integer(record.sequence), .bytes(record.previousHash), .bytes(record.hash), .bytes(record.body), .integer(createdAt)])
+        return record
     }
 
     func auditRecord(hash: [UInt8]) async throws(KeyReleaseError) -> AuditRecord? {

@@ -96,6 +96,13 @@ struct ReleaseServiceTests {
             let good = try await w.request(d, nonce: used, node: node)
             #expect(try await w.post("/v1/release", good).0 == 200)
             try await Self.expectRefusal(w, good, code: "nonce_used", status: 409)
+            // The same good request ten times at once: the nonce decides exactly one of them.
+            let raced = try await w.request(d, nonce: try await w.challenge(), node: node)
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<10 { group.addTask { try await w.post("/v1/release", raced).0 } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.sorted() == [200] + Array(repeating: 409, count: 9))
             let stale = try await w.challenge()
             w.clock.advance(121)
             try await Self.expectRefusal(w, try await w.request(d, nonce: stale, node: node), code: "nonce_expired", status: 409)
@@ -115,6 +122,8 @@ struct ReleaseServiceTests {
             sig[sig.count - 5] ^= 0x01
             forged.evidence.tpm!.signature = Data(sig)
             try await Self.expectRefusal(w, forged, code: "evidence_invalid", status: 403)
+            // A refused attempt spends its nonce: a good request with it is refused too.
+            try await Self.expectRefusal(w, try await w.request(d, nonce: n, node: node), code: "nonce_used", status: 409)
 
             // Chain: absent job, a Completed and a Failed job, another dataset's root, a ticket from
             // the wrong signer, for another node, for another job, or expired.
@@ -140,6 +149,7 @@ struct ReleaseServiceTests {
             try await Self.expectRefusal(w, try await w.request(d, nonce: n, node: node, ticketJobID: completed), code: "ticket_invalid", status: 403)
             n = try await w.challenge()
             try await Self.expectRefusal(w, try await w.request(d, nonce: n, node: node, ticketExpiry: UInt64(w.clock.now.timeIntervalSince1970) - 1), code: "ticket_invalid", status: 403)
+            try await Self.expectRefusal(w, try await w.request(d, nonce: n, node: node), code: "nonce_used", status: 409)  // spent by the chain refusal
 
             // A Requested job: the dev chain never stores that state (requestAccess grants at
             // once), so a registry decorator reports it for one job; everything else is the chain.
@@ -193,12 +203,13 @@ struct ReleaseServiceTests {
             n = try await w.challenge()
             try await Self.expectRefusal(w, try await w.request(bare, nonce: n, node: node), code: "escrow_missing", status: 404)
 
-            // Exactly one release happened (the first good request); every refusal is audited.
+            // Exactly two releases happened (the first good request and one of the raced ten);
+            // every refusal is audited.
             let summary = try await AuditChain.verify(w.store)
-            #expect(summary.released == 1)
-            #expect(summary.refused >= 20)
+            #expect(summary.released == 2)
+            #expect(summary.refused >= 29)
             let (_, metrics) = try await w.getText("/metrics")
-            #expect(metrics.contains("krs_releases_total 1"))
+            #expect(metrics.contains("krs_releases_total 2"))
         } catch {
             await w.shutdown()
             throw error

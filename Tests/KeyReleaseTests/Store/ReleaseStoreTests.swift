@@ -105,6 +105,61 @@ struct ReleaseStoreTests {
         }
     }
 
+    @Test("lookUpNonce reads usable, used, expired and unknown, and changes nothing", arguments: StoreBackend.allCases)
+    func lookUpNonce(_ backend: StoreBackend) async throws {
+        try await withFixture(backend) { _, store in
+            let nonce = Self.bytes(32, seed: 30)
+            #expect(try await store.lookUpNonce(nonce, now: Self.t0) == .unknown)
+            try await store.insertNonce(IssuedNonce(nonce: nonce, issuedAt: Self.t0, expiresAt: Self.t0 + 60))
+            #expect(try await store.lookUpNonce(nonce, now: Self.t0 + 1) == .usable(issuedAt: Self.t0))
+            #expect(try await store.lookUpNonce(nonce, now: Self.t0 + 1) == .usable(issuedAt: Self.t0))  // still: a look spends nothing
+            #expect(try await store.lookUpNonce(nonce, now: Self.t0 + 60) == .expired)
+            #expect(try await store.consumeNonce(nonce, now: Self.t0 + 2) == .consumed(issuedAt: Self.t0))
+            #expect(try await store.lookUpNonce(nonce, now: Self.t0 + 3) == .used)
+        }
+    }
+
+    @Test("consumeNonce(appending:) spends the nonce and appends the record together, or does neither", arguments: StoreBackend.allCases)
+    func spendAndAppend(_ backend: StoreBackend) async throws {
+        try await withFixture(backend) { _, store in
+            let nonce = Self.bytes(32, seed: 31), expiring = Self.bytes(32, seed: 32)
+            try await store.insertNonce(IssuedNonce(nonce: nonce, issuedAt: Self.t0, expiresAt: Self.t0 + 60))
+            try await store.insertNonce(IssuedNonce(nonce: expiring, issuedAt: Self.t0, expiresAt: Self.t0 + 60))
+            let first = try await store.consumeNonce(nonce, now: Self.t0 + 1, appending: Self.draft(1))
+            #expect(first.consumption == .consumed(issuedAt: Self.t0))
+            #expect(try await store.lookUpNonce(nonce, now: Self.t0 + 1) == .used)
+            let again = try await store.consumeNonce(nonce, now: Self.t0 + 2, appending: Self.draft(2))
+            #expect(again == NonceSpend(consumption: .alreadyUsed, record: nil))
+            #expect(try await store.consumeNonce(expiring, now: Self.t0 + 60, appending: Self.draft(3)) == NonceSpend(consumption: .expired, record: nil))
+            #expect(try await store.consumeNonce(Self.bytes(32, seed: 33), now: Self.t0, appending: Self.draft(4)) == NonceSpend(consumption: .unknown, record: nil))
+            let stored = try await store.auditRecords(afterSequence: 0, limit: 10)
+            Self.expectChain(stored, count: 1)
+            #expect(stored.first == first.record && stored.first?.draft.requestID == "req-1")
+            // interleaved with plain appends, it keeps one chain
+            _ = try await store.appendAudit(Self.draft(5))
+            let later = Self.bytes(32, seed: 35)
+            try await store.insertNonce(IssuedNonce(nonce: later, issuedAt: Self.t0, expiresAt: Self.t0 + 60))
+            #expect(try await store.consumeNonce(later, now: Self.t0 + 3, appending: Self.draft(6)).record?.sequence == 3)
+            Self.expectChain(try await store.auditRecords(afterSequence: 0, limit: 10), count: 3)
+        }
+    }
+
+    @Test("20 concurrent spends of one nonce with appends: exactly one spends it and exactly one record is added", arguments: StoreBackend.allCases)
+    func concurrentSpends(_ backend: StoreBackend) async throws {
+        try await withFixture(backend) { _, store in
+            let nonce = Self.bytes(32, seed: 34)
+            try await store.insertNonce(IssuedNonce(nonce: nonce, issuedAt: Self.t0, expiresAt: Self.t0 + 60))
+            _ = try await store.appendAudit(Self.draft(0))
+            let spends = try await Self.concurrently(20) { i in try await store.consumeNonce(nonce, now: Self.t0 + 1, appending: Self.draft(i + 1)) }
+            let winners = spends.filter { $0.record != nil }
+            #expect(winners.count == 1 && winners.first?.consumption == .consumed(issuedAt: Self.t0))
+            #expect(spends.filter { $0 == NonceSpend(consumption: .alreadyUsed, record: nil) }.count == 19)
+            let stored = try await store.auditRecords(afterSequence: 0, limit: 100)
+            Self.expectChain(stored, count: 2)
+            #expect(stored.last == winners.first?.record)
+        }
+    }
+
     // MARK: Escrow
 
     @Test("escrow: nil when missing, put, get, replace; bytes round-trip exactly", arguments: StoreBackend.allCases)
