@@ -1,7 +1,7 @@
 """Times dcap-qvl (PyPI, Phala's Rust verifier with Python bindings) on the same quote and
 collateral as `keyrelease bench verify`, in the same run, as the external reference.
 
-usage: dcap_qvl_bench.py QUOTE AT_ISO8601 ITERATIONS COLLATERAL_JSON [PCS_TCBINFO_RESPONSE]
+usage: dcap_qvl_bench.py QUOTE AT_ISO8601 ITERATIONS COLLATERAL_JSON
 cold: collateral JSON parsed + quote verified on every iteration; warm: the parsed collateral
 object reused (dcap-qvl keeps no other cache). Prints one JSON object with medians in µs.
 """
@@ -13,13 +13,6 @@ import dcap_qvl
 quote_path, at, iterations, coll_path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 quote = open(quote_path, "rb").read()
 coll = json.load(open(coll_path))
-if len(sys.argv) > 5:  # replace TCB Info with a PCS response's exact signed bytes
-    raw = open(sys.argv[5]).read()
-    start = raw.index('"tcbInfo"')
-    start = raw.index("{", start)
-    _, end = json.JSONDecoder().raw_decode(raw, start)
-    coll["tcb_info"] = raw[start:end]
-    coll["tcb_info_signature"] = json.loads(raw)["signature"]
 coll_json = json.dumps(coll)
 now = int(datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp())
 

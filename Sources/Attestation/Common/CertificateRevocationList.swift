@@ -16,8 +16,16 @@ public struct CertificateRevocationList: Sendable {
     public let thisUpdate: Date
     /// When the next CRL is due; a CRL without one is rejected as malformed (fail closed).
     public let nextUpdate: Date
-    /// Serial numbers listed as revoked (big-endian magnitude, leading zeros stripped).
-    public let revokedSerials: Set<[UInt8]>
+    /// Serial numbers listed as revoked (big-endian magnitude, leading zeros stripped), as
+    /// slices of the DER: a short list is searched linearly (no per-entry copies or hashing on
+    /// the cold path); a long one also gets a set.
+    private let revoked: [ArraySlice<UInt8>]
+    private let revokedSet: Set<ArraySlice<UInt8>>?
+    /// Lists longer than this get a hash set for lookups.
+    private static let linearLimit = 64
+
+    /// How many serial numbers are listed.
+    public var revokedCount: Int { revoked.count }
     /// The signature algorithm named in the outer `signatureAlgorithm` field, or nil for
     /// RSASSA-PSS (AMD KDS CRLs), which swift-certificates has no case for: see ``isRSAPSS``.
     public let signatureAlgorithm: Certificate.SignatureAlgorithm?
@@ -30,7 +38,7 @@ public struct CertificateRevocationList: Sendable {
     public init(derEncoded der: [UInt8]) throws(AttestationError) {
         do {
             let root = try DER.parse(der)
-            var parsed: (tbs: [UInt8], issuer: DistinguishedName, this: Date, next: Date?, serials: Set<[UInt8]>, alg: ASN1ObjectIdentifier, sig: [UInt8], pss: Bool)?
+            var parsed: (tbs: [UInt8], issuer: DistinguishedName, this: Date, next: Date?, serials: [ArraySlice<UInt8>], alg: ASN1ObjectIdentifier, sig: [UInt8], pss: Bool)?
             parsed = try DER.sequence(root, identifier: .sequence) { nodes in
                 guard let tbsNode = nodes.next() else { throw AttestationError(.crlMalformed, "missing tbsCertList") }
                 let tbs = [UInt8](tbsNode.encodedBytes)
@@ -43,17 +51,18 @@ public struct CertificateRevocationList: Sendable {
                     guard let thisNode = tbsNodes.next() else { throw AttestationError(.crlMalformed, "missing thisUpdate") }
                     let this = try Self.date(thisNode)
                     var next: Date?
-                    var serials = Set<[UInt8]>()
+                    var serials = [ArraySlice<UInt8>]()
                     while let n = tbsNodes.next() {
                         if n.identifier == .utcTime || n.identifier == .generalizedTime {
                             next = try Self.date(n)
                         } else if n.identifier == .sequence {
                             guard case .constructed(let entries) = n.content else { throw AttestationError(.crlMalformed, "revokedCertificates is not a SEQUENCE") }
+                            serials.reserveCapacity(entries.underestimatedCount)
                             for entry in entries {
                                 try DER.sequence(entry, identifier: .sequence) { e in
                                     guard let serialNode = e.next() else { throw AttestationError(.crlMalformed, "empty revoked entry") }
                                     let serial = try ArraySlice<UInt8>(derEncoded: serialNode)
-                                    serials.insert(Self.normalizedSerial(serial))
+                                    serials.append(serial.drop(while: { $0 == 0 }))
                                     while e.next() != nil {}
                                 }
                             }
@@ -82,7 +91,8 @@ public struct CertificateRevocationList: Sendable {
             self.issuer = p.issuer
             self.thisUpdate = p.this
             self.nextUpdate = next
-            self.revokedSerials = p.serials
+            self.revoked = p.serials
+            self.revokedSet = p.serials.count > Self.linearLimit ? Set(p.serials) : nil
             self.signature = p.sig
             self.isRSAPSS = p.pss
             switch p.alg {
@@ -107,7 +117,9 @@ public struct CertificateRevocationList: Sendable {
 
     /// Whether a serial number (big-endian bytes as encoded, leading zeros ignored) is listed.
     public func isRevoked<C: Collection>(serialNumber: C) -> Bool where C.Element == UInt8 {
-        revokedSerials.contains(Self.normalizedSerial(serialNumber))
+        let serial = serialNumber.drop(while: { $0 == 0 })
+        if let revokedSet { return revokedSet.contains(ArraySlice(serial)) }
+        return revoked.contains { $0.elementsEqual(serial) }
     }
 
     /// Whether the signature verifies under `key` (an issuer's public key), for every algorithm
@@ -141,10 +153,6 @@ public struct CertificateRevocationList: Sendable {
         guard now <= nextUpdate else {
             throw AttestationError(.crlExpired, "\(name) nextUpdate \(nextUpdate.iso8601) is before \(now.iso8601)")
         }
-    }
-
-    static func normalizedSerial<C: Collection>(_ bytes: C) -> [UInt8] where C.Element == UInt8 {
-        Array(bytes.drop(while: { $0 == 0 }))
     }
 
     private static func date(_ node: ASN1Node) throws -> Date {

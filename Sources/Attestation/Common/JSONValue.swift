@@ -171,7 +171,23 @@ public enum JSONValue: Sendable, Equatable {
                 while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
                 guard i > d else { throw fail("digit expected in exponent") }
             }
-            return String(decoding: bytes[start..<i], as: UTF8.self)
+            return Self.ascii(bytes, start..<i)
+        }
+
+        /// `bytes[range]`, all ASCII, as a String. Through a buffer pointer: the generic
+        /// `String(decoding:)`/`String(validating:)` over an `ArraySlice` looked up generic metadata
+        /// on every call, a visible share of a cold collateral parse.
+        static func ascii(_ bytes: [UInt8], _ range: Range<Int>) -> String {
+            bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
+        }
+
+        /// `bytes[range]` as a String if it is valid UTF-8 (an ASCII-only run needs no further check).
+        static func utf8(_ bytes: [UInt8], _ range: Range<Int>) -> String? {
+            bytes.withUnsafeBufferPointer { p in
+                let run = UnsafeBufferPointer(rebasing: p[range])
+                if !run.contains(where: { $0 >= 0x80 }) { return String(decoding: run, as: UTF8.self) }
+                return String(validating: run, as: UTF8.self)
+            }
         }
 
         /// The index of the first quote, backslash or control character at or after `from`
@@ -198,7 +214,7 @@ public enum JSONValue: Sendable, Equatable {
             guard bytes[i] >= 0x20 else { throw fail("control character in string") }
             if bytes[i] == UInt8(ascii: "\"") {
                 defer { i += 1 }
-                guard let s = String(validating: bytes[start..<i], as: UTF8.self) else { throw fail("string is not UTF-8") }
+                guard let s = Self.utf8(bytes, start..<i) else { throw fail("string is not UTF-8") }
                 return s
             }
             var out = [UInt8]()
@@ -237,7 +253,7 @@ public enum JSONValue: Sendable, Equatable {
                 default: throw fail("invalid escape")
                 }
             }
-            guard let s = String(validating: out, as: UTF8.self) else { throw fail("string is not UTF-8") }
+            guard let s = Self.utf8(out, 0..<out.count) else { throw fail("string is not UTF-8") }
             return s
         }
 
