@@ -195,6 +195,21 @@ public enum JSONValue: Sendable, Equatable {
         func scanRun(from: Int) -> Int {
             bytes.withUnsafeBufferPointer { p in
                 var k = from
+                // Eight bytes at a time while no byte of the word can be a quote, a backslash or a
+                // control character (the classic has-zero-byte / has-less-than word tests: no
+                // false negatives; a word that may hold one is finished byte by byte below).
+                // PEM chains and hex CRLs are long runs without any.
+                if let base = p.baseAddress {
+                    let raw = UnsafeRawPointer(base)
+                    let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+                    while k + 8 <= p.count {
+                        let w = raw.loadUnaligned(fromByteOffset: k, as: UInt64.self)
+                        let q = w ^ (ones &* 0x22), b = w ^ (ones &* 0x5C)
+                        let hit = ((q &- ones) & ~q) | ((b &- ones) & ~b) | ((w &- ones &* 0x20) & ~w)
+                        if hit & highs != 0 { break }
+                        k += 8
+                    }
+                }
                 while k < p.count {
                     let c = p[k]
                     if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
