@@ -35,73 +35,86 @@ public struct CertificateRevocationList: Sendable {
     public let signature: [UInt8]
 
     /// Parses a DER CRL. Throws ``AttestationError/Code/crlMalformed`` on any structural error.
+    ///
+    /// The CRL's own structure and its revoked list are walked with ``DERElements`` (SwiftASN1's
+    /// `DER.parse` builds a node for every element of the whole CRL up front, which for a PCK CRL
+    /// cost more than verifying its signature); every field that is read (issuer name, times,
+    /// algorithm, signature, serial numbers) is still decoded by SwiftASN1 or checked as strict DER.
     public init(derEncoded der: [UInt8]) throws(AttestationError) {
         do {
-            let root = try DER.parse(der)
-            var parsed: (tbs: [UInt8], issuer: DistinguishedName, this: Date, next: Date?, serials: [ArraySlice<UInt8>], alg: ASN1ObjectIdentifier, sig: [UInt8], pss: Bool)?
-            parsed = try DER.sequence(root, identifier: .sequence) { nodes in
-                guard let tbsNode = nodes.next() else { throw AttestationError(.crlMalformed, "missing tbsCertList") }
-                let tbs = [UInt8](tbsNode.encodedBytes)
-                let (issuer, this, next, serials) = try DER.sequence(tbsNode, identifier: .sequence) { tbsNodes in
-                    var node = tbsNodes.next()
-                    if let n = node, n.identifier == .integer { node = tbsNodes.next() } // version
-                    guard node != nil else { throw AttestationError(.crlMalformed, "missing signature") }
-                    guard let issuerNode = tbsNodes.next() else { throw AttestationError(.crlMalformed, "missing issuer") }
-                    let issuer = try DistinguishedName(derEncoded: issuerNode)
-                    guard let thisNode = tbsNodes.next() else { throw AttestationError(.crlMalformed, "missing thisUpdate") }
-                    let this = try Self.date(thisNode)
-                    var next: Date?
-                    var serials = [ArraySlice<UInt8>]()
-                    while let n = tbsNodes.next() {
-                        if n.identifier == .utcTime || n.identifier == .generalizedTime {
-                            next = try Self.date(n)
-                        } else if n.identifier == .sequence {
-                            guard case .constructed(let entries) = n.content else { throw AttestationError(.crlMalformed, "revokedCertificates is not a SEQUENCE") }
-                            serials.reserveCapacity(entries.underestimatedCount)
-                            for entry in entries {
-                                try DER.sequence(entry, identifier: .sequence) { e in
-                                    guard let serialNode = e.next() else { throw AttestationError(.crlMalformed, "empty revoked entry") }
-                                    let serial = try ArraySlice<UInt8>(derEncoded: serialNode)
-                                    serials.append(serial.drop(while: { $0 == 0 }))
-                                    while e.next() != nil {}
-                                }
-                            }
-                        } // [0] crlExtensions: nothing we rely on
+            let outer = try DERElements.sole(der[...], "CRL")
+            guard outer.tag == 0x30 else { throw AttestationError(.crlMalformed, "CRL is not a SEQUENCE") }
+            var parts = DERElements(outer.content, "CertificateList")
+            guard let tbs = try parts.next(), tbs.tag == 0x30 else { throw AttestationError(.crlMalformed, "missing tbsCertList") }
+            guard let algNode = try parts.next(), algNode.tag == 0x30 else { throw AttestationError(.crlMalformed, "missing signatureAlgorithm") }
+            guard let sigNode = try parts.next(), sigNode.tag == 0x03 else { throw AttestationError(.crlMalformed, "missing signatureValue") }
+            guard try parts.next() == nil else { throw AttestationError(.crlMalformed, "trailing element after signatureValue") }
+
+            var fields = DERElements(tbs.content, "tbsCertList")
+            var node = try fields.next()
+            if let n = node, n.tag == 0x02 { node = try fields.next() } // version
+            guard let n = node, n.tag == 0x30 else { throw AttestationError(.crlMalformed, "missing signature") }
+            guard let issuerNode = try fields.next(), issuerNode.tag == 0x30 else { throw AttestationError(.crlMalformed, "missing issuer") }
+            let issuer = try DistinguishedName(derEncoded: issuerNode.encoded)
+            guard let thisNode = try fields.next() else { throw AttestationError(.crlMalformed, "missing thisUpdate") }
+            let this = try Self.date(thisNode.encoded)
+            // In order, each at most once: nextUpdate, revokedCertificates, [0] crlExtensions.
+            var next: Date?
+            var serials = [ArraySlice<UInt8>]()
+            var stage = 0
+            while let f = try fields.next() {
+                if (f.tag == 0x17 || f.tag == 0x18), stage < 1 {
+                    next = try Self.date(f.encoded)
+                    stage = 1
+                } else if f.tag == 0x30, stage < 2 {
+                    // revokedCertificates: SEQUENCE OF SEQUENCE { userCertificate INTEGER,
+                    // revocationDate Time, crlEntryExtensions OPTIONAL }.
+                    var entries = DERElements(f.content, "revokedCertificates")
+                    while let entry = try entries.next() {
+                        guard entry.tag == 0x30 else { throw AttestationError(.crlMalformed, "revoked entry is not a SEQUENCE") }
+                        var e = DERElements(entry.content, "revoked entry")
+                        guard let serial = try e.next(), serial.tag == 0x02 else { throw AttestationError(.crlMalformed, "revoked entry has no serial number") }
+                        guard let date = try e.next(), date.tag == 0x17 || date.tag == 0x18 else { throw AttestationError(.crlMalformed, "revoked entry has no revocationDate") }
+                        if let ext = try e.next(), ext.tag != 0x30 { throw AttestationError(.crlMalformed, "revoked entry extensions are not a SEQUENCE") }
+                        guard try e.next() == nil else { throw AttestationError(.crlMalformed, "trailing element in revoked entry") }
+                        try DERElements.checkMinimalInteger(serial.content)
+                        serials.append(serial.content.drop(while: { $0 == 0 }))
                     }
-                    return (issuer, this, next, serials)
+                    stage = 2
+                } else if f.tag == 0xA0, stage < 3 {
+                    stage = 3 // [0] crlExtensions: nothing we rely on
+                } else {
+                    throw AttestationError(.crlMalformed, "unexpected element (tag \(f.tag)) in tbsCertList")
                 }
-                guard let algNode = nodes.next() else { throw AttestationError(.crlMalformed, "missing signatureAlgorithm") }
-                let alg = try DER.sequence(algNode, identifier: .sequence) { a in
-                    guard let oidNode = a.next() else { throw AttestationError(.crlMalformed, "empty AlgorithmIdentifier") }
-                    let oid = try ASN1ObjectIdentifier(derEncoded: oidNode)
-                    while a.next() != nil {}
-                    return oid
-                }
-                let isPSS = alg == RSAPSS.oid
-                if isPSS, !RSAPSS.isSHA384Parameters(algNode) {
-                    throw AttestationError(.crlMalformed, "RSASSA-PSS CRL parameters are not SHA-384 / MGF1-SHA-384 / salt 48")
-                }
-                guard let sigNode = nodes.next() else { throw AttestationError(.crlMalformed, "missing signatureValue") }
-                let sig = try ASN1BitString(derEncoded: sigNode)
-                return (tbs, issuer, this, next, serials, alg, [UInt8](sig.bytes), isPSS)
             }
-            guard let p = parsed else { throw AttestationError(.crlMalformed, "empty CRL") }
-            guard let next = p.next else { throw AttestationError(.crlMalformed, "CRL has no nextUpdate") }
-            self.tbsBytes = p.tbs
-            self.issuer = p.issuer
-            self.thisUpdate = p.this
-            self.nextUpdate = next
-            self.revoked = p.serials
-            self.revokedSet = p.serials.count > Self.linearLimit ? Set(p.serials) : nil
-            self.signature = p.sig
-            self.isRSAPSS = p.pss
-            switch p.alg {
+            guard let nextUpdate = next else { throw AttestationError(.crlMalformed, "CRL has no nextUpdate") }
+
+            let alg = try DER.sequence(DER.parse(algNode.encoded), identifier: .sequence) { a in
+                guard let oidNode = a.next() else { throw AttestationError(.crlMalformed, "empty AlgorithmIdentifier") }
+                let oid = try ASN1ObjectIdentifier(derEncoded: oidNode)
+                while a.next() != nil {}
+                return oid
+            }
+            let isPSS = alg == RSAPSS.oid
+            if isPSS, !RSAPSS.isSHA384Parameters(try DER.parse(algNode.encoded)) {
+                throw AttestationError(.crlMalformed, "RSASSA-PSS CRL parameters are not SHA-384 / MGF1-SHA-384 / salt 48")
+            }
+            let sig = try ASN1BitString(derEncoded: sigNode.encoded)
+            self.tbsBytes = Array(tbs.encoded)
+            self.issuer = issuer
+            self.thisUpdate = this
+            self.nextUpdate = nextUpdate
+            self.revoked = serials
+            self.revokedSet = serials.count > Self.linearLimit ? Set(serials) : nil
+            self.signature = [UInt8](sig.bytes)
+            self.isRSAPSS = isPSS
+            switch alg {
             case [1, 2, 840, 10045, 4, 3, 2]: self.signatureAlgorithm = .ecdsaWithSHA256
             case [1, 2, 840, 10045, 4, 3, 3]: self.signatureAlgorithm = .ecdsaWithSHA384
             case [1, 2, 840, 113549, 1, 1, 11]: self.signatureAlgorithm = .sha256WithRSAEncryption
             case [1, 2, 840, 113549, 1, 1, 12]: self.signatureAlgorithm = .sha384WithRSAEncryption
             case RSAPSS.oid: self.signatureAlgorithm = nil
-            default: throw AttestationError(.crlMalformed, "unsupported CRL signature algorithm \(p.alg)")
+            default: throw AttestationError(.crlMalformed, "unsupported CRL signature algorithm \(alg)")
             }
         } catch let e as AttestationError {
             throw e
@@ -155,9 +168,78 @@ public struct CertificateRevocationList: Sendable {
         }
     }
 
-    private static func date(_ node: ASN1Node) throws -> Date {
-        guard let d = try ASN1Time.date(node) else { throw AttestationError(.crlMalformed, "bad time in CRL") }
+    private static func date(_ encoded: ArraySlice<UInt8>) throws -> Date {
+        guard let d = try ASN1Time.date(DER.parse(encoded)) else { throw AttestationError(.crlMalformed, "bad time in CRL") }
         return d
+    }
+}
+
+/// A strict DER walker over the elements of one constructed value's contents, one level deep:
+/// tag (single byte: low tag numbers only) and definite, minimally encoded length, nothing read
+/// into the contents. Written by hand because SwiftASN1 offers no lazy walk (its `DER.parse`
+/// decodes every nested element eagerly); callers decode the elements they use with SwiftASN1.
+struct DERElements {
+    /// One element: its tag byte, its whole encoding and its contents (slices of the input).
+    struct Element: Equatable {
+        let tag: UInt8
+        let encoded: ArraySlice<UInt8>
+        let content: ArraySlice<UInt8>
+    }
+
+    private let bytes: ArraySlice<UInt8>
+    private var index: Int
+    private let what: String
+
+    init(_ bytes: ArraySlice<UInt8>, _ what: String) {
+        self.bytes = bytes
+        self.index = bytes.startIndex
+        self.what = what
+    }
+
+    /// The next element, nil at the end; throws ``AttestationError/Code/crlMalformed`` on a
+    /// truncated, indefinite, non-minimal or high-tag-number encoding.
+    mutating func next() throws(AttestationError) -> Element? {
+        guard index < bytes.endIndex else { return nil }
+        let start = index
+        let tag = bytes[index]
+        guard tag & 0x1F != 0x1F else { throw AttestationError(.crlMalformed, "\(what): high tag number form is not supported") }
+        guard index + 1 < bytes.endIndex else { throw AttestationError(.crlMalformed, "\(what): truncated element header") }
+        let first = bytes[index + 1]
+        index += 2
+        var length = 0
+        if first < 0x80 {
+            length = Int(first)
+        } else {
+            let n = Int(first & 0x7F)
+            guard n >= 1, n <= 4 else { throw AttestationError(.crlMalformed, "\(what): indefinite or oversized length") }
+            guard bytes.endIndex - index >= n else { throw AttestationError(.crlMalformed, "\(what): truncated length") }
+            guard bytes[index] != 0 else { throw AttestationError(.crlMalformed, "\(what): length is not minimally encoded") }
+            for _ in 0..<n { length = length << 8 | Int(bytes[index]); index += 1 }
+            guard length >= 0x80 else { throw AttestationError(.crlMalformed, "\(what): length is not minimally encoded") }
+        }
+        guard bytes.endIndex - index >= length else { throw AttestationError(.crlMalformed, "\(what): element runs past its container") }
+        let content = bytes[index..<index + length]
+        index += length
+        return Element(tag: tag, encoded: bytes[start..<index], content: content)
+    }
+
+    /// The single element that makes up `bytes` (no trailing bytes).
+    static func sole(_ bytes: ArraySlice<UInt8>, _ what: String) throws(AttestationError) -> Element {
+        var w = DERElements(bytes, what)
+        guard let e = try w.next() else { throw AttestationError(.crlMalformed, "\(what) is empty") }
+        guard try w.next() == nil else { throw AttestationError(.crlMalformed, "\(what) has trailing bytes") }
+        return e
+    }
+
+    /// Checks INTEGER contents as DER requires: not empty, no redundant leading 0x00 or 0xFF.
+    static func checkMinimalInteger(_ c: ArraySlice<UInt8>) throws(AttestationError) {
+        guard let first = c.first else { throw AttestationError(.crlMalformed, "empty INTEGER") }
+        if c.count > 1 {
+            let second = c[c.startIndex + 1]
+            guard !(first == 0 && second & 0x80 == 0), !(first == 0xFF && second & 0x80 != 0) else {
+                throw AttestationError(.crlMalformed, "INTEGER is not minimally encoded")
+            }
+        }
     }
 }
 

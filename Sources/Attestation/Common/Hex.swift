@@ -118,33 +118,59 @@ public enum Hex {
     /// Decodes standard base64 (RFC 4648 §4, `=` padding), skipping ASCII whitespace as PEM
     /// line breaks require; nil on any other character or bad padding.
     static func base64Decode(_ text: ArraySlice<UInt8>) -> [UInt8]? {
-        var out = [UInt8]()
-        out.reserveCapacity(text.count * 3 / 4)
+        // One table lookup per character (0–63 a digit, 64 whitespace, 65 '=', 255 anything
+        // else) and writes into preallocated storage: the switch-and-append form was a visible
+        // share of a cold TDX verification (five certificates of PEM).
+        var out = [UInt8](repeating: 0, count: text.count * 3 / 4 + 3)
+        var written = 0
         var acc: UInt32 = 0, bits = 0, pad = 0, count = 0
-        for c in text {
-            let v: UInt32
-            switch c {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = UInt32(c - UInt8(ascii: "A"))
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = UInt32(c - UInt8(ascii: "a") + 26)
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt32(c - UInt8(ascii: "0") + 52)
-            case UInt8(ascii: "+"): v = 62
-            case UInt8(ascii: "/"): v = 63
-            case UInt8(ascii: "="): pad += 1; count += 1; continue
-            case 0x20, 0x0a, 0x0d, 0x09: continue
-            default: return nil
-            }
-            guard pad == 0 else { return nil } // data after padding
-            count += 1
-            acc = acc << 6 | v
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
+        let ok: Bool = base64Table.withUnsafeBufferPointer { table in
+            text.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    for c in src {
+                        let v = table[Int(c)]
+                        if v < 64 {
+                            guard pad == 0 else { return false } // data after padding
+                            count += 1
+                            acc = acc << 6 | UInt32(v)
+                            bits += 6
+                            if bits >= 8 {
+                                bits -= 8
+                                dst[written] = UInt8(truncatingIfNeeded: acc >> UInt32(bits))
+                                written += 1
+                            }
+                        } else if v == 64 {
+                            continue
+                        } else if v == 65 {
+                            pad += 1
+                            count += 1
+                        } else {
+                            return false
+                        }
+                    }
+                    return true
+                }
             }
         }
         // Whole quanta only; the padding must match the bits left over (RFC 4648 §4).
-        guard count % 4 == 0, (bits == 0 && pad == 0) || (bits == 2 && pad == 1) || (bits == 4 && pad == 2) else { return nil }
+        guard ok, count % 4 == 0, (bits == 0 && pad == 0) || (bits == 2 && pad == 1) || (bits == 4 && pad == 2) else { return nil }
+        out.removeLast(out.count - written)
         return out
+    }
+
+    /// base64 digit values; 64 = ASCII whitespace (skipped), 65 = '=', 255 = invalid.
+    private static let base64Table: [UInt8] = (0..<256).map { i in
+        let c = UInt8(i)
+        switch c {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): return c - UInt8(ascii: "A")
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): return c - UInt8(ascii: "a") + 26
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0") + 52
+        case UInt8(ascii: "+"): return 62
+        case UInt8(ascii: "/"): return 63
+        case UInt8(ascii: "="): return 65
+        case 0x20, 0x0a, 0x0d, 0x09: return 64
+        default: return 255
+        }
     }
 
     static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09 }

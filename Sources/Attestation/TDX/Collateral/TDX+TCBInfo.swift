@@ -158,11 +158,28 @@ extension TDX.TCBInfo.TDXModuleIdentity.ModuleLevel {
 /// Typed, path-naming access to the members of a JSON object (see ``JSONValue``).
 struct JSONFields {
     let value: JSONValue
-    let path: String
+    // The path is spelled out only when asked for (error messages, nested objects): building
+    // "tcbInfo.tcbLevels[3].tcb.sgxtcbcomponents[12]" for each of a TCB Info's hundreds of
+    // array elements was most of the cost of reading one.
+    private let base: String
+    private let element: (key: String, index: Int)?
 
     init(_ value: JSONValue, _ path: String) {
         self.value = value
-        self.path = path
+        self.base = path
+        self.element = nil
+    }
+
+    private init(_ value: JSONValue, base: String, key: String, index: Int) {
+        self.value = value
+        self.base = base
+        self.element = (key, index)
+    }
+
+    /// Where this value sits in the document, for messages.
+    var path: String {
+        guard let element else { return base }
+        return "\(base).\(element.key)[\(element.index)]"
     }
 
     func bad(_ key: String, _ why: String) -> AttestationError { AttestationError(.collateralMalformed, "\(path).\(key): \(why)") }
@@ -232,7 +249,8 @@ struct JSONFields {
 
     func array(_ key: String) throws(AttestationError) -> [JSONFields] {
         guard let a = try member(key).array else { throw bad(key, "not an array") }
-        return a.enumerated().map { JSONFields($0.element, "\(path).\(key)[\($0.offset)]") }
+        let base = path
+        return a.enumerated().map { JSONFields($0.element, base: base, key: key, index: $0.offset) }
     }
 
     func optionalArray(_ key: String) throws(AttestationError) -> [JSONFields]? {

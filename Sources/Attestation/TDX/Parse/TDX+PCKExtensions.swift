@@ -7,6 +7,13 @@ extension TDX {
     public struct PCKExtensions: Sendable, Hashable {
         /// OID of the SGX extension.
         public static let oid: ASN1ObjectIdentifier = [1, 2, 840, 113741, 1, 13, 1]
+        // The members read (Intel PCK Certificate and CRL Profile, SGX extension), built once.
+        private static let ppidOID: ASN1ObjectIdentifier = [1, 2, 840, 113741, 1, 13, 1, 1]
+        private static let tcbOID: ASN1ObjectIdentifier = [1, 2, 840, 113741, 1, 13, 1, 2]
+        private static let pceSVNOID: ASN1ObjectIdentifier = [1, 2, 840, 113741, 1, 13, 1, 2, 17]
+        private static let cpuSVNOID: ASN1ObjectIdentifier = [1, 2, 840, 113741, 1, 13, 1, 2, 18]
+        private static let pceIDOID: ASN1ObjectIdentifier = [1, 2, 840, 113741, 1, 13, 1, 3]
+        private static let fmspcOID: ASN1ObjectIdentifier = [1, 2, 840, 113741, 1, 13, 1, 4]
 
         /// PPID (16 bytes), the platform provisioning ID.
         public let ppid: FixedBytes<16>
@@ -27,23 +34,20 @@ extension TDX {
                 throw AttestationError(.certificateExtensionMissing, "PCK certificate has no SGX extension (\(Self.oid))")
             }
             do {
-                let sgx: [UInt] = [1, 2, 840, 113741, 1, 13, 1]
                 let entries = try Self.entries(DER.parse(ext.value))
-                func value(_ last: UInt, in e: [(ASN1ObjectIdentifier, ASN1Node)], base: [UInt]) throws -> ASN1Node {
-                    let want = try ASN1ObjectIdentifier(elements: base + [last])
+                func value(_ want: ASN1ObjectIdentifier, in e: [(ASN1ObjectIdentifier, ASN1Node)]) throws -> ASN1Node {
                     guard let v = e.first(where: { $0.0 == want })?.1 else {
                         throw AttestationError(.certificateExtensionMissing, "SGX extension lacks \(want)")
                     }
                     return v
                 }
                 func octets(_ n: ASN1Node) throws -> [UInt8] { [UInt8](try ASN1OctetString(derEncoded: n).bytes) }
-                ppid = try FixedBytes(octets(value(1, in: entries, base: sgx)))
-                pceID = try FixedBytes(octets(value(3, in: entries, base: sgx)))
-                fmspc = try FixedBytes(octets(value(4, in: entries, base: sgx)))
-                let tcbOID: [UInt] = sgx + [2]
-                let tcb = try Self.entries(value(2, in: entries, base: sgx))
-                pceSVN = try UInt16(derEncoded: value(17, in: tcb, base: tcbOID))
-                cpuSVN = try FixedBytes(octets(value(18, in: tcb, base: tcbOID)))
+                ppid = try FixedBytes(octets(value(Self.ppidOID, in: entries)))
+                pceID = try FixedBytes(octets(value(Self.pceIDOID, in: entries)))
+                fmspc = try FixedBytes(octets(value(Self.fmspcOID, in: entries)))
+                let tcb = try Self.entries(value(Self.tcbOID, in: entries))
+                pceSVN = try UInt16(derEncoded: value(Self.pceSVNOID, in: tcb))
+                cpuSVN = try FixedBytes(octets(value(Self.cpuSVNOID, in: tcb)))
             } catch let e as AttestationError {
                 throw e
             } catch {

@@ -94,7 +94,7 @@ extension TDX {
             guard let pckKey = P256.Signing.PublicKey(pckLeaf.publicKey) else {
                 throw AttestationError(.certificateChainMalformed, "PCK certificate key is not P-256")
             }
-            guard checkRaw(signature: quote.qeReportSignature, over: quote.qeReport.rawRepresentation, key: pckKey, keyBytes: pckKey.rawRepresentation) else {
+            guard checkRaw(signature: quote.qeReportSignature, over: quote.qeReport.rawRepresentation, key: pckKey, keyBytes: pckChain.derEncodings[0]) else {
                 throw AttestationError(.qeReportSignatureInvalid, "QE report signature does not verify under the PCK key")
             }
             let expected = SHA256.hash(data: quote.attestationKey.bytes + quote.qeAuthData)
@@ -187,7 +187,7 @@ extension TDX {
             guard let key = P256.Signing.PublicKey(chain.leaf.publicKey) else {
                 throw AttestationError(.certificateChainMalformed, "\(name) signing key is not P-256")
             }
-            guard checkRaw(signature: document.signature, over: document.signedBytes, key: key, keyBytes: key.rawRepresentation) else {
+            guard checkRaw(signature: document.signature, over: document.signedBytes, key: key, keyBytes: chain.derEncodings[0]) else {
                 throw AttestationError(code, "\(name) signature does not verify under \(chain.leaf.subject)")
             }
         }
@@ -197,13 +197,15 @@ extension TDX {
             guard now <= next else { throw AttestationError(expired, "\(name) nextUpdate \(next.iso8601) is before \(now.iso8601)") }
         }
 
-        private func checkRaw(signature: FixedBytes<64>, over data: [UInt8], key: P256.Signing.PublicKey, keyBytes: some DataProtocol, cacheable: Bool = true) -> Bool {
+        /// `keyBytes` identifies the key in the cache: the raw key, or the DER of the certificate
+        /// that holds it (already at hand, where re-encoding the key from BoringSSL is not).
+        private func checkRaw(signature: FixedBytes<64>, over data: [UInt8], key: P256.Signing.PublicKey, keyBytes: [UInt8], cacheable: Bool = true) -> Bool {
             let verify = {
                 guard let sig = try? P256.Signing.ECDSASignature(rawRepresentation: signature.bytes) else { return false }
                 return key.isValidSignature(sig, for: data)
             }
             guard cacheable, let cache else { return verify() }
-            return cache.check([data, signature.bytes, Array(keyBytes)], verify: verify)
+            return cache.check([data, signature.bytes, keyBytes], verify: verify)
         }
 
         /// Intel's ordering: levels sorted by SGX components, then PCESVN, then TDX components,
