@@ -164,7 +164,9 @@ public struct PinnedChainVerifier: Sendable {
     /// in a CRL of its issuer. The CRLs must already be verified.
     public func checkRevocation(_ chain: CertificateChain, crls: [CertificateRevocationList], name: String) throws(AttestationError) {
         for cert in chain.certificates {
-            for crl in crls where crl.issuer == cert.issuer && crl.isRevoked(cert) {
+            // The serial lookup first: comparing distinguished names costs more, and only a
+            // listed serial needs to know whether the CRL is its issuer's.
+            for crl in crls where crl.isRevoked(cert) && crl.issuer == cert.issuer {
                 throw AttestationError(.certificateRevoked, "\(name): \(cert.subject) serial \(cert.serialNumber) is revoked by the CRL of \(crl.issuer)")
             }
         }

@@ -17,9 +17,20 @@ public final class VerificationCache: @unchecked Sendable {
     private var certificates = [DERKey: Certificate]()
     private let lock = NSLock()
     private let capacity: Int
+    private let remembersSignatures: Bool
 
     /// Creates an empty cache holding at most `capacity` entries (default 4096).
-    public init(capacity: Int = 4096) { self.capacity = capacity }
+    public convenience init(capacity: Int = 4096) { self.init(capacity: capacity, remembersSignatures: true) }
+
+    private init(capacity: Int, remembersSignatures: Bool) {
+        self.capacity = capacity
+        self.remembersSignatures = remembersSignatures
+    }
+
+    /// A memo for one verification: it reuses certificates, chains and derived values parsed
+    /// earlier in the same call, but verifies every signature (no keys hashed, nothing stored),
+    /// since one verification checks each signature once.
+    public static func perVerification() -> VerificationCache { VerificationCache(capacity: 64, remembersSignatures: false) }
 
     /// Returns the parsed chain for `pem`, parsing it only on a cache miss.
     public func chain(pem: [UInt8]) throws(AttestationError) -> CertificateChain {
@@ -67,6 +78,7 @@ public final class VerificationCache: @unchecked Sendable {
 
     /// Returns whether the signature is valid, calling `verify` only on a cache miss.
     func check(_ parts: [[UInt8]], verify: () -> Bool) -> Bool {
+        guard remembersSignatures else { return verify() }
         var h = SHA256()
         for p in parts {
             withUnsafeBytes(of: UInt64(p.count).littleEndian) { h.update(bufferPointer: $0) }

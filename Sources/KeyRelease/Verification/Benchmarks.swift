@@ -38,12 +38,12 @@ public enum Benchmarks {
 
         let cold = try median(iterations) {
             let q = try TDX.Quote(rawRepresentation: quote)
-            let verifier = TDX.QuoteVerifier(cache: VerificationCache(capacity: 64))
+            let verifier = TDX.QuoteVerifier(cache: .perVerification())
             _ = try verifier.verify(q, collateral: try loadCollateral(q, memo: verifier.cache!), now: now)
         }
         let coldParse = try median(iterations) {
             let q = try TDX.Quote(rawRepresentation: quote)
-            _ = try loadCollateral(q, memo: TDX.QuoteVerifier(cache: VerificationCache(capacity: 64)).cache!)
+            _ = try loadCollateral(q, memo: TDX.QuoteVerifier(cache: .perVerification()).cache!)
         }
         let warmVerifier = TDX.QuoteVerifier(cache: VerificationCache())
         _ = try warmVerifier.verify(q0, collateral: collateral, now: now)

@@ -157,9 +157,9 @@ public struct QuoteVerification: Sendable {
     private func verifyTDX(_ bundle: EvidenceBundle) async throws(AttestationError) -> TDX.VerifiedQuote {
         guard let report = bundle.report else { throw AttestationError(.malformed, "the tdx evidence bundle has no report (quote)") }
         // One memo per verification when the caller keeps no cache: the PCK chain parsed to pick
-        // collateral is the one the verifier checks, and duplicate signatures are verified once.
+        // collateral is the one the verifier checks.
         var useCase = self
-        if verifier.cache == nil { useCase.verifier = verifier.with(cache: VerificationCache(capacity: 64)) }
+        if verifier.cache == nil { useCase.verifier = verifier.with(cache: .perVerification()) }
         let quote = try TDX.Quote(rawRepresentation: try EvidenceEncoding.decode([UInt8](report)))
         let collateral = try await useCase.collateral(for: quote, bundled: bundle.collateral)
         var verified = try useCase.verifier.verify(quote, collateral: collateral, now: now)

@@ -8,12 +8,12 @@ extension TDX {
         /// OID of the SGX extension.
         public static let oid: ASN1ObjectIdentifier = [1, 2, 840, 113741, 1, 13, 1]
         // The members read (Intel PCK Certificate and CRL Profile, SGX extension), built once.
-        private static let ppidOID: ASN1ObjectIdentifier = [1, 2, 840, 113741, 1, 13, 1, 1]
-        private static let tcbOID: ASN1ObjectIdentifier = [1, 2, 840, 113741, 1, 13, 1, 2]
-        private static let pceSVNOID: ASN1ObjectIdentifier = [1, 2, 840, 113741, 1, 13, 1, 2, 17]
-        private static let cpuSVNOID: ASN1ObjectIdentifier = [1, 2, 840, 113741, 1, 13, 1, 2, 18]
-        private static let pceIDOID: ASN1ObjectIdentifier = [1, 2, 840, 113741, 1, 13, 1, 3]
-        private static let fmspcOID: ASN1ObjectIdentifier = [1, 2, 840, 113741, 1, 13, 1, 4]
+        private static let ppidOID = member([1, 2, 840, 113741, 1, 13, 1, 1])
+        private static let tcbOID = member([1, 2, 840, 113741, 1, 13, 1, 2])
+        private static let pceSVNOID = member([1, 2, 840, 113741, 1, 13, 1, 2, 17])
+        private static let cpuSVNOID = member([1, 2, 840, 113741, 1, 13, 1, 2, 18])
+        private static let pceIDOID = member([1, 2, 840, 113741, 1, 13, 1, 3])
+        private static let fmspcOID = member([1, 2, 840, 113741, 1, 13, 1, 4])
 
         /// PPID (16 bytes), the platform provisioning ID.
         public let ppid: FixedBytes<16>
@@ -35,9 +35,9 @@ extension TDX {
             }
             do {
                 let entries = try Self.entries(DER.parse(ext.value))
-                func value(_ want: ASN1ObjectIdentifier, in e: [(ASN1ObjectIdentifier, ASN1Node)]) throws -> ASN1Node {
-                    guard let v = e.first(where: { $0.0 == want })?.1 else {
-                        throw AttestationError(.certificateExtensionMissing, "SGX extension lacks \(want)")
+                func value(_ want: (oid: ASN1ObjectIdentifier, der: [UInt8]), in e: [(oid: ArraySlice<UInt8>, value: ASN1Node)]) throws -> ASN1Node {
+                    guard let v = e.first(where: { $0.oid.elementsEqual(want.der) })?.value else {
+                        throw AttestationError(.certificateExtensionMissing, "SGX extension lacks \(want.oid)")
                     }
                     return v
                 }
@@ -61,7 +61,17 @@ extension TDX {
             return try cache.derive("pck-extensions", from: chain.derEncodings[0]) { () throws(AttestationError) in try PCKExtensions(certificate: chain.leaf) }
         }
 
-        private static func entries(_ node: ASN1Node) throws -> [(ASN1ObjectIdentifier, ASN1Node)] {
+        /// A member OID with its DER encoding (members are matched by encoded OID: decoding each
+        /// member's OID to compare it cost more than the rest of the extension). An OID that
+        /// failed to encode would match nothing, so the member would read as missing.
+        private static func member(_ oid: ASN1ObjectIdentifier) -> (oid: ASN1ObjectIdentifier, der: [UInt8]) {
+            var s = DER.Serializer()
+            return (oid, (try? s.serialize(oid)).map { s.serializedBytes } ?? [])
+        }
+
+        /// Each member (OID, value) of a SEQUENCE OF SEQUENCE { OBJECT IDENTIFIER, value }, the
+        /// OID as its DER bytes (checked to be a well-formed OBJECT IDENTIFIER).
+        private static func entries(_ node: ASN1Node) throws -> [(oid: ArraySlice<UInt8>, value: ASN1Node)] {
             guard case .constructed(let children) = node.content else {
                 throw AttestationError(.certificateChainMalformed, "SGX extension entry is not a SEQUENCE")
             }
@@ -70,7 +80,10 @@ extension TDX {
                     guard let o = n.next(), let v = n.next() else {
                         throw AttestationError(.certificateChainMalformed, "SGX extension entry is not (OID, value)")
                     }
-                    return (try ASN1ObjectIdentifier(derEncoded: o), v)
+                    guard o.identifier == .objectIdentifier, case .primitive(let body) = o.content, !body.isEmpty else {
+                        throw AttestationError(.certificateChainMalformed, "SGX extension entry does not start with an OBJECT IDENTIFIER")
+                    }
+                    return (o.encodedBytes, v)
                 }
             }
         }

@@ -45,10 +45,9 @@ extension TDX {
         /// Verifies `quote` with `collateral` at `now`. Returns a ``VerifiedQuote`` (whose TCB
         /// verdict may be nil: no level matched) or throws ``AttestationError``.
         public func verify(_ quote: Quote, collateral: Collateral, now: Date) throws(AttestationError) -> VerifiedQuote {
-            // Without a shared cache, still verify each signature once per call: the TCB Info and
-            // QE Identity issuer chains are normally the same certificates.
+            // Without a shared cache, a memo for this call (certificates parsed once).
             guard cache != nil else {
-                return try with(cache: VerificationCache(capacity: 64)).verify(quote, collateral: collateral, now: now)
+                return try with(cache: .perVerification()).verify(quote, collateral: collateral, now: now)
             }
 
             // PCK chain first, so a quote from another root reads as untrustedRoot rather than as a
@@ -75,7 +74,11 @@ extension TDX {
             guard tcbInfo.id == "TDX", tcbInfo.version >= 3 else {
                 throw AttestationError(.collateralTypeMismatch, "TCB Info is id \(tcbInfo.id) version \(tcbInfo.version), a TDX quote needs id TDX version 3 or later")
             }
-            try chains.verify(collateral.qeIdentityIssuerChain, at: now, crls: [collateral.rootCACRL], name: "QE Identity issuer chain", cache: cache)
+            // Both documents are normally signed through the same TCB Signing chain: the same
+            // certificates checked at the same instant against the same CRL give the same result.
+            if collateral.qeIdentityIssuerChain.derEncodings != collateral.tcbInfoIssuerChain.derEncodings {
+                try chains.verify(collateral.qeIdentityIssuerChain, at: now, crls: [collateral.rootCACRL], name: "QE Identity issuer chain", cache: cache)
+            }
             try verify(document: collateral.qeIdentity, chain: collateral.qeIdentityIssuerChain, code: .qeIdentitySignatureInvalid, name: "QE Identity")
             let qeIdentity = collateral.qeIdentity.body
             try window(issue: qeIdentity.issueDate, next: qeIdentity.nextUpdate, now: now, name: "QE Identity", notYet: .qeIdentityNotYetValid, expired: .qeIdentityExpired)
