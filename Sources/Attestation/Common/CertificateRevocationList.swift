@@ -42,15 +42,15 @@ public struct CertificateRevocationList: Sendable {
     /// algorithm, signature, serial numbers) is still decoded by SwiftASN1 or checked as strict DER.
     public init(derEncoded der: [UInt8]) throws(AttestationError) {
         do {
-            let outer = try DERElements.sole(der[...], "CRL")
+            let outer = try DERElements.sole(der[...], "CRL", code: .crlMalformed)
             guard outer.tag == 0x30 else { throw AttestationError(.crlMalformed, "CRL is not a SEQUENCE") }
-            var parts = DERElements(outer.content, "CertificateList")
+            var parts = DERElements(outer.content, "CertificateList", code: .crlMalformed)
             guard let tbs = try parts.next(), tbs.tag == 0x30 else { throw AttestationError(.crlMalformed, "missing tbsCertList") }
             guard let algNode = try parts.next(), algNode.tag == 0x30 else { throw AttestationError(.crlMalformed, "missing signatureAlgorithm") }
             guard let sigNode = try parts.next(), sigNode.tag == 0x03 else { throw AttestationError(.crlMalformed, "missing signatureValue") }
             guard try parts.next() == nil else { throw AttestationError(.crlMalformed, "trailing element after signatureValue") }
 
-            var fields = DERElements(tbs.content, "tbsCertList")
+            var fields = DERElements(tbs.content, "tbsCertList", code: .crlMalformed)
             var node = try fields.next()
             if let n = node, n.tag == 0x02 { node = try fields.next() } // version
             guard let n = node, n.tag == 0x30 else { throw AttestationError(.crlMalformed, "missing signature") }
@@ -69,15 +69,15 @@ public struct CertificateRevocationList: Sendable {
                 } else if f.tag == 0x30, stage < 2 {
                     // revokedCertificates: SEQUENCE OF SEQUENCE { userCertificate INTEGER,
                     // revocationDate Time, crlEntryExtensions OPTIONAL }.
-                    var entries = DERElements(f.content, "revokedCertificates")
+                    var entries = DERElements(f.content, "revokedCertificates", code: .crlMalformed)
                     while let entry = try entries.next() {
                         guard entry.tag == 0x30 else { throw AttestationError(.crlMalformed, "revoked entry is not a SEQUENCE") }
-                        var e = DERElements(entry.content, "revoked entry")
+                        var e = DERElements(entry.content, "revoked entry", code: .crlMalformed)
                         guard let serial = try e.next(), serial.tag == 0x02 else { throw AttestationError(.crlMalformed, "revoked entry has no serial number") }
                         guard let date = try e.next(), date.tag == 0x17 || date.tag == 0x18 else { throw AttestationError(.crlMalformed, "revoked entry has no revocationDate") }
                         if let ext = try e.next(), ext.tag != 0x30 { throw AttestationError(.crlMalformed, "revoked entry extensions are not a SEQUENCE") }
                         guard try e.next() == nil else { throw AttestationError(.crlMalformed, "trailing element in revoked entry") }
-                        try DERElements.checkMinimalInteger(serial.content)
+                        try DERElements.checkMinimalInteger(serial.content, code: .crlMalformed)
                         serials.append(serial.content.drop(while: { $0 == 0 }))
                     }
                     stage = 2
@@ -171,75 +171,6 @@ public struct CertificateRevocationList: Sendable {
     private static func date(_ encoded: ArraySlice<UInt8>) throws -> Date {
         guard let d = try ASN1Time.date(DER.parse(encoded)) else { throw AttestationError(.crlMalformed, "bad time in CRL") }
         return d
-    }
-}
-
-/// A strict DER walker over the elements of one constructed value's contents, one level deep:
-/// tag (single byte: low tag numbers only) and definite, minimally encoded length, nothing read
-/// into the contents. Written by hand because SwiftASN1 offers no lazy walk (its `DER.parse`
-/// decodes every nested element eagerly); callers decode the elements they use with SwiftASN1.
-struct DERElements {
-    /// One element: its tag byte, its whole encoding and its contents (slices of the input).
-    struct Element: Equatable {
-        let tag: UInt8
-        let encoded: ArraySlice<UInt8>
-        let content: ArraySlice<UInt8>
-    }
-
-    private let bytes: ArraySlice<UInt8>
-    private var index: Int
-    private let what: String
-
-    init(_ bytes: ArraySlice<UInt8>, _ what: String) {
-        self.bytes = bytes
-        self.index = bytes.startIndex
-        self.what = what
-    }
-
-    /// The next element, nil at the end; throws ``AttestationError/Code/crlMalformed`` on a
-    /// truncated, indefinite, non-minimal or high-tag-number encoding.
-    mutating func next() throws(AttestationError) -> Element? {
-        guard index < bytes.endIndex else { return nil }
-        let start = index
-        let tag = bytes[index]
-        guard tag & 0x1F != 0x1F else { throw AttestationError(.crlMalformed, "\(what): high tag number form is not supported") }
-        guard index + 1 < bytes.endIndex else { throw AttestationError(.crlMalformed, "\(what): truncated element header") }
-        let first = bytes[index + 1]
-        index += 2
-        var length = 0
-        if first < 0x80 {
-            length = Int(first)
-        } else {
-            let n = Int(first & 0x7F)
-            guard n >= 1, n <= 4 else { throw AttestationError(.crlMalformed, "\(what): indefinite or oversized length") }
-            guard bytes.endIndex - index >= n else { throw AttestationError(.crlMalformed, "\(what): truncated length") }
-            guard bytes[index] != 0 else { throw AttestationError(.crlMalformed, "\(what): length is not minimally encoded") }
-            for _ in 0..<n { length = length << 8 | Int(bytes[index]); index += 1 }
-            guard length >= 0x80 else { throw AttestationError(.crlMalformed, "\(what): length is not minimally encoded") }
-        }
-        guard bytes.endIndex - index >= length else { throw AttestationError(.crlMalformed, "\(what): element runs past its container") }
-        let content = bytes[index..<index + length]
-        index += length
-        return Element(tag: tag, encoded: bytes[start..<index], content: content)
-    }
-
-    /// The single element that makes up `bytes` (no trailing bytes).
-    static func sole(_ bytes: ArraySlice<UInt8>, _ what: String) throws(AttestationError) -> Element {
-        var w = DERElements(bytes, what)
-        guard let e = try w.next() else { throw AttestationError(.crlMalformed, "\(what) is empty") }
-        guard try w.next() == nil else { throw AttestationError(.crlMalformed, "\(what) has trailing bytes") }
-        return e
-    }
-
-    /// Checks INTEGER contents as DER requires: not empty, no redundant leading 0x00 or 0xFF.
-    static func checkMinimalInteger(_ c: ArraySlice<UInt8>) throws(AttestationError) {
-        guard let first = c.first else { throw AttestationError(.crlMalformed, "empty INTEGER") }
-        if c.count > 1 {
-            let second = c[c.startIndex + 1]
-            guard !(first == 0 && second & 0x80 == 0), !(first == 0xFF && second & 0x80 != 0) else {
-                throw AttestationError(.crlMalformed, "INTEGER is not minimally encoded")
-            }
-        }
     }
 }
 

@@ -80,11 +80,11 @@ struct CRLParserTests {
         let indefinite = [0x30, 0x80] + Array(body) + [0, 0]
         #expect(code { try CertificateRevocationList(derEncoded: indefinite) } == .crlMalformed)
         // INTEGER contents (revoked serials) must be minimal.
-        #expect(throws: AttestationError.self) { try DERElements.checkMinimalInteger([0x00, 0x01]) }
-        #expect(throws: AttestationError.self) { try DERElements.checkMinimalInteger([0xFF, 0x80]) }
-        #expect(throws: AttestationError.self) { try DERElements.checkMinimalInteger([]) }
-        try DERElements.checkMinimalInteger([0x00, 0x80])
-        try DERElements.checkMinimalInteger([0x7F])
+        #expect(throws: AttestationError.self) { try DERElements.checkMinimalInteger([0x00, 0x01], code: .crlMalformed) }
+        #expect(throws: AttestationError.self) { try DERElements.checkMinimalInteger([0xFF, 0x80], code: .crlMalformed) }
+        #expect(throws: AttestationError.self) { try DERElements.checkMinimalInteger([], code: .crlMalformed) }
+        try DERElements.checkMinimalInteger([0x00, 0x80], code: .crlMalformed)
+        try DERElements.checkMinimalInteger([0x7F], code: .crlMalformed)
     }
 
     @Test func everySingleByteChangeIsRejectedOrParsedConsistently() throws {

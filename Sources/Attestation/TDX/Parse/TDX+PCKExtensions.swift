@@ -34,19 +34,24 @@ extension TDX {
                 throw AttestationError(.certificateExtensionMissing, "PCK certificate has no SGX extension (\(Self.oid))")
             }
             do {
-                let entries = try Self.entries(DER.parse(ext.value))
-                func value(_ want: (oid: ASN1ObjectIdentifier, der: [UInt8]), in e: [(oid: ArraySlice<UInt8>, value: ASN1Node)]) throws -> ASN1Node {
+                // The structure is walked lazily (``DERElements``: SwiftASN1 would decode all of the
+                // extension's members up front, most of them unused); each value read is decoded by
+                // SwiftASN1.
+                let code = AttestationError.Code.certificateChainMalformed
+                let outer = try DERElements.sole(ArraySlice(ext.value), "SGX extension", code: code)
+                let entries = try Self.entries(outer, code: code)
+                func value(_ want: (oid: ASN1ObjectIdentifier, der: [UInt8]), in e: [(oid: ArraySlice<UInt8>, value: DERElements.Element)]) throws -> DERElements.Element {
                     guard let v = e.first(where: { $0.oid.elementsEqual(want.der) })?.value else {
                         throw AttestationError(.certificateExtensionMissing, "SGX extension lacks \(want.oid)")
                     }
                     return v
                 }
-                func octets(_ n: ASN1Node) throws -> [UInt8] { [UInt8](try ASN1OctetString(derEncoded: n).bytes) }
+                func octets(_ e: DERElements.Element) throws -> [UInt8] { [UInt8](try ASN1OctetString(derEncoded: e.encoded).bytes) }
                 ppid = try FixedBytes(octets(value(Self.ppidOID, in: entries)))
                 pceID = try FixedBytes(octets(value(Self.pceIDOID, in: entries)))
                 fmspc = try FixedBytes(octets(value(Self.fmspcOID, in: entries)))
-                let tcb = try Self.entries(value(Self.tcbOID, in: entries))
-                pceSVN = try UInt16(derEncoded: value(Self.pceSVNOID, in: tcb))
+                let tcb = try Self.entries(value(Self.tcbOID, in: entries), code: code)
+                pceSVN = try UInt16(derEncoded: value(Self.pceSVNOID, in: tcb).encoded)
                 cpuSVN = try FixedBytes(octets(value(Self.cpuSVNOID, in: tcb)))
             } catch let e as AttestationError {
                 throw e
@@ -70,22 +75,23 @@ extension TDX {
         }
 
         /// Each member (OID, value) of a SEQUENCE OF SEQUENCE { OBJECT IDENTIFIER, value }, the
-        /// OID as its DER bytes (checked to be a well-formed OBJECT IDENTIFIER).
-        private static func entries(_ node: ASN1Node) throws -> [(oid: ArraySlice<UInt8>, value: ASN1Node)] {
-            guard case .constructed(let children) = node.content else {
-                throw AttestationError(.certificateChainMalformed, "SGX extension entry is not a SEQUENCE")
-            }
-            return try children.map { child in
-                try DER.sequence(child, identifier: .sequence) { n in
-                    guard let o = n.next(), let v = n.next() else {
-                        throw AttestationError(.certificateChainMalformed, "SGX extension entry is not (OID, value)")
-                    }
-                    guard o.identifier == .objectIdentifier, case .primitive(let body) = o.content, !body.isEmpty else {
-                        throw AttestationError(.certificateChainMalformed, "SGX extension entry does not start with an OBJECT IDENTIFIER")
-                    }
-                    return (o.encodedBytes, v)
+        /// OID as its DER bytes (checked to be a non-empty OBJECT IDENTIFIER).
+        private static func entries(_ node: DERElements.Element, code: AttestationError.Code) throws(AttestationError) -> [(oid: ArraySlice<UInt8>, value: DERElements.Element)] {
+            guard node.tag == 0x30 else { throw AttestationError(code, "SGX extension entry is not a SEQUENCE") }
+            var members = DERElements(node.content, "SGX extension", code: code)
+            var out = [(oid: ArraySlice<UInt8>, value: DERElements.Element)]()
+            while let m = try members.next() {
+                guard m.tag == 0x30 else { throw AttestationError(code, "SGX extension member is not a SEQUENCE") }
+                var pair = members.children(of: m, "SGX extension member")
+                guard let o = try pair.next(), let v = try pair.next(), try pair.next() == nil else {
+                    throw AttestationError(code, "SGX extension entry is not (OID, value)")
                 }
+                guard o.tag == 0x06, !o.content.isEmpty else {
+                    throw AttestationError(code, "SGX extension entry does not start with an OBJECT IDENTIFIER")
+                }
+                out.append((o.encoded, v))
             }
+            return out
         }
     }
 }
