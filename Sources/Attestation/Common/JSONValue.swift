@@ -234,12 +234,15 @@ public enum JSONValue: Sendable, Equatable {
             }
             var out = [UInt8]()
             out.reserveCapacity(i - start + 64)
-            out.append(contentsOf: bytes[start..<i])
+            // Runs are copied through a buffer pointer (memcpy); appending an ArraySlice went
+            // element by element.
+            func copy(_ r: Range<Int>) { bytes.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[r])) } }
+            copy(start..<i)
             while true {
                 // Copy the run up to the next quote or backslash in one go.
                 let run = i
                 i = scanRun(from: i)
-                out.append(contentsOf: bytes[run..<i])
+                copy(run..<i)
                 guard i < bytes.count else { throw fail("unterminated string") }
                 guard bytes[i] >= 0x20 else { throw fail("control character in string") }
                 if bytes[i] == UInt8(ascii: "\"") { i += 1; break }
