@@ -44,18 +44,19 @@ public struct CertificateRevocationList: Sendable {
         do {
             let outer = try DERElements.sole(der[...], "CRL", code: .crlMalformed)
             guard outer.tag == 0x30 else { throw AttestationError(.crlMalformed, "CRL is not a SEQUENCE") }
-            var parts = DERElements(outer.content, "CertificateList", code: .crlMalformed)
+            func walk(_ e: DERElements.Element, _ what: String) -> DERElements { DERElements(e.content, what, code: .crlMalformed) }
+            var parts = walk(outer, "CertificateList")
             guard let tbs = try parts.next(), tbs.tag == 0x30 else { throw AttestationError(.crlMalformed, "missing tbsCertList") }
             guard let algNode = try parts.next(), algNode.tag == 0x30 else { throw AttestationError(.crlMalformed, "missing signatureAlgorithm") }
             guard let sigNode = try parts.next(), sigNode.tag == 0x03 else { throw AttestationError(.crlMalformed, "missing signatureValue") }
             guard try parts.next() == nil else { throw AttestationError(.crlMalformed, "trailing element after signatureValue") }
 
-            var fields = DERElements(tbs.content, "tbsCertList", code: .crlMalformed)
+            var fields = walk(tbs, "tbsCertList")
             var node = try fields.next()
             if let n = node, n.tag == 0x02 { node = try fields.next() } // version
             guard let n = node, n.tag == 0x30 else { throw AttestationError(.crlMalformed, "missing signature") }
             guard let issuerNode = try fields.next(), issuerNode.tag == 0x30 else { throw AttestationError(.crlMalformed, "missing issuer") }
-            let issuer = try DistinguishedName(derEncoded: issuerNode.encoded)
+            let issuer = try DistinguishedName(derEncoded: DER.parse(issuerNode.encoded))
             guard let thisNode = try fields.next() else { throw AttestationError(.crlMalformed, "missing thisUpdate") }
             let this = try Self.date(thisNode.encoded)
             // In order, each at most once: nextUpdate, revokedCertificates, [0] crlExtensions.
@@ -69,10 +70,10 @@ public struct CertificateRevocationList: Sendable {
                 } else if f.tag == 0x30, stage < 2 {
                     // revokedCertificates: SEQUENCE OF SEQUENCE { userCertificate INTEGER,
                     // revocationDate Time, crlEntryExtensions OPTIONAL }.
-                    var entries = DERElements(f.content, "revokedCertificates", code: .crlMalformed)
+                    var entries = walk(f, "revokedCertificates")
                     while let entry = try entries.next() {
                         guard entry.tag == 0x30 else { throw AttestationError(.crlMalformed, "revoked entry is not a SEQUENCE") }
-                        var e = DERElements(entry.content, "revoked entry", code: .crlMalformed)
+                        var e = walk(entry, "revoked entry")
                         guard let serial = try e.next(), serial.tag == 0x02 else { throw AttestationError(.crlMalformed, "revoked entry has no serial number") }
                         guard let date = try e.next(), date.tag == 0x17 || date.tag == 0x18 else { throw AttestationError(.crlMalformed, "revoked entry has no revocationDate") }
                         if let ext = try e.next(), ext.tag != 0x30 { throw AttestationError(.crlMalformed, "revoked entry extensions are not a SEQUENCE") }
@@ -89,14 +90,15 @@ public struct CertificateRevocationList: Sendable {
             }
             guard let nextUpdate = next else { throw AttestationError(.crlMalformed, "CRL has no nextUpdate") }
 
-            let alg = try DER.sequence(DER.parse(algNode.encoded), identifier: .sequence) { a in
+            let algTree = try DER.parse(algNode.encoded)
+            let alg = try DER.sequence(algTree, identifier: .sequence) { a in
                 guard let oidNode = a.next() else { throw AttestationError(.crlMalformed, "empty AlgorithmIdentifier") }
                 let oid = try ASN1ObjectIdentifier(derEncoded: oidNode)
                 while a.next() != nil {}
                 return oid
             }
             let isPSS = alg == RSAPSS.oid
-            if isPSS, !RSAPSS.isSHA384Parameters(try DER.parse(algNode.encoded)) {
+            if isPSS, !RSAPSS.isSHA384Parameters(algTree) {
                 throw AttestationError(.crlMalformed, "RSASSA-PSS CRL parameters are not SHA-384 / MGF1-SHA-384 / salt 48")
             }
             let sig = try ASN1BitString(derEncoded: sigNode.encoded)

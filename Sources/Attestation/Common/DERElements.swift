@@ -61,6 +61,8 @@ struct DERElements {
     }
 
     /// Checks INTEGER contents as DER requires: not empty, no redundant leading 0x00 or 0xFF.
+    /// (SwiftASN1 checks the same, but only through a parsed node: one allocation per revoked
+    /// serial, which is what walking lazily avoids.)
     static func checkMinimalInteger(_ c: ArraySlice<UInt8>, code: AttestationError.Code) throws(AttestationError) {
         guard let first = c.first else { throw AttestationError(code, "empty INTEGER") }
         if c.count > 1 {

@@ -119,18 +119,18 @@ public enum Hex {
     /// line breaks require; nil on any other character or bad padding.
     static func base64Decode(_ text: ArraySlice<UInt8>) -> [UInt8]? {
         // One table lookup per character (0–63 a digit, 64 whitespace, 65 '=', 255 anything
-        // else) and writes into preallocated storage: the switch-and-append form was a visible
+        // else) and writes into uninitialized storage: the switch-and-append form was a visible
         // share of a cold TDX verification (five certificates of PEM).
-        var out = [UInt8](repeating: 0, count: text.count * 3 / 4 + 3)
-        var written = 0
         var acc: UInt32 = 0, bits = 0, pad = 0, count = 0
-        let ok: Bool = base64Table.withUnsafeBufferPointer { table in
+        var ok = true
+        let out = base64Table.withUnsafeBufferPointer { table in
             text.withUnsafeBufferPointer { src in
-                out.withUnsafeMutableBufferPointer { dst in
+                [UInt8](unsafeUninitializedCapacity: text.count * 3 / 4 + 3) { dst, written in
+                    written = 0
                     for c in src {
                         let v = table[Int(c)]
                         if v < 64 {
-                            guard pad == 0 else { return false } // data after padding
+                            guard pad == 0 else { ok = false; return } // data after padding
                             count += 1
                             acc = acc << 6 | UInt32(v)
                             bits += 6
@@ -139,22 +139,19 @@ public enum Hex {
                                 dst[written] = UInt8(truncatingIfNeeded: acc >> UInt32(bits))
                                 written += 1
                             }
-                        } else if v == 64 {
-                            continue
                         } else if v == 65 {
                             pad += 1
                             count += 1
-                        } else {
-                            return false
+                        } else if v != 64 { // 64: whitespace, skipped
+                            ok = false
+                            return
                         }
                     }
-                    return true
                 }
             }
         }
         // Whole quanta only; the padding must match the bits left over (RFC 4648 §4).
         guard ok, count % 4 == 0, (bits == 0 && pad == 0) || (bits == 2 && pad == 1) || (bits == 4 && pad == 2) else { return nil }
-        out.removeLast(out.count - written)
         return out
     }
 
