@@ -25,6 +25,19 @@ public struct KeyReleaseError: Error, Sendable, Hashable, CustomStringConvertibl
         case evidenceInvalid = "evidence_invalid"
         /// The evidence verifies but does not bind this nonce, job and keys.
         case bindingMismatch = "binding_mismatch"
+        /// Nothing the operator configured vouches for the TPM attestation key (no AK
+        /// certificate chain to a configured root, no verified hardware report, no policy pin).
+        case akUntrusted = "ak_untrusted"
+        /// The TPM attestation key is not a TPM public area of a restricted signing key fixed to
+        /// its TPM, or the quote's qualifiedSigner does not name it.
+        case akNotRestricted = "ak_not_restricted"
+        /// The AK certificate chain does not verify: another key, expired, revoked, another CA.
+        case akCertificateInvalid = "ak_certificate_invalid"
+        /// The hardware report in TPM evidence does not verify or does not name the AK.
+        case akBindingInvalid = "ak_binding_invalid"
+        /// The HPKE public key is a low-order X25519 point: the key agreement would be all zero
+        /// and anyone could open the sealed key (RFC 9180 §7.1.4).
+        case hpkeKeyWeak = "hpke_key_weak"
         /// No configured policy accepts the evidence (a reason not covered by the codes below).
         case policyRejected = "policy_rejected"
         /// The evidence comes from a debug TEE and the policy forbids it.
@@ -64,6 +77,9 @@ public struct KeyReleaseError: Error, Sendable, Hashable, CustomStringConvertibl
         case storeCorrupt = "store_corrupt"
         /// The chain RPC cannot be reached or answers with an error.
         case chainUnavailable = "chain_unavailable"
+        /// Verification collateral (Intel PCS, AMD KDS) cannot be fetched now: retry later. Not
+        /// a judgement of the evidence.
+        case collateralUnavailable = "collateral_unavailable"
         /// The configuration is invalid.
         case configInvalid = "config_invalid"
         /// An internal failure (sealing, encoding).
@@ -74,14 +90,15 @@ public struct KeyReleaseError: Error, Sendable, Hashable, CustomStringConvertibl
         /// The HTTP status this code maps to.
         public var httpStatus: Int {
             switch self {
-            case .badRequest, .escrowEnvelope: 400
+            case .badRequest, .escrowEnvelope, .hpkeKeyWeak: 400
             case .unauthorized: 401
             case .notFound, .jobNotFound, .escrowMissing: 404
             case .payloadTooLarge: 413
             case .nonceUnknown, .nonceExpired, .nonceUsed: 409
-            case .evidenceInvalid, .bindingMismatch, .policyRejected, .debugNotAllowed, .platformNotAllowed, .tcbNotAccepted, .measurementNotAllowed, .workloadNotAllowed, .evidenceTooOld, .ticketInvalid, .ticketSigner, .escrowSignature: 403
+            case .evidenceInvalid, .bindingMismatch, .policyRejected, .debugNotAllowed, .platformNotAllowed, .tcbNotAccepted, .measurementNotAllowed, .workloadNotAllowed, .evidenceTooOld, .ticketInvalid, .ticketSigner, .escrowSignature,
+                 .akUntrusted, .akNotRestricted, .akCertificateInvalid, .akBindingInvalid: 403
             case .jobNotActive, .datasetMismatch: 409
-            case .storeUnavailable, .chainUnavailable: 503
+            case .storeUnavailable, .chainUnavailable, .collateralUnavailable: 503
             case .storeCorrupt, .configInvalid, .internalError, .auditChainBroken: 500
             }
         }

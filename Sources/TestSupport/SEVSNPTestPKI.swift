@@ -49,6 +49,10 @@ public struct SEVSNPTestPKI: @unchecked Sendable {
         public var revokeVCEK = false
         /// Generate new ARK/ASK keys instead of the shared ones (RSA key generation is slow).
         public var freshKeys = false
+        /// REPORT_DATA (64 bytes); nil: 0x5A bytes.
+        public var reportData: [UInt8]?
+        /// HOST_DATA (32 bytes); nil: zero.
+        public var hostData: [UInt8]?
         /// The defaults.
         public init() {}
     }
@@ -115,6 +119,27 @@ public struct SEVSNPTestPKI: @unchecked Sendable {
         crlDER = try Self.crl(issuer: arkName, this: options.crlThis, next: options.crlNext,
                               revoked: (options.revokeASK ? [2] : []) + (options.revokeVCEK ? [3] : []), signer: arkKey)
         report = try Self.report(options, key: vcekKey)
+    }
+
+    /// An Azure HCL report around a report minted with `options`, whose REPORT_DATA is the
+    /// SHA-256 of `runtimeData` (the layout ``SEVSNP/HCLReport`` reads).
+    public static func hcl(runtimeData: [UInt8], options: Options = Options()) throws -> (pki: SEVSNPTestPKI, hcl: [UInt8]) {
+        let pki = try SEVSNPTestPKI(options)
+        return (pki, try pki.hcl(runtimeData: runtimeData))
+    }
+
+    /// An Azure HCL report signed by this PKI's VCEK around a report whose REPORT_DATA is the
+    /// SHA-256 of `runtimeData`.
+    public func hcl(runtimeData: [UInt8]) throws -> [UInt8] {
+        var o = options
+        o.reportData = Array(SHA256.hash(data: runtimeData)) + [UInt8](repeating: 0, count: 32)
+        let report = try Self.report(o, key: vcekKey)
+        func le(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        var out = SEVSNP.HCLReport.magic + le(1) + le(UInt32(SEVSNP.reportSize)) + le(2) + le(0) + [UInt8](repeating: 0, count: 12)
+        out += report
+        out += le(UInt32(20 + runtimeData.count)) + le(1) + le(SEVSNP.HCLReport.reportTypeSNP) + le(1) + le(UInt32(runtimeData.count))
+        out += runtimeData
+        return out
     }
 
     /// The ASK and VCEK as a bundle (the ARK comes from the pinned anchors).
@@ -219,7 +244,8 @@ public struct SEVSNPTestPKI: @unchecked Sendable {
         put(le(o.policy), at: 0x08)
         put(le(UInt32(1)), at: 0x34) // SIGNATURE_ALGO: ECDSA P-384 with SHA-384
         put(o.reportedTCB, at: 0x38) // CURRENT_TCB
-        put([UInt8](repeating: 0x5A, count: 64), at: 0x50) // REPORT_DATA
+        put(o.reportData ?? [UInt8](repeating: 0x5A, count: 64), at: 0x50) // REPORT_DATA
+        if let h = o.hostData { put(h, at: 0xC0) } // HOST_DATA
         put([UInt8](repeating: 0x4D, count: 48), at: 0x90) // MEASUREMENT
         put(o.reportedTCB, at: 0x180)
         if o.version >= 3 {

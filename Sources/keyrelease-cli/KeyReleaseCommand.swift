@@ -81,6 +81,15 @@ struct VerificationOptions: ParsableArguments {
     @Option(help: ArgumentHelp("TPM: the nonce the quote must carry in extraData (hex). Without it any nonce is accepted: only for reference evidence.", valueName: "HEX"))
     var nonce: String?
 
+    @Option(name: .customLong("ak-parent-qn"), help: ArgumentHelp("TPM: the qualified name (hex) of the AK's parent, when the AK is not a primary key of a hierarchy (the quote's qualifiedSigner must be H(parent QN ‖ AK name)).", valueName: "HEX"))
+    var akParentQualifiedName: String?
+
+    @Flag(name: .customLong("ak-from-hardware-report"), help: "TPM: let an Azure HCL report carried in the evidence (verified like SEV-SNP evidence) anchor the AK its runtime data names as HCLAkPub.")
+    var akFromHardwareReport = false
+
+    @Flag(name: .customLong("dangerously-trust-presented-ak"), help: "TPM, LAB USE ONLY: treat the AK the evidence presents as trusted when no certificate chain, hardware report or policy pin anchors it. Anyone can forge such evidence with a software key; the key-release service has no such switch.")
+    var dangerouslyTrustPresentedAK = false
+
     @Flag(help: "Fetch TDX collateral from Intel PCS v4 (cached on disk until each piece's nextUpdate) and SEV-SNP certificates from AMD KDS (cached while valid; --cert files are added to them, e.g. a VLEK). Not combinable with --collateral.")
     var online = false
 
@@ -149,10 +158,13 @@ struct VerificationOptions: ParsableArguments {
         guard platform == .tpm, !EvidenceBundle.looksLikeBundle([UInt8](d)), signature != nil || ak != nil || pcrs != nil else { return [UInt8](d) }
         // Separate TPM files: pack them into a bundle, as `evidence pack` does.
         guard let signature, let ak, let pcrs else { throw ValidationError("--platform tpm with separate files needs all of --signature, --ak and --pcrs") }
-        let tpm: EvidenceBundle.TPMEvidence
+        var tpm: EvidenceBundle.TPMEvidence
         do {
             tpm = try .init(attest: d, signature: Self.read(signature), akPublic: Self.read(ak), pcrFile: Self.read(pcrs), akCertificates: certificates.map(Self.read))
         } catch let e as AttestationError { throw ValidationError("--pcrs \(pcrs): \(e.message)") }
+        var packed = tpm
+        packed.akParentQualifiedName = akParentQualifiedName
+        tpm = packed
         return [UInt8](EvidenceBundle(platform: .tpm, nonce: nonce, tpm: tpm).json)
     }
 
@@ -173,13 +185,15 @@ struct VerificationOptions: ParsableArguments {
             }
         }
         useCase.tpmVerifier = TPM.QuoteVerifier(akRoots: roots)
+        useCase.tpmVerifier.dangerouslyTrustPresentedAK = dangerouslyTrustPresentedAK
+        useCase.akHardwareBinding = akFromHardwareReport
     }
 
-    /// The `--nonce` bytes.
-    func nonceBytes() throws -> [UInt8]? {
-        guard let nonce else { return nil }
+    /// The `--nonce` bytes: exactly those, or any nonce when `--nonce` is not given.
+    func nonceBytes() throws -> ExpectedNonce {
+        guard let nonce else { return .anyForReferenceEvidence }
         guard let b = try? Hex.decode(nonce) else { throw ValidationError("--nonce \(nonce) is not hex") }
-        return b
+        return .exactly(b)
     }
 }
 

@@ -115,6 +115,13 @@ public struct AttestationError: Error, Sendable, Equatable, CustomStringConverti
         case nonceMismatch
         /// The signature scheme, hash or key type is not one this verifier supports.
         case unsupportedAlgorithm
+        /// The attestation key is not a TPM public area of a restricted signing key generated in
+        /// and fixed to one TPM (fixedTPM, fixedParent, sensitiveDataOrigin, restricted, sign).
+        case akAttributesInvalid
+        /// The quote's qualifiedSigner is not a qualified name of the AK that signed it.
+        case qualifiedSignerMismatch
+        /// The hardware report that should vouch for the AK names another key, or none.
+        case akBindingMismatch
 
         // Event logs
         /// Replaying the event log does not give the registers (PCRs, RTMRs) the evidence signs.

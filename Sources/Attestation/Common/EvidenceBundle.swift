@@ -21,14 +21,18 @@ public struct EvidenceBundle: Codable, Sendable, Hashable {
         public var pcrs: [String: [String: String]]
         /// The AK certificate chain (DER or PEM each), leaf first, if any.
         public var akCertificates: [Data]?
+        /// The qualified name (hex) of the AK's parent, when the AK is not a primary object of a
+        /// hierarchy: the quote's qualifiedSigner must be H(parent QN ‖ AK name).
+        public var akParentQualifiedName: String?
 
         /// Creates the TPM pieces.
-        public init(attest: Data, signature: Data, akPublic: Data, pcrs: [String: [String: String]], akCertificates: [Data]? = nil) {
+        public init(attest: Data, signature: Data, akPublic: Data, pcrs: [String: [String: String]], akCertificates: [Data]? = nil, akParentQualifiedName: String? = nil) {
             self.attest = attest
             self.signature = signature
             self.akPublic = akPublic
             self.pcrs = pcrs
             self.akCertificates = akCertificates
+            self.akParentQualifiedName = akParentQualifiedName
         }
 
         /// Creates the TPM pieces from files as tpm2-tools writes them; `pcrFile` is JSON
@@ -48,7 +52,8 @@ public struct EvidenceBundle: Codable, Sendable, Hashable {
     /// When the producer says it collected the evidence (a claim, not a fact: the key-release
     /// service uses the time it issued the nonce instead).
     public var collectedAt: Date?
-    /// TDX quote or SNP report bytes.
+    /// TDX quote or SNP report bytes; for TPM evidence, an Azure HCL report whose verified
+    /// runtime data names the AK (the hardware anchor of a cloud vTPM).
     public var report: Data?
     /// TDX collateral files or SNP certificates (VCEK/VLEK, ASK/ASVK, ARK), by file name.
     public var collateral: [String: Data]?

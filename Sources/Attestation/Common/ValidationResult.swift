@@ -18,6 +18,9 @@ public struct ValidationFailure: Sendable, Hashable, Codable, CustomStringConver
         case evidenceTooOld
         /// The workload identity (image digest, code hash) is not allowed or absent.
         case workloadNotAllowed
+        /// Nothing the operator configured vouches for the TPM attestation key: no certificate
+        /// chain to an AK root, no verified hardware report, no policy pin that names it.
+        case akUntrusted
     }
 
     /// The stable code.

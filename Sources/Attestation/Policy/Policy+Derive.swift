@@ -21,8 +21,11 @@ extension Policy {
                 let keys = Set(mine.flatMap(\.tcbComponents.keys))
                 minimum = Dictionary(uniqueKeysWithValues: keys.map { k in (k, mine.compactMap { $0.tcbComponents[k] }.min() ?? 0) })
             }
+            // TPM: pin the golden evidence's AKs by name (by key digest when it came without one).
+            let keys = orderedUnique(mine.compactMap { $0.attestationKey.map { $0.name.isEmpty ? $0.keyDigest : $0.name } })
             platforms[platform] = PlatformRules(measurements: measurements, tcbStatuses: platform == .tdx ? Set(statuses.isEmpty ? ["UpToDate"] : statuses) : nil,
-                                                minimumTCB: minimum, allowDebug: mine.contains(where: \.debug))
+                                                minimumTCB: minimum, allowDebug: mine.contains(where: \.debug),
+                                                attestationKeys: platform == .tpm && !keys.isEmpty ? keys : nil)
         }
         func workload(_ values: [String]) -> Expectation<String> {
             let v = orderedUnique(values)
@@ -62,6 +65,10 @@ extension Policy {
                     for key in byBank[bank]!.sorted(by: { Int($0.split(separator: ".")[2])! < Int($1.split(separator: ".")[2])! }) {
                         out.append("        \"\(key.split(separator: ".")[2])\": \(exp(r.measurements[key]!, indent: "          "))")
                     }
+                }
+                if let keys = r.attestationKeys {
+                    out.append("    attestationKeys:")
+                    for k in keys { out.append("      - \"\(k)\"") }
                 }
                 continue
             }

@@ -100,9 +100,25 @@ private struct PolicyReader {
         let known: [String] = switch platform {
         case .tdx: ["measurements", "tcbStatuses", "allowDebug"]
         case .snp: ["measurements", "minimumTCB", "allowDebug"]
-        case .tpm: ["pcrs"]
+        case .tpm: ["pcrs", "attestationKeys"]
         }
-        let f = fieldsOf(map, in: "platforms.\(p)", known: known)
+        let f = fieldsOf(map, in: "platforms.\(p)", known: known, required: platform == .tpm ? ["pcrs"] : nil)
+        var attestationKeys: [String]?
+        if let a = f["attestationKeys"] {
+            if case .sequence(let seq) = a, !seq.isEmpty {
+                attestationKeys = []
+                for item in seq {
+                    let v = (item.scalar?.string ?? "").lowercased()
+                    let isDigest = v.hasPrefix("sha256:") && v.count == 71 && (try? Hex.decode(String(v.dropFirst(7)))) != nil
+                    let isName = [68, 84, 100].contains(v.count) && (try? Hex.decode(v)) != nil && ["000b", "000c", "000d"].contains(String(v.prefix(4)))
+                    guard isDigest || isName else {
+                        fail(item, "tpm.attestationKeys: \"\(item.scalar?.string ?? "?")\" is neither an AK name (000b… hex) nor sha256:<64 hex> of its public key")
+                        continue
+                    }
+                    attestationKeys!.append(v)
+                }
+            } else { fail(a, "tpm.attestationKeys: must be a non-empty list of AK names or sha256:<hex> key digests (omit it to require a certificate or hardware anchor)") }
+        }
         var measurements = [String: Expectation<String>]()
         if let m = f["measurements"], let mMap = mapping(m, "\(p).measurements") {
             let required = Policy.requiredMeasurements(platform)
@@ -149,7 +165,7 @@ private struct PolicyReader {
         if let d = f["allowDebug"] {
             switch d.scalar?.string { case "true": allowDebug = true; case "false": allowDebug = false; default: fail(d, "\(p).allowDebug: must be true or false") }
         }
-        return Policy.PlatformRules(measurements: measurements, tcbStatuses: statuses, minimumTCB: minimum, allowDebug: allowDebug)
+        return Policy.PlatformRules(measurements: measurements, tcbStatuses: statuses, minimumTCB: minimum, allowDebug: allowDebug, attestationKeys: attestationKeys)
     }
 
     enum Format { case hex(Int), decimal, digest }

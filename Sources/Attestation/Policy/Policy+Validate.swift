@@ -22,6 +22,9 @@ extension Policy {
                 continue
             }
         }
+        if input.platform == .tpm {
+            if let failure = Self.judgeAttestationKey(input.attestationKey, pins: rules.attestationKeys) { failures.append(failure) }
+        }
         if let statuses = rules.tcbStatuses {
             if let s = input.tcbStatus {
                 if !statuses.contains(s) {
@@ -63,5 +66,17 @@ extension Policy {
             }
         }
         return failures.isEmpty ? .accepted(input) : .rejected(failures)
+    }
+
+    /// The TPM anchor rule: with `pins`, the AK must be one of them (by name or key digest);
+    /// without, the evidence itself must anchor it. Nil when the AK is trusted.
+    public static func judgeAttestationKey(_ ak: TPM.AttestationKeyIdentity?, pins: [String]?) -> ValidationFailure? {
+        guard let ak else { return ValidationFailure(.akUntrusted, "tpm: the evidence names no attestation key") }
+        if let pins {
+            if pins.contains(ak.name) || pins.contains(ak.keyDigest) { return nil }
+            return ValidationFailure(.akUntrusted, "tpm.attestationKeys: the AK \(ak.name.isEmpty ? ak.keyDigest : ak.name) is not pinned by this policy")
+        }
+        if ak.anchor != nil { return nil }
+        return ValidationFailure(.akUntrusted, "tpm: nothing anchors the AK \(ak.name.isEmpty ? ak.keyDigest : ak.name) (no AK certificate chain to a configured root, no verified hardware report, no tpm.attestationKeys pin)")
     }
 }

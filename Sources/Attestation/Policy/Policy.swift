@@ -32,13 +32,19 @@ public struct Policy: Sendable, Hashable {
         public var minimumTCB: [String: Int]?
         /// Whether debug TEEs are accepted.
         public var allowDebug: Bool
+        /// TPM only: the attestation keys this policy vouches for, each an AK name (lowercase
+        /// hex, nameAlg ‖ digest) or `sha256:<hex>` of the AK's SubjectPublicKeyInfo. When set,
+        /// the quote's AK must be one of them; when nil, the AK must be anchored by the evidence
+        /// (a certificate chain to a configured root, or a verified hardware report).
+        public var attestationKeys: [String]?
 
         /// Creates platform rules.
-        public init(measurements: [String: Expectation<String>], tcbStatuses: Set<String>?, minimumTCB: [String: Int]?, allowDebug: Bool) {
+        public init(measurements: [String: Expectation<String>], tcbStatuses: Set<String>?, minimumTCB: [String: Int]?, allowDebug: Bool, attestationKeys: [String]? = nil) {
             self.measurements = measurements
             self.tcbStatuses = tcbStatuses
             self.minimumTCB = minimumTCB
             self.allowDebug = allowDebug
+            self.attestationKeys = attestationKeys
         }
     }
 
@@ -103,10 +109,13 @@ public struct PolicyInput: Sendable {
     public var imageDigests: [String]?
     /// Code hashes the workload identity shows; nil when absent.
     public var codeHashes: [String]?
+    /// TPM: the attestation key that signed the quote and what anchors it; nil for other platforms.
+    public var attestationKey: TPM.AttestationKeyIdentity?
 
     /// Creates an input.
     public init(platform: Policy.Platform, measurements: [String: String], debug: Bool, tcbStatus: String? = nil, tcbComponents: [String: Int] = [:],
-                evidenceTime: Date? = nil, imageDigests: [String]? = nil, codeHashes: [String]? = nil) {
+                evidenceTime: Date? = nil, imageDigests: [String]? = nil, codeHashes: [String]? = nil, attestationKey: TPM.AttestationKeyIdentity? = nil) {
+        self.attestationKey = attestationKey
         self.platform = platform
         self.measurements = measurements
         self.debug = debug

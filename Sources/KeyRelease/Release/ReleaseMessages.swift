@@ -104,13 +104,27 @@ struct ParsedReleaseRequest: Sendable {
         }
     }
 
+    /// Refuses low-order X25519 public keys (RFC 9180 §7.1.4, RFC 7748 §6.1): the key agreement
+    /// with any private key is all zero, so the sealed key would open without one. X25519
+    /// clamps every scalar to a multiple of the cofactor 8, so a point of order 1, 2, 4 or 8
+    /// (in either encoding, including non-canonical ones) gives the all-zero output for every
+    /// private key: one agreement with a throwaway key tells them all apart.
+    static func checkNotLowOrder(_ key: Curve25519.KeyAgreement.PublicKey) throws(KeyReleaseError) {
+        let probe = Curve25519.KeyAgreement.PrivateKey()
+        let shared: [UInt8]
+        do { shared = try probe.sharedSecretFromKeyAgreement(with: key).withUnsafeBytes { Array($0) } } catch {
+            throw KeyReleaseError(.hpkeKeyWeak, "hpkePublicKey is a low-order X25519 point")
+        }
+        guard shared.contains(where: { $0 != 0 }) else { throw KeyReleaseError(.hpkeKeyWeak, "hpkePublicKey is a low-order X25519 point") }
+    }
+
     var binding: ReleaseBinding { ReleaseBinding(nonce: nonce, jobID: jobID, hpkePublicKey: hpkeKeyBytes, signerPublicKey: signerKeyBytes) }
 
     init(_ r: ReleaseRequest) throws(KeyReleaseError) {
         jobID = try Self.hex(r.jobId, "jobId", count: 32)
         datasetRoot = try Self.hex(r.datasetRoot, "datasetRoot", count: 32)
         hpkeKeyBytes = try Self.hex(r.hpkePublicKey, "hpkePublicKey", count: 32)
-        _ = try Self.x25519(hpkeKeyBytes)
+        try Self.checkNotLowOrder(try Self.x25519(hpkeKeyBytes))
         signerKeyBytes = try Self.hex(r.signerPublicKey, "signerPublicKey", count: nil)
         do { signerKey = try Secp256k1.PublicKey(bytes: signerKeyBytes) } catch {
             throw KeyReleaseError(.badRequest, "signerPublicKey is not a secp256k1 public key (33 or 65 bytes)")

@@ -72,7 +72,17 @@ public final class ReleaseService: Sendable {
         self.policies = policies
         var v = verification
         if v.verifier.cache == nil { v.verifier = v.verifier.with(cache: VerificationCache()) }
-        if v.tpmVerifier.cache == nil { v.tpmVerifier = TPM.QuoteVerifier(akRoots: v.tpmVerifier.akRoots, cache: VerificationCache()) }
+        // Never the lab switch: a fresh verifier with only the configured roots.
+        v.tpmVerifier = TPM.QuoteVerifier(akRoots: v.tpmVerifier.akRoots, cache: v.tpmVerifier.cache ?? VerificationCache())
+        // TPM evidence is accepted only through an anchor: refuse to start when a policy allows
+        // TPM and nothing could anchor an AK for it.
+        for p in policies {
+            guard let tpm = p.policy.platforms[.tpm], tpm.attestationKeys == nil else { continue }
+            guard !v.tpmVerifier.akRoots.isEmpty || v.akHardwareBinding else {
+                throw KeyReleaseError(.configInvalid, "policy \(p.source) accepts TPM evidence but nothing can anchor an attestation key: configure verification.akRoots, "
+                                      + "verification.akHardwareBinding, or pin tpm.attestationKeys in the policy")
+            }
+        }
         self.verification = v
         self.escrowKey = escrowKey
         self.settings = settings
@@ -109,6 +119,12 @@ public final class ReleaseService: Sendable {
             return try await release(request, requestID: requestID, now: now, draft: &draft, spendable: &spendable)
         } catch {
             draft.code = error.code.rawValue
+            if error.code == .collateralUnavailable {
+                // Not a judgement of the evidence: the nonce stays usable and nothing is audited,
+                // so the client retries the same request once the collateral service is back.
+                logger.warning("collateral unavailable", metadata: ["requestId": "\(requestID)", "detail": "\(error.message)"])
+                throw error
+            }
             await auditRefusal(draft, error: error, spending: spendable, now: now)
             throw error
         }
@@ -194,16 +210,10 @@ public final class ReleaseService: Sendable {
         v.now = now
         v.platform = .auto
         v.eventLog = nil
-        v.expectedNonce = binding.tpmExtraData
+        v.expectedNonce = .exactly(binding.tpmExtraData)
         let verified: VerifiedEvidence
-        switch await v.verify(bundle: r.evidence) {
-        case .success(let e): verified = e
-        case .failure(let report):
-            let code = report.error?.code ?? "unknown"
-            if code == AttestationError.Code.nonceMismatch.rawValue {
-                throw KeyReleaseError(.bindingMismatch, "the TPM quote's extraData is not the first half of the release binding")
-            }
-            throw KeyReleaseError(.evidenceInvalid, "evidence does not verify: \(code): \(report.error?.message ?? "")")
+        do { verified = try await v.verified(bundle: r.evidence) } catch {
+            throw Self.refusal(for: error, platform: r.evidence.platform)
         }
         switch verified {
         case .tdx(let q): guard q.claims.reportData.bytes == binding.reportData else { throw KeyReleaseError(.bindingMismatch, "the TD quote's REPORTDATA does not bind this request") }
@@ -212,6 +222,13 @@ public final class ReleaseService: Sendable {
         }
         let input = verified.policyInput(evidenceTime: issuedAt)
         draft.claims = Self.summary(input)
+        if let ak = input.attestationKey {
+            // The key that earned the release, so it can be traced (and revoked) later.
+            draft.claims["akName"] = ak.name
+            draft.claims["akKeyDigest"] = ak.keyDigest
+            if let subject = ak.certificateSubject { draft.claims["akCertificate"] = subject }
+            if let anchor = ak.anchor { draft.claims["akAnchor"] = anchor }
+        }
         // Accepted by any policy; otherwise refused with the most telling reason of the policy
         // that came closest (fewest failures): debug, platform, TCB, measurement, workload, age.
         var closest: (policy: LoadedPolicy, failures: [ValidationFailure])?
@@ -227,10 +244,28 @@ public final class ReleaseService: Sendable {
         throw KeyReleaseError(Self.refusalCode(failures.map(\.code)), "policy \(policy.policy.name) refuses the evidence: \(failures.map(\.message).joined(separator: "; "))")
     }
 
+    /// The service's code for evidence that does not verify: each attack on the TPM anchor has
+    /// its own; a collateral outage is 503 (retry), not a refusal of the evidence.
+    static func refusal(for error: AttestationError, platform: Policy.Platform) -> KeyReleaseError {
+        let code: KeyReleaseError.Code
+        switch error.code {
+        case .nonceMismatch:
+            return KeyReleaseError(.bindingMismatch, "the TPM quote's extraData is not the first half of the release binding")
+        case .collateralUnavailable: code = .collateralUnavailable
+        case .akAttributesInvalid, .qualifiedSignerMismatch: code = .akNotRestricted
+        case .akBindingMismatch: code = .akBindingInvalid
+        case .untrustedRoot, .signingKeyMismatch, .certificateExpired, .certificateNotYetValid, .certificateSignatureInvalid,
+             .certificateChainMalformed, .certificateRevoked:
+            code = platform == .tpm ? .akCertificateInvalid : .evidenceInvalid
+        default: code = .evidenceInvalid
+        }
+        return KeyReleaseError(code, "evidence does not verify: \(error.code.rawValue): \(error.message)")
+    }
+
     /// The refusal code for a policy's failures, most telling first.
     static func refusalCode(_ codes: [ValidationFailure.Code]) -> KeyReleaseError.Code {
         let order: [(ValidationFailure.Code, KeyReleaseError.Code)] = [
-            (.debugNotAllowed, .debugNotAllowed), (.platformNotAllowed, .platformNotAllowed), (.tcbStatusNotAccepted, .tcbNotAccepted),
+            (.akUntrusted, .akUntrusted), (.debugNotAllowed, .debugNotAllowed), (.platformNotAllowed, .platformNotAllowed), (.tcbStatusNotAccepted, .tcbNotAccepted),
             (.noMatchingTCBLevel, .tcbNotAccepted), (.tcbBelowMinimum, .tcbNotAccepted), (.measurementMismatch, .measurementNotAllowed),
             (.workloadNotAllowed, .workloadNotAllowed), (.evidenceTooOld, .evidenceTooOld),
         ]

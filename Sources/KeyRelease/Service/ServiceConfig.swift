@@ -63,8 +63,10 @@ public struct ServiceConfig: Codable, Sendable, Hashable {
         public var collateral: [String]?
         /// SEV-SNP certificate files (ASK/ARK bundles, VLEKs).
         public var snpCertificates: [String]?
-        /// TPM AK roots (PEM or DER).
+        /// TPM AK roots (PEM or DER): AK certificate chains must end at one of them.
         public var akRoots: [String]?
+        /// Let a verified Azure HCL report carried in TPM evidence anchor the AK it names.
+        public var akHardwareBinding: Bool?
         /// Fetch TDX collateral from Intel PCS and SNP certificates from AMD KDS, cached.
         public var online: Bool?
     }
@@ -75,7 +77,7 @@ public struct ServiceConfig: Codable, Sendable, Hashable {
         "chain": ["rpc", "dataPolicy"],
         "escrowKey": ["file", "env"],
         "adminToken": ["file", "env"],
-        "verification": ["collateral", "snpCertificates", "akRoots", "online"],
+        "verification": ["collateral", "snpCertificates", "akRoots", "akHardwareBinding", "online"],
     ]
 
     /// Parses and checks YAML text.
@@ -156,6 +158,7 @@ public enum ReleaseServer {
             }
             verification.tpmVerifier = TPM.QuoteVerifier(akRoots: certs)
         }
+        verification.akHardwareBinding = v?.akHardwareBinding ?? false
         if v?.online == true {
             verification.collateralSource = IntelPCSCollateralSource()
             verification.snpCertificateSource = AMDKDSCertificateSource()

@@ -115,10 +115,11 @@ public enum Benchmarks {
     /// does not verify.
     public static func tpmVerify(evidence: EvidenceBundle.TPMEvidence, eventLog: [UInt8]?, iterations: Int) throws -> TPMVerifyResult {
         let verifier = TPM.QuoteVerifier(cache: VerificationCache())
-        let nonce = try TPM.Attest(rawRepresentation: [UInt8](evidence.attest)).extraData
-        _ = try verifier.verify(evidence, eventLog: eventLog, expectedNonce: nonce)
-        let cold = try median(iterations) { _ = try TPM.QuoteVerifier().verify(evidence, eventLog: eventLog, expectedNonce: nonce) }
-        let full = try median(iterations) { _ = try verifier.verify(evidence, eventLog: eventLog, expectedNonce: nonce) }
+        let nonce = ExpectedNonce.exactly(try TPM.Attest(rawRepresentation: [UInt8](evidence.attest)).extraData)
+        let now = Date()
+        _ = try verifier.verify(evidence, eventLog: eventLog, expectedNonce: nonce, now: now)
+        let cold = try median(iterations) { _ = try TPM.QuoteVerifier().verify(evidence, eventLog: eventLog, expectedNonce: nonce, now: now) }
+        let full = try median(iterations) { _ = try verifier.verify(evidence, eventLog: eventLog, expectedNonce: nonce, now: now) }
         let ak = try TPM.PublicKey(bytes: [UInt8](evidence.akPublic))
         let sig = try TPM.Signature(rawRepresentation: [UInt8](evidence.signature))
         let attest = [UInt8](evidence.attest)

@@ -32,8 +32,8 @@ public struct QuoteVerification: Sendable {
     public var policy: Policy?
     /// When the evidence was produced, if known (for the policy's maximum evidence age).
     public var evidenceTime: Date?
-    /// The nonce TPM evidence must carry in extraData; nil accepts any (reference evidence only).
-    public var expectedNonce: [UInt8]?
+    /// The nonce TPM evidence must carry in extraData. Any nonce is for reference evidence only.
+    public var expectedNonce: ExpectedNonce = .anyForReferenceEvidence
     /// The SEV-SNP verifier (pinned AMD roots).
     public var snpVerifier = SEVSNP.ReportVerifier()
     /// An event log given apart from the evidence (`--event-log`); replaces a bundle's own.
@@ -42,6 +42,9 @@ public struct QuoteVerification: Sendable {
     public var tpmVerifier = TPM.QuoteVerifier()
     /// Where SEV-SNP certificates come from when the evidence carries none (AMD KDS).
     public var snpCertificateSource: (any SEVSNP.CertificateSource)?
+    /// Whether a verified Azure HCL report in TPM evidence may anchor the AK it names (the
+    /// cloud-vTPM anchor). Off by default: TPM evidence carrying a report is then refused.
+    public var akHardwareBinding = false
 
     /// Creates the use case; defaults fail closed (UpToDate only, no debug, Intel root).
     public init(platform: Platform = .auto, collateralPaths: [String] = [], collateralSource: (any TDX.CollateralSource)? = nil, now: Date = Date(),
@@ -135,22 +138,24 @@ public struct QuoteVerification: Sendable {
     /// Verifies an evidence bundle without validating it. A `--platform` other than auto must
     /// match the bundle's.
     public func verify(bundle: EvidenceBundle) async -> Result<VerifiedEvidence, VerificationReport> {
+        do throws(AttestationError) { return .success(try await verified(bundle: bundle)) } catch {
+            return .failure(.failed(platform: bundle.platform.rawValue, error: .init(code: error.code.rawValue, message: error.message), at: now))
+        }
+    }
+
+    /// Verifies an evidence bundle without validating it, keeping the error typed (the
+    /// key-release service tells a collateral outage from invalid evidence by its code).
+    public func verified(bundle: EvidenceBundle) async throws(AttestationError) -> VerifiedEvidence {
         var bundle = bundle
         if let eventLog { bundle.eventLog = Data(eventLog) }
         let name = bundle.platform.rawValue
         if platform != .auto && platform.rawValue != name {
-            return .failure(.failed(platform: name, error: .init(code: AttestationError.Code.wrongTEEType.rawValue, message: "the evidence is \(name), not \(platform.rawValue)"), at: now))
+            throw AttestationError(.wrongTEEType, "the evidence is \(name), not \(platform.rawValue)")
         }
-        do throws(AttestationError) {
-            switch bundle.platform {
-            case .tdx: return .success(.tdx(try await verifyTDX(bundle)))
-            case .snp: return .success(try await verifySNP(bundle))
-            case .tpm:
-                guard let t = bundle.tpm else { throw AttestationError(.malformed, "the tpm evidence bundle has no tpm section") }
-                return .success(.tpm(try tpmVerifier.verify(t, eventLog: bundle.eventLog.map { [UInt8]($0) }, expectedNonce: expectedNonce, now: now)))
-            }
-        } catch {
-            return .failure(.failed(platform: name, error: .init(code: error.code.rawValue, message: error.message), at: now))
+        switch bundle.platform {
+        case .tdx: return .tdx(try await verifyTDX(bundle))
+        case .snp: return try await verifySNP(bundle)
+        case .tpm: return .tpm(try await verifyTPM(bundle))
         }
     }
 
@@ -167,6 +172,28 @@ public struct QuoteVerification: Sendable {
         return verified
     }
 
+    /// TPM evidence: the quote and its AK (``TPM/QuoteVerifier``); when the bundle carries an
+    /// Azure HCL report, that report is verified like SEV-SNP evidence (signature, VCEK chain to a
+    /// pinned AMD root, runtime-data binding) and anchors the AK if its runtime data names it.
+    private func verifyTPM(_ bundle: EvidenceBundle) async throws(AttestationError) -> TPM.VerifiedQuote {
+        guard let t = bundle.tpm else { throw AttestationError(.malformed, "the tpm evidence bundle has no tpm section") }
+        var q = try tpmVerifier.verify(t, eventLog: bundle.eventLog.map { [UInt8]($0) }, expectedNonce: expectedNonce, now: now)
+        if let raw = bundle.report {
+            guard akHardwareBinding else {
+                throw AttestationError(.akBindingMismatch, "the TPM evidence carries a hardware report, but AK binding by hardware report is not enabled (verification.akHardwareBinding)")
+            }
+            let bytes = try EvidenceEncoding.decode([UInt8](raw))
+            guard bytes.starts(with: SEVSNP.HCLReport.magic) else {
+                throw AttestationError(.akBindingMismatch, "the TPM evidence's hardware report is not an Azure HCL report")
+            }
+            let hcl = try SEVSNP.HCLReport(rawRepresentation: bytes)
+            try hcl.verifyRuntimeDataBinding()
+            _ = try await verifySNPReport(hcl.report, bundle: bundle)
+            try q.anchor(byHardwareReport: "snp", runtimeData: hcl.runtimeData)
+        }
+        return q
+    }
+
     private func verifySNP(_ bundle: EvidenceBundle) async throws(AttestationError) -> VerifiedEvidence {
         guard let raw = bundle.report else { throw AttestationError(.malformed, "the snp evidence bundle has no report") }
         let bytes = try EvidenceEncoding.decode([UInt8](raw))
@@ -178,6 +205,16 @@ public struct QuoteVerification: Sendable {
         } else {
             report = try SEVSNP.Report(rawRepresentation: bytes)
         }
+        let verified = try await verifySNPReport(report, bundle: bundle)
+        var workload: VerifiedEvidence.Workload?
+        if let manifest = bundle.workloadManifest {
+            workload = try VerifiedEvidence.Workload(snpManifest: [UInt8](manifest), hostData: verified.claims.hostData)
+        }
+        return .snp(verified, workload: workload)
+    }
+
+    /// Verifies an SEV-SNP report with the bundle's certificates, the configured files, or AMD KDS.
+    private func verifySNPReport(_ report: SEVSNP.Report, bundle: EvidenceBundle) async throws(AttestationError) -> SEVSNP.VerifiedReport {
         var files = (bundle.collateral ?? [:]).sorted { $0.key < $1.key }.map { [UInt8]($0.value) }
         for p in collateralPaths {
             guard let d = FileManager.default.contents(atPath: p) else { throw AttestationError(.collateralMissing, "cannot read certificate file \(p)") }
@@ -195,11 +232,7 @@ public struct QuoteVerification: Sendable {
             }
             verified = try snpVerifier.verify(report, certificates: try SEVSNP.CertificateBundle(files: files), now: now)
         }
-        var workload: VerifiedEvidence.Workload?
-        if let manifest = bundle.workloadManifest {
-            workload = try VerifiedEvidence.Workload(snpManifest: [UInt8](manifest), hostData: verified.claims.hostData)
-        }
-        return .snp(verified, workload: workload)
+        return verified
     }
 
     /// Builds the report for verified evidence by validating it (the policy if one is set, else
@@ -212,7 +245,9 @@ public struct QuoteVerification: Sendable {
             switch verified {
             case .tdx(let q): failures = validator.validate(q).failures
             case .snp(let r, _): failures = SEVSNP.Validator(allowDebug: validator.allowDebug).validate(r).failures
-            case .tpm: failures = [] // a TPM quote has no debug or TCB notion: judge PCRs with --policy
+            case .tpm(let q):
+                // No debug or TCB notion: judge PCRs with --policy. The AK must still be anchored.
+                failures = Policy.judgeAttestationKey(q.attestationKeyIdentity, pins: nil).map { [$0] } ?? []
             }
         }
         let problems = failures.map { VerificationReport.Problem(code: $0.code.rawValue, message: $0.message) }

@@ -109,7 +109,7 @@ struct EventLogTests {
         let attest = try TPM.Attest(rawRepresentation: TestVectors.bytes("tpm/keylime/quote.out"))
         let sig = try TPM.Signature(rawRepresentation: TestVectors.bytes("tpm/keylime/quotesig.out"))
         let ak = try TPM.PublicKey(bytes: TestVectors.bytes("tpm/keylime/ak.pub"))
-        let v = try TPM.QuoteVerifier().verify(attest: attest, signature: sig, ak: ak, pcrs: values, expectedNonce: nil)
+        let v = try TPM.QuoteVerifier().verify(attest: attest, signature: sig, ak: ak, pcrs: values, expectedNonce: .anyForReferenceEvidence)
         #expect(v.claims.pcrDigest == "ec1636c69c548fd09a165a4f874e5d1610a8fbe36241566017e92b17e144b971")
         // Every truncation and trailing garbage is typed.
         let bytes = try TestVectors.bytes("tpm/keylime/quotepcr.out")
@@ -157,11 +157,11 @@ struct EventLogTests {
                              Data(TestVectors.bytes("tpm/go-tpm-tools/tpm_ek_intermediate_2.crt"))])
         let v = TPM.QuoteVerifier(akRoots: [try Self.certificate("tpm/go-tpm-tools/tpm_ek_root_1.cer")])
         let log = try TestVectors.bytes("tpm/go-tpm-tools/extracted/gce-cos-85-nonce9009.eventlog.bin")
-        let q = try v.verify(evidence, eventLog: log, expectedNonce: [0x90, 0x09], now: instant("2026-11-24T00:00:00Z"))
+        let q = try v.verify(evidence, eventLog: log, expectedNonce: .exactly([0x90, 0x09]), now: instant("2026-11-24T00:00:00Z"))
         #expect(q.claims.extraData == "9009")
         #expect(q.eventLog?.registers.count == 11)
         #expect(q.claims.akCertificate != nil)
-        #expect(Self.code { try v.verify(evidence, eventLog: log, expectedNonce: [0x90, 0x0a], now: instant("2026-11-24T00:00:00Z")) } == .nonceMismatch)
+        #expect(Self.code { try v.verify(evidence, eventLog: log, expectedNonce: .exactly([0x90, 0x0a]), now: instant("2026-11-24T00:00:00Z")) } == .nonceMismatch)
     }
 }
 
@@ -184,11 +184,11 @@ struct GoTPMAttestationTests {
             // The protobuf carries no intermediate: give go-tpm-tools' CA bundle as the evidence would.
             var tpm = try #require(bundle.tpm)
             tpm.akCertificates = (tpm.akCertificates ?? []) + [Data(try TestVectors.bytes("tpm/go-tpm-tools/tpm_ek_intermediate_2.crt"))]
-            let verified = try v.verify(tpm, eventLog: bundle.eventLog.map { [UInt8]($0) }, expectedNonce: nonce, now: instant("2026-11-24T00:00:00Z"))
+            let verified = try v.verify(tpm, eventLog: bundle.eventLog.map { [UInt8]($0) }, expectedNonce: .exactly(nonce), now: instant("2026-11-24T00:00:00Z"))
             #expect(verified.claims.pcrDigest == digests[q.bank])
             #expect(verified.claims.extraData == Hex.encode(nonce))
             #expect(verified.eventLog?.registers.keys.sorted() == Array(0...9) + [23])
-            #expect(EventLogTests.code { try v.verify(tpm, eventLog: nil, expectedNonce: [0x90, 0x0a], now: instant("2026-11-24T00:00:00Z")) } == .nonceMismatch)
+            #expect(EventLogTests.code { try v.verify(tpm, eventLog: nil, expectedNonce: .exactly([0x90, 0x0a]), now: instant("2026-11-24T00:00:00Z")) } == .nonceMismatch)
         }
     }
 

@@ -34,7 +34,7 @@ struct TPMQuoteTests {
         #expect(attest.selection.first?.indices == Array(0...23))
         for akFile in ["ak.spki.pem", "ak.tpmt_public"] {
             let ak = try TPM.PublicKey(bytes: TestVectors.bytes("\(Self.gce).\(akFile)"))
-            let v = try TPM.QuoteVerifier().verify(attest: attest, signature: sig, ak: ak, pcrs: pcrs, expectedNonce: [])
+            let v = try TPM.QuoteVerifier().verify(attest: attest, signature: sig, ak: ak, pcrs: pcrs, expectedNonce: .exactly([]))
             let c = v.claims
             #expect(c.pcrDigest == q.pcrDigest, "\(akFile)")
             #expect(c.extraData == "")
@@ -46,7 +46,7 @@ struct TPMQuoteTests {
         }
         // Any other expected nonce fails with its own code.
         let ak = try TPM.PublicKey(bytes: TestVectors.bytes("\(Self.gce).ak.spki.pem"))
-        #expect(Self.code { try TPM.QuoteVerifier().verify(attest: attest, signature: sig, ak: ak, pcrs: pcrs, expectedNonce: [0x90, 0x09]) } == .nonceMismatch)
+        #expect(Self.code { try TPM.QuoteVerifier().verify(attest: attest, signature: sig, ak: ak, pcrs: pcrs, expectedNonce: .exactly([0x90, 0x09])) } == .nonceMismatch)
     }
 
     static func keylime() throws -> (TPM.Attest, TPM.Signature, TPM.PCRValues) {
@@ -66,7 +66,7 @@ struct TPMQuoteTests {
         #expect(attest.clock == 5994 && attest.resetCount == 0)
         for akFile in ["akpub.pem", "ak.pub"] {
             let ak = try TPM.PublicKey(bytes: TestVectors.bytes("tpm/keylime/\(akFile)"))
-            let v = try TPM.QuoteVerifier().verify(attest: attest, signature: sig, ak: ak, pcrs: pcrs, expectedNonce: attest.extraData)
+            let v = try TPM.QuoteVerifier().verify(attest: attest, signature: sig, ak: ak, pcrs: pcrs, expectedNonce: .exactly(attest.extraData))
             #expect(v.claims.pcrDigest == "ec1636c69c548fd09a165a4f874e5d1610a8fbe36241566017e92b17e144b971")
             #expect(v.claims.qualifiedSigner == "000b7ca54a622c87f30888b6da66f51e4a31ccb723cad8daa111a5006b44342dd623")
         }
@@ -80,20 +80,20 @@ struct TPMQuoteTests {
         let v = TPM.QuoteVerifier()
         var changed = pcrs
         changed["sha256"]?["16"] = String(repeating: "11", count: 32)
-        #expect(Self.code { try v.verify(attest: attest, signature: sig, ak: ak, pcrs: changed, expectedNonce: nil) } == .pcrDigestMismatch)
+        #expect(Self.code { try v.verify(attest: attest, signature: sig, ak: ak, pcrs: changed, expectedNonce: .anyForReferenceEvidence) } == .pcrDigestMismatch)
         var missing = pcrs
         missing["sha256"]?["22"] = nil
-        #expect(Self.code { try v.verify(attest: attest, signature: sig, ak: ak, pcrs: missing, expectedNonce: nil) } == .pcrMissing)
-        #expect(Self.code { try v.verify(attest: attest, signature: sig, ak: ak, pcrs: pcrs, expectedNonce: [1, 2, 3]) } == .nonceMismatch)
+        #expect(Self.code { try v.verify(attest: attest, signature: sig, ak: ak, pcrs: missing, expectedNonce: .anyForReferenceEvidence) } == .pcrMissing)
+        #expect(Self.code { try v.verify(attest: attest, signature: sig, ak: ak, pcrs: pcrs, expectedNonce: .exactly([1, 2, 3])) } == .nonceMismatch)
         var sigBytes = try TestVectors.bytes("tpm/keylime/quotesig.out")
         sigBytes[40] ^= 1
-        #expect(Self.code { try v.verify(attest: attest, signature: TPM.Signature(rawRepresentation: sigBytes), ak: ak, pcrs: pcrs, expectedNonce: nil) } == .quoteSignatureInvalid)
+        #expect(Self.code { try v.verify(attest: attest, signature: TPM.Signature(rawRepresentation: sigBytes), ak: ak, pcrs: pcrs, expectedNonce: .anyForReferenceEvidence) } == .quoteSignatureInvalid)
         // Every byte of the signed attestation matters.
         let raw = try TestVectors.bytes("tpm/keylime/quote.out")
         for i in raw.indices {
             var t = raw
             t[i] ^= 0x01
-            let code = Self.code { try v.verify(attest: TPM.Attest(rawRepresentation: t), signature: sig, ak: ak, pcrs: pcrs, expectedNonce: nil) }
+            let code = Self.code { try v.verify(attest: TPM.Attest(rawRepresentation: t), signature: sig, ak: ak, pcrs: pcrs, expectedNonce: .anyForReferenceEvidence) }
             #expect(code != nil, "byte \(i)")
         }
     }

@@ -15,54 +15,109 @@ struct VerifyQuoteTPMCLITests {
         return p
     }
 
-    static func files(_ dir: String, ak: String = "akpub.pem") throws -> [String] {
-        try [TestVectors.path("tpm/keylime/quote.out"), "--platform", "tpm", "--signature", TestVectors.path("tpm/keylime/quotesig.out"),
-             "--ak", TestVectors.path("tpm/keylime/\(ak)"), "--pcrs", pcrFile(dir)]
+    /// The GCE vTPM quote (MANIFEST.md, gce-cos-85-nonce9009) as separate tpm2-tools-style files.
+    static let gce = "tpm/go-tpm-tools/extracted/gce-cos-85-nonce9009"
+
+    static func gceFiles(ak: String = "ak.tpmt_public") throws -> [String] {
+        try [TestVectors.path("\(gce).quote1.sha256.attest.bin"), "--platform", "tpm", "--signature", TestVectors.path("\(gce).quote1.sha256.sig.tpmt"),
+             "--ak", TestVectors.path("\(gce).\(ak)"), "--pcrs", TestVectors.path("\(gce).quote1.sha256.pcrs.json"), "--at", "2026-11-24T00:00:00Z"]
     }
 
-    @Test func separateFilesNonceAndPolicy() throws {
+    static func gceAnchor() throws -> [String] {
+        try ["--cert", TestVectors.path("\(gce).akcert.der"), "--cert", TestVectors.path("tpm/go-tpm-tools/tpm_ek_intermediate_2.crt"),
+             "--ak-root", TestVectors.path("tpm/go-tpm-tools/tpm_ek_root_1.cer")]
+    }
+
+    /// A quote is judged only through an anchor: a certificate chain to --ak-root, a policy pin,
+    /// or (lab only, loudly) the presented key. Without one it verifies but is not accepted.
+    @Test func separateFilesAnchorsNonceAndPolicy() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tpm-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
 
-        let ok = try CLIRunner.run("keyrelease", ["verify-quote"] + Self.files(dir, ak: "ak.pub") + ["--nonce", Self.nonce, "--json"])
+        let ok = try CLIRunner.run("keyrelease", ["verify-quote"] + Self.gceFiles() + Self.gceAnchor() + ["--nonce", "9009", "--json"])
         #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
         let j = try ok.json()
         #expect(j["platform"] as? String == "tpm")
+        #expect(j["accepted"] as? Bool == true)
         let claims = try #require(j["claims"] as? [String: Any])
-        #expect(claims["extraData"] as? String == Self.nonce)
-        #expect(claims["akName"] as? String == "000b2d3fb7830f6cb214fac7d7cb213a21a0609148c4505927db61287e1e80322336")
-        #expect((claims["pcrs"] as? [String: [String: String]])?["sha256"]?["16"] == "9dbb22387e019c04da95477333546082ce313152c4a7f8a6e1d5f0c77f4fb6f0")
+        #expect(claims["extraData"] as? String == "9009")
+        #expect(claims["akName"] as? String == "000bf175bdb57297b2b289973f819863d6c9d09c236725676914f4248c9a2404c2a4")
+        #expect(claims["akAnchor"] as? String == "certificate")
+        #expect((claims["akKeyDigest"] as? String)?.hasPrefix("sha256:") == true)
 
-        let wrong = try CLIRunner.run("keyrelease", ["verify-quote"] + Self.files(dir) + ["--nonce", "00", "--json"])
+        // No anchor: verified, not accepted, akUntrusted (exit 1).
+        let bare = try CLIRunner.run("keyrelease", ["verify-quote"] + Self.gceFiles() + ["--nonce", "9009", "--json"])
+        #expect(bare.status == 1, "\(bare.stdout) \(bare.stderr)")
+        let bj = try bare.json()
+        #expect(bj["verified"] as? Bool == true && bj["accepted"] as? Bool == false)
+        #expect((bj["failures"] as? [[String: String]])?.map { $0["code"] } == ["akUntrusted"])
+        #expect((bj["claims"] as? [String: Any])?["akAnchor"] as? String == nil)
+        // The lab switch says what it did.
+        let lab = try CLIRunner.run("keyrelease", ["verify-quote"] + Self.gceFiles() + ["--nonce", "9009", "--dangerously-trust-presented-ak", "--json"])
+        #expect(lab.status == 0, "\(lab.stdout)")
+        #expect((try lab.json()["claims"] as? [String: Any])?["akAnchor"] as? String == "presented-key-trusted-for-lab")
+
+        // A bare SubjectPublicKeyInfo is no attestation key, whatever signed with it.
+        let spki = try CLIRunner.run("keyrelease", ["verify-quote"] + Self.gceFiles(ak: "ak.spki.pem") + Self.gceAnchor() + ["--nonce", "9009", "--json"])
+        #expect(spki.status == 2)
+        #expect((try spki.json()["error"] as? [String: String])?["code"] == "akAttributesInvalid")
+
+        let wrong = try CLIRunner.run("keyrelease", ["verify-quote"] + Self.gceFiles() + Self.gceAnchor() + ["--nonce", "00", "--json"])
         #expect(wrong.status == 2)
         #expect((try wrong.json()["error"] as? [String: String])?["code"] == "nonceMismatch")
 
-        // Pack, derive a PCR policy, accept; one PCR changed in the policy is rejected by name.
+        // Pack without certificates, derive a policy: it pins the AK by name and accepts without
+        // any other anchor; one PCR changed in the policy is rejected by name; another pinned AK
+        // is akUntrusted.
         let bundle = dir + "/e.json", policy = dir + "/p.yaml"
-        let pack = try CLIRunner.run("keyrelease", ["evidence", "pack", "--platform", "tpm", "--attest", try TestVectors.path("tpm/keylime/quote.out"),
-                                                    "--signature", try TestVectors.path("tpm/keylime/quotesig.out"), "--ak", try TestVectors.path("tpm/keylime/akpub.pem"),
-                                                    "--pcrs", try Self.pcrFile(dir), "--nonce", Self.nonce, "-o", bundle])
+        let pack = try CLIRunner.run("keyrelease", ["evidence", "pack", "--platform", "tpm", "--attest", try TestVectors.path("\(Self.gce).quote1.sha256.attest.bin"),
+                                                    "--signature", try TestVectors.path("\(Self.gce).quote1.sha256.sig.tpmt"), "--ak", try TestVectors.path("\(Self.gce).ak.tpmt_public"),
+                                                    "--pcrs", try TestVectors.path("\(Self.gce).quote1.sha256.pcrs.json"), "--nonce", "9009", "-o", bundle])
         #expect(pack.status == 0, "\(pack.stderr)")
-        #expect(try CLIRunner.run("keyrelease", ["policy", "derive", bundle, "-o", policy]).status == 0)
-        #expect(try CLIRunner.run("keyrelease", ["verify-quote", bundle, "--nonce", Self.nonce, "--policy", policy]).status == 0)
+        let derive = try CLIRunner.run("keyrelease", ["policy", "derive", bundle, "-o", policy])
+        #expect(derive.status == 0, "\(derive.stdout) \(derive.stderr)")
         let text = try String(contentsOfFile: policy, encoding: .utf8)
+        #expect(text.contains("attestationKeys:\n      - \"000bf175bdb57297b2b289973f819863d6c9d09c236725676914f4248c9a2404c2a4\""), "\(text)")
+        let pinned = try CLIRunner.run("keyrelease", ["verify-quote", bundle, "--nonce", "9009", "--policy", policy, "--json"])
+        #expect(pinned.status == 0, "\(pinned.stdout)")
+        let pcrs = try JSONSerialization.jsonObject(with: Data(TestVectors.bytes("\(Self.gce).quote1.sha256.pcrs.json"))) as? [String: [String: String]]
+        let pcr0 = try #require(pcrs?["sha256"]?["0"])
         let changed = dir + "/changed.yaml"
-        try text.replacingOccurrences(of: "9dbb22387e019c04", with: "9dbb22387e019c05").write(toFile: changed, atomically: true, encoding: .utf8)
-        let r = try CLIRunner.run("keyrelease", ["verify-quote", bundle, "--nonce", Self.nonce, "--policy", changed, "--json"])
+        try text.replacingOccurrences(of: pcr0, with: String(pcr0.dropLast()) + (pcr0.last == "0" ? "1" : "0")).write(toFile: changed, atomically: true, encoding: .utf8)
+        let r = try CLIRunner.run("keyrelease", ["verify-quote", bundle, "--nonce", "9009", "--policy", changed, "--json"])
         #expect(r.status == 1, "\(r.stdout)")
         let failures = try #require(try r.json()["failures"] as? [[String: String]])
         #expect(failures.map { $0["code"] } == ["measurementMismatch"])
-        #expect(failures.first?["message"]?.contains("16") == true, "\(failures)")
+        #expect(failures.first?["message"]?.contains("pcr.sha256.0") == true, "\(failures)")
+        let otherKey = dir + "/other-key.yaml"
+        try text.replacingOccurrences(of: "000bf175bdb5", with: "000bf175bdb6").write(toFile: otherKey, atomically: true, encoding: .utf8)
+        let o = try CLIRunner.run("keyrelease", ["verify-quote", bundle, "--nonce", "9009", "--policy", otherKey, "--json"])
+        #expect(o.status == 1)
+        #expect((try o.json()["failures"] as? [[String: String]])?.map { $0["code"] } == ["akUntrusted"])
     }
 
-    /// tpm2-tools' binary PCR file is read as well as JSON.
-    @Test func binaryPCRFile() throws {
-        let r = try CLIRunner.run("keyrelease", ["verify-quote", try TestVectors.path("tpm/keylime/quote.out"), "--platform", "tpm",
-                                                 "--signature", try TestVectors.path("tpm/keylime/quotesig.out"), "--ak", try TestVectors.path("tpm/keylime/ak.pub"),
-                                                 "--pcrs", try TestVectors.path("tpm/keylime/quotepcr.out"), "--nonce", Self.nonce, "--json"])
-        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
-        #expect(((try r.json()["claims"] as? [String: Any])?["pcrDigest"] as? String) == "ec1636c69c548fd09a165a4f874e5d1610a8fbe36241566017e92b17e144b971")
+    /// keylime's tpm2-tools quote (binary PCR file): its AK is a child of the EK, so the quote's
+    /// qualifiedSigner cannot be tied to the AK without the parent's qualified name. Reaching
+    /// that check proves the binary PCR file was read (the PCR digest is checked before it).
+    @Test func binaryPCRFileAndChildAK() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tpm-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func run(pcrs: String) throws -> CLIRunner.Result {
+            try CLIRunner.run("keyrelease", ["verify-quote", try TestVectors.path("tpm/keylime/quote.out"), "--platform", "tpm",
+                                             "--signature", try TestVectors.path("tpm/keylime/quotesig.out"), "--ak", try TestVectors.path("tpm/keylime/ak.pub"),
+                                             "--pcrs", pcrs, "--nonce", Self.nonce, "--json"])
+        }
+        let r = try run(pcrs: try TestVectors.path("tpm/keylime/quotepcr.out"))
+        #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
+        let error = try #require(try r.json()["error"] as? [String: String])
+        #expect(error["code"] == "qualifiedSignerMismatch")
+        #expect(error["message"]?.contains("akParentQualifiedName") == true)
+        // A bent PCR value fails earlier, at the digest.
+        let bent = dir + "/bent.json"
+        try String(contentsOfFile: try Self.pcrFile(dir), encoding: .utf8).replacingOccurrences(of: "9dbb", with: "9dbc").write(toFile: bent, atomically: true, encoding: .utf8)
+        #expect((try run(pcrs: bent).json()["error"] as? [String: String])?["code"] == "pcrDigestMismatch")
     }
 
     /// The GCE vTPM quote with its event log and AK certificate chain (MANIFEST.md rows for

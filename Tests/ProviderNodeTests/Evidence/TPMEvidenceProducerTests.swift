@@ -66,7 +66,7 @@ struct TPMRoundTripTests {
 
         let v = TPM.QuoteVerifier()
         let t = try #require(fresh.tpm)
-        let verified = try v.verify(t, expectedNonce: second)
+        let verified = try v.verify(t, eventLog: nil, expectedNonce: .exactly(second), now: Date())
         #expect(verified.claims.extraData == Hex.encode(second))
         #expect(verified.akName?.count == 34) // SHA-256 nameAlg ‖ digest
         #expect(verified.claims.pcrs["sha256"]?["23"] == t.pcrs["sha256"]?["23"])
@@ -76,7 +76,7 @@ struct TPMRoundTripTests {
         // The producer's event log replays to the quoted PCR 23, and its workload events become
         // the workload identity a policy judges; a log that leaves an event out does not replay.
         let log = try #require(fresh.eventLog)
-        let withLog = try v.verify(t, eventLog: [UInt8](log), expectedNonce: second)
+        let withLog = try v.verify(t, eventLog: [UInt8](log), expectedNonce: .exactly(second), now: Date())
         #expect(withLog.eventLog?.imageDigests == [TPMEvidenceProducerTests.image])
         #expect(withLog.eventLog?.codeHashes == [])
         #expect(withLog.eventLog?.registers.keys.sorted() == [23])
@@ -89,12 +89,12 @@ struct TPMRoundTripTests {
         #expect(otherImage.validate(PolicyInput(tpm: verified), now: Date()).failures.map(\.code) == [.workloadNotAllowed]) // no log, no identity
         let header = try EventLog(parsing: [UInt8](log))
         let shortened = [UInt8](log.prefix(try #require(header.events.last).offset))
-        do { _ = try v.verify(t, eventLog: shortened, expectedNonce: second); Issue.record("a log missing its last event verified") } catch {
+        do { _ = try v.verify(t, eventLog: shortened, expectedNonce: .exactly(second), now: Date()); Issue.record("a log missing its last event verified") } catch {
             #expect(error.code == .eventLogMismatch)
         }
 
         func code(_ e: EvidenceBundle.TPMEvidence, _ nonce: [UInt8]) -> AttestationError.Code? {
-            do { _ = try v.verify(e, expectedNonce: nonce); return nil } catch { return error.code }
+            do { _ = try v.verify(e, eventLog: nil, expectedNonce: .exactly(nonce), now: Date()); return nil } catch { return error.code }
         }
         #expect(code(t, first) == .nonceMismatch)
         var changed = t

@@ -22,6 +22,64 @@ extension TPM {
         public let key: Key
         /// nameAlg ‖ H(TPMT_PUBLIC), when read from a public area; nil for SPKI.
         public let name: [UInt8]?
+        /// The TPMA_OBJECT attributes, when read from a public area; nil for SPKI (a bare key
+        /// says nothing about where it lives, so it can never be an attestation key here).
+        public let objectAttributes: UInt32?
+
+        /// TPMA_OBJECT bits (Part 2, §8.3).
+        public enum ObjectAttribute: UInt32, Sendable, CaseIterable {
+            /// fixedTPM: the key cannot leave this TPM.
+            case fixedTPM = 0x0000_0002
+            /// fixedParent: the key cannot be re-parented.
+            case fixedParent = 0x0000_0010
+            /// sensitiveDataOrigin: the TPM generated the private part.
+            case sensitiveDataOrigin = 0x0000_0020
+            /// restricted: signs only digests the TPM produced itself (no TPM_GENERATED forgery).
+            case restricted = 0x0001_0000
+            /// decrypt.
+            case decrypt = 0x0002_0000
+            /// sign.
+            case sign = 0x0004_0000
+        }
+
+        /// The attributes an attestation key must have: generated in, and bound to, one TPM, and
+        /// restricted to signing what the TPM itself produced.
+        public static let requiredAKAttributes: [ObjectAttribute] = [.fixedTPM, .fixedParent, .sensitiveDataOrigin, .restricted, .sign]
+
+        /// Throws ``AttestationError/Code/akAttributesInvalid`` unless this key is a TPM public
+        /// area with every attribute of ``requiredAKAttributes`` and without `decrypt` (a bare
+        /// SubjectPublicKeyInfo is refused: anyone can make one).
+        public func checkAttestationKeyAttributes() throws(AttestationError) {
+            guard let attributes = objectAttributes else {
+                throw AttestationError(.akAttributesInvalid, "the AK is a bare public key, not a TPM public area: nothing shows a TPM holds it")
+            }
+            let missing = Self.requiredAKAttributes.filter { attributes & $0.rawValue == 0 }
+            guard missing.isEmpty else {
+                throw AttestationError(.akAttributesInvalid, "the AK's attributes 0x\(String(attributes, radix: 16)) lack \(missing.map { "\($0)" }.joined(separator: ", "))")
+            }
+            guard attributes & ObjectAttribute.decrypt.rawValue == 0 else {
+                throw AttestationError(.akAttributesInvalid, "the AK's attributes 0x\(String(attributes, radix: 16)) allow decrypt: not a restricted signing key")
+            }
+        }
+
+        /// SHA-256 of the key's DER SubjectPublicKeyInfo: the same for every encoding of one key
+        /// (a policy can pin it as `sha256:<hex>`).
+        public var keyDigest: [UInt8] {
+            guard let k = certificatePublicKey else { return [] }
+            var der = DER.Serializer()
+            guard (try? der.serialize(k)) != nil else { return [] }
+            return Array(SHA256.hash(data: der.serializedBytes))
+        }
+
+        /// The qualified names this key has when it is a primary object of one of the four
+        /// hierarchies (Part 1, §16: QN = nameAlg ‖ H(parent QN ‖ name); a hierarchy's QN is its
+        /// handle), followed by the one under `parent`, when given.
+        public func qualifiedNames(parent: [UInt8]? = nil) -> [[UInt8]] {
+            guard let name, name.count > 2, let alg = Alg(rawValue: UInt16(name[0]) << 8 | UInt16(name[1])) else { return [] }
+            let hierarchies: [UInt32] = [0x4000_0001, 0x4000_000B, 0x4000_000C, 0x4000_0007]  // owner, endorsement, platform, null
+            let parents = hierarchies.map { withUnsafeBytes(of: $0.bigEndian) { Array($0) } } + (parent.map { [$0] } ?? [])
+            return parents.map { Array(name[0..<2]) + (alg.hash($0 + name) ?? []) }
+        }
 
         /// Reads a key from any of the accepted encodings (tried in this order: TPM2B_PUBLIC,
         /// TPMT_PUBLIC, PEM SPKI, DER SPKI). Throws ``AttestationError/Code/malformed`` if none fits.
@@ -52,9 +110,10 @@ extension TPM {
             throw AttestationError(.malformed, "AK public key is not TPM2B_PUBLIC, TPMT_PUBLIC or an RSA/P-256/P-384 SubjectPublicKeyInfo")
         }
 
-        init(key: Key, name: [UInt8]?) {
+        init(key: Key, name: [UInt8]?, objectAttributes: UInt32? = nil) {
             self.key = key
             self.name = name
+            self.objectAttributes = objectAttributes
         }
 
         /// Reads a TPMT_PUBLIC area (RSA or ECC P-256/P-384); trailing bytes are refused.
@@ -65,7 +124,7 @@ extension TPM {
             guard let nameAlg = Alg(rawValue: nameAlgID), nameAlg.bankName != nil else {
                 throw AttestationError(.unsupportedAlgorithm, "nameAlg 0x\(String(nameAlgID, radix: 16)) is not supported")
             }
-            _ = try r.u32be("objectAttributes")
+            let attributes = try r.u32be("objectAttributes")
             _ = try r.tpm2b("authPolicy")
             func schemeWithHash(_ field: String) throws(AttestationError) {
                 if try r.u16be(field) != Alg.null.rawValue { _ = try r.u16be("\(field) hash") }
@@ -104,6 +163,7 @@ extension TPM {
             }
             guard r.remaining == 0 else { throw AttestationError(.malformed, "\(r.remaining) bytes after TPMT_PUBLIC") }
             name = withUnsafeBytes(of: nameAlgID.bigEndian) { Array($0) } + (nameAlg.hash(bytes) ?? [])
+            objectAttributes = attributes
         }
 
         /// The key as swift-certificates sees it, to compare with a certificate's key.

@@ -30,16 +30,38 @@ extension TPM {
             return out
         }
 
-        /// A verified quote: its attestation, AK name and the presented values it covers.
-        init(attest: Attest, akName: [UInt8]?, quotedValues: [UInt8]) {
+        /// A verified quote: its attestation, the AK that signed it and the presented values it covers.
+        init(attest: Attest, ak: PublicKey, quotedValues: [UInt8]) {
             self.attest = attest
-            self.akName = akName
+            self.akName = ak.name
+            self.attestationKey = ak
             self.quotedValues = quotedValues
         }
         /// The event log, when one came and its replay matched the quoted PCRs.
         public var eventLog: EventLog.Verified?
         /// The AK certificate's subject, when an AK certificate chain was verified.
         public var akCertificateSubject: String?
+        /// The key that signed the quote.
+        public let attestationKey: PublicKey
+        /// What vouches for ``attestationKey`` (nil: nothing in the evidence; only a policy's
+        /// `tpm.attestationKeys` pin can then accept it).
+        public private(set) var anchor: AKAnchor?
+
+        /// The AK as audit records and policies name it.
+        public var attestationKeyIdentity: AttestationKeyIdentity {
+            AttestationKeyIdentity(name: akName.map(Hex.encode) ?? "", keyDigest: "sha256:" + Hex.encode(attestationKey.keyDigest),
+                                   certificateSubject: akCertificateSubject, anchor: anchor?.label)
+        }
+
+        /// Anchors the AK by a hardware report whose signature, chain and runtime-data binding
+        /// the caller has verified: its runtime data must name this AK as `HCLAkPub`
+        /// (``TPM/verifyHCLBinding(runtimeData:ak:)``).
+        public mutating func anchor(byHardwareReport platform: String, runtimeData: [UInt8]) throws(AttestationError) {
+            try TPM.verifyHCLBinding(runtimeData: runtimeData, ak: attestationKey)
+            if anchor == nil || anchor == .presentedKeyTrustedForLab { anchor = .hardwareReport(platform: platform) }
+        }
+
+        mutating func setAnchor(_ a: AKAnchor) { anchor = a }
 
         /// Claims as lowercase hex, for reports and policies.
         public var claims: Claims {
@@ -47,7 +69,7 @@ extension TPM {
                    extraData: Hex.encode(attest.extraData), akName: akName.map(Hex.encode), qualifiedSigner: Hex.encode(attest.qualifiedSigner),
                    clock: attest.clock, resetCount: attest.resetCount, restartCount: attest.restartCount, firmwareVersion: String(format: "%016llx", attest.firmwareVersion),
                    pcrDigest: Hex.encode(attest.pcrDigest), imageDigests: eventLog?.imageDigests, codeHashes: eventLog?.codeHashes,
-                   akCertificate: akCertificateSubject)
+                   akCertificate: akCertificateSubject, akKeyDigest: "sha256:" + Hex.encode(attestationKey.keyDigest), akAnchor: anchor?.label)
         }
     }
 
@@ -77,6 +99,10 @@ extension TPM {
         public let codeHashes: [String]?
         /// The verified AK certificate's subject, when a chain was given.
         public let akCertificate: String?
+        /// `sha256:<hex>` of the AK's SubjectPublicKeyInfo.
+        public let akKeyDigest: String?
+        /// What anchors the AK (``AKAnchor/label``); nil when nothing in the evidence does.
+        public let akAnchor: String?
     }
 
     /// Verifies TPM quotes: the AK signature over TPMS_ATTEST, the PCR digest over the presented
@@ -95,19 +121,25 @@ extension TPM {
         /// signature, the PCR digest, the nonce and certificate windows are checked on every call.
         public let cache: VerificationCache?
 
+        /// Lab use only: treat the key the evidence presents as anchored when nothing else
+        /// anchors it (``AKAnchor/presentedKeyTrustedForLab``). Anyone can make such evidence
+        /// with a software key; the key-release service never sets this.
+        public var dangerouslyTrustPresentedAK = false
+
         /// Creates a verifier trusting `akRoots` for AK certificate chains.
         public init(akRoots: [Certificate] = [], cache: VerificationCache? = nil) {
             self.akRoots = akRoots
             self.cache = cache
         }
 
-        /// Verifies. `expectedNonce` nil means the caller accepts any extraData (reference
-        /// evidence only: a key-release decision must always pass the nonce it issued).
-        public func verify(attest: Attest, signature: Signature, ak: PublicKey, pcrs: PCRValues, expectedNonce: [UInt8]?) throws(AttestationError) -> VerifiedQuote {
+        /// Verifies the signature, the nonce and the PCR digest: the primitive under
+        /// ``verify(_:eventLog:expectedNonce:now:)``, which also checks that the AK is a TPM
+        /// attestation key and what anchors it. Use that one for decisions.
+        public func verify(attest: Attest, signature: Signature, ak: PublicKey, pcrs: PCRValues, expectedNonce: ExpectedNonce) throws(AttestationError) -> VerifiedQuote {
             guard ak.isValid(signature, over: attest.rawBytes) else {
                 throw AttestationError(.quoteSignatureInvalid, "the quote's \(signature.scheme) signature does not verify under the AK")
             }
-            if let expectedNonce, attest.extraData != expectedNonce {
+            if case .exactly(let expectedNonce) = expectedNonce, attest.extraData != expectedNonce {
                 throw AttestationError(.nonceMismatch, "the quote carries nonce \(Hex.encode(attest.extraData)), expected \(Hex.encode(expectedNonce))")
             }
             // Every presented value decoded straight into its place in the digest input.
@@ -130,20 +162,38 @@ extension TPM {
             guard let digest = signature.hash.hash(concatenated), digest == attest.pcrDigest else {
                 throw AttestationError(.pcrDigestMismatch, "the presented PCR values do not hash to the quoted pcrDigest \(Hex.encode(attest.pcrDigest))")
             }
-            return VerifiedQuote(attest: attest, akName: ak.name, quotedValues: concatenated)
+            return VerifiedQuote(attest: attest, ak: ak, quotedValues: concatenated)
         }
 
-        /// Verifies the TPM part of an evidence bundle: the quote, then the AK certificate chain
-        /// when the bundle carries one (at `now`), then the event log when given (its replay
-        /// must reproduce every quoted PCR it touches, in every quoted bank it carries).
-        public func verify(_ evidence: EvidenceBundle.TPMEvidence, eventLog: [UInt8]? = nil, expectedNonce: [UInt8]?, now: Date = Date()) throws(AttestationError) -> VerifiedQuote {
+        /// Verifies the TPM part of an evidence bundle: the AK is a TPM public area of a
+        /// restricted signing key, the quote (signature, nonce, PCR digest) and its
+        /// qualifiedSigner names that AK, then the AK certificate chain when the bundle carries
+        /// one (at `now`; it anchors the AK), then the event log when given (its replay must
+        /// reproduce every quoted PCR it touches, in every quoted bank it carries).
+        ///
+        /// A quote whose AK nothing anchors still verifies (a policy pin may vouch for it); its
+        /// ``VerifiedQuote/anchor`` is nil and every validation refuses it unless pinned.
+        public func verify(_ evidence: EvidenceBundle.TPMEvidence, eventLog: [UInt8]?, expectedNonce: ExpectedNonce, now: Date) throws(AttestationError) -> VerifiedQuote {
             let akBytes = [UInt8](evidence.akPublic)
             let ak: PublicKey
             if let cache { ak = try cache.derive("tpm-ak", from: akBytes) { () throws(AttestationError) in try PublicKey(bytes: akBytes) } } else { ak = try PublicKey(bytes: akBytes) }
+            try ak.checkAttestationKeyAttributes()
             var q = try verify(attest: Attest(rawRepresentation: [UInt8](evidence.attest)), signature: Signature(rawRepresentation: [UInt8](evidence.signature)),
                                ak: ak, pcrs: evidence.pcrs, expectedNonce: expectedNonce)
+            let parent: [UInt8]?
+            if let p = evidence.akParentQualifiedName {
+                do { parent = try Hex.decode(p) } catch { throw AttestationError(.badEncoding, "akParentQualifiedName is not hex") }
+            } else { parent = nil }
+            guard ak.qualifiedNames(parent: parent).contains(q.attest.qualifiedSigner) else {
+                throw AttestationError(.qualifiedSignerMismatch, "the quote's qualifiedSigner \(Hex.encode(q.attest.qualifiedSigner)) is not the AK's qualified name under a hierarchy"
+                                       + (parent == nil ? " (an AK below another key needs akParentQualifiedName)" : " or the given parent"))
+            }
             if let certs = evidence.akCertificates, !certs.isEmpty {
-                q.akCertificateSubject = try verifyAKCertificates(certs.map { [UInt8]($0) }, ak: ak, now: now)
+                let subject = try verifyAKCertificates(certs.map { [UInt8]($0) }, ak: ak, now: now)
+                q.akCertificateSubject = subject
+                q.setAnchor(.certificate(subject: subject))
+            } else if dangerouslyTrustPresentedAK {
+                q.setAnchor(.presentedKeyTrustedForLab)
             }
             if let eventLog { q.eventLog = try Self.verify(eventLog: eventLog, against: q) }
             return q
@@ -192,6 +242,7 @@ extension PolicyInput {
         let codeHashes = codeHashes ?? verified.eventLog?.codeHashes
         var m = [String: String]()
         for (bank, values) in verified.pcrs { for (i, v) in values { m["pcr.\(bank).\(i)"] = Hex.encode(v) } }
-        self.init(platform: .tpm, measurements: m, debug: false, evidenceTime: evidenceTime, imageDigests: imageDigests, codeHashes: codeHashes)
+        self.init(platform: .tpm, measurements: m, debug: false, evidenceTime: evidenceTime, imageDigests: imageDigests, codeHashes: codeHashes,
+                  attestationKey: verified.attestationKeyIdentity)
     }
 }
