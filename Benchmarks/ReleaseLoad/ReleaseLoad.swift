@@ -103,6 +103,7 @@ struct ReleaseLoad {
         let clock: @Sendable () -> Date = { TDXTestPKI.validInstant.addingTimeInterval(Date().timeIntervalSince(started)) }
         var settings = ReleaseService.Settings()
         settings.clock = clock
+        settings.challengeRate = nil // one loopback client drives the whole load
         let escrow = EscrowKey(privateKey: Secp256k1.PrivateKey())
         let store = try await ReleaseStores.open(storeURL)
         let verification = QuoteVerification(collateralSource: pki.collateralSource, verifier: TDX.QuoteVerifier(trustAnchor: pki.root))
@@ -110,7 +111,7 @@ struct ReleaseLoad {
         let service = try ReleaseService(store: store, registry: ChainJobRegistry(rpc: chain.info.rpcUrl, contract: contract), policies: [policy],
                                          verification: verification, escrowKey: escrow, settings: settings)
         try await store.putEscrow(EscrowEntry(datasetRoot: root, envelope: try KeyEnvelope.seal(datasetKey: key, datasetIV: iv, to: escrow.publicKey).bytes,
-                                              owner: ownerKey.publicKey.address.bytes, signature: [], storedAt: Date()))
+                                              owner: ownerKey.publicKey.address.bytes, signature: [], storedAt: Date(), version: 1))
         let portStream = AsyncStream<Int>.makeStream()
         var listener = ReleaseHTTP.Listener()
         listener.port = 0
@@ -139,7 +140,8 @@ struct ReleaseLoad {
             let binding = ReleaseBinding(nonce: nonce, jobID: jobID, hpkePublicKey: hpkePub, signerPublicKey: signerPub)
             let quote = try pki.quote(reportData: binding.reportData)
             let body = ReleaseRequest(jobId: ChainHex.prefixed(jobID), datasetRoot: ChainHex.prefixed(root), evidence: EvidenceBundle(platform: .tdx, report: Data(quote)),
-                                      hpkePublicKey: ChainHex.prefixed(hpkePub), signerPublicKey: ChainHex.prefixed(signerPub), nonce: challenge.nonce, ticket: node.ticket)
+                                      hpkePublicKey: ChainHex.prefixed(hpkePub), signerPublicKey: ChainHex.prefixed(signerPub), nonce: challenge.nonce, ticket: node.ticket,
+                                      signerProof: try ReleaseRequest.proof(binding: binding, signer: node.signer))
             var req = HTTPClientRequest(url: base + "/v1/release")
             req.method = .POST
             req.body = .bytes(try encoder.encode(body))

@@ -102,6 +102,15 @@ public struct JSONRPCClient: Sendable {
         }
     }
 
+    /// `url` fit for logs and errors: scheme, host and port only. Providers put API keys in
+    /// the userinfo, the path (`/v3/KEY`) or the query, so all three are dropped (`/…` marks a
+    /// dropped path). Unparsable input is shown as `<rpc url>`.
+    public static func redacted(_ url: String) -> String {
+        guard let c = URLComponents(string: url), let scheme = c.scheme, let host = c.host, !host.isEmpty else { return "<rpc url>" }
+        let hasMore = !(c.path.isEmpty || c.path == "/") || c.query != nil || c.fragment != nil
+        return "\(scheme)://\(host)\(c.port.map { ":\($0)" } ?? "")\(hasMore ? "/…" : "")"
+    }
+
     private func post(_ body: Data, method: String) async throws(ChainError) -> Result<RPCValue, ErrorObject> {
         let bytes: ByteBuffer
         let status: UInt
@@ -114,7 +123,8 @@ public struct JSONRPCClient: Sendable {
             status = response.status.code
             bytes = try await response.body.collect(upTo: 64 << 20)
         } catch {
-            throw ChainError(.rpcUnavailable, "\(method) to \(url): \(error)")
+            let shown = Self.redacted(url)
+            throw ChainError(.rpcUnavailable, "\(method) to \(shown): \(String(describing: error).replacingOccurrences(of: url, with: shown))")
         }
         guard status < 500 else { throw ChainError(.rpcUnavailable, "\(method): HTTP \(status)") }
         let reply: RPCValue

@@ -63,6 +63,8 @@ public struct KeyReleaseError: Error, Sendable, Hashable, CustomStringConvertibl
         case ticketInvalid = "ticket_invalid"
         /// The dispatch ticket is not signed by the job's on-chain provider.
         case ticketSigner = "ticket_wrong_signer"
+        /// The request's signerProof is not a signature by its signerPublicKey over the binding.
+        case possessionInvalid = "possession_invalid"
         // Escrow
         /// No envelope is escrowed for the dataset.
         case escrowMissing = "escrow_missing"
@@ -70,6 +72,11 @@ public struct KeyReleaseError: Error, Sendable, Hashable, CustomStringConvertibl
         case escrowSignature = "escrow_not_owner"
         /// An escrow envelope that does not open under the service's escrow key.
         case escrowEnvelope = "escrow_envelope_invalid"
+        /// The escrow upload's version is not greater than the stored one (a replayed or
+        /// reordered older upload).
+        case escrowStale = "escrow_version_stale"
+        /// Too many requests from this client address; retry later.
+        case rateLimited = "rate_limited"
         // Dependencies (503) and internals (500)
         /// The store cannot be reached.
         case storeUnavailable = "store_unavailable"
@@ -95,9 +102,10 @@ public struct KeyReleaseError: Error, Sendable, Hashable, CustomStringConvertibl
             case .notFound, .jobNotFound, .escrowMissing: 404
             case .payloadTooLarge: 413
             case .nonceUnknown, .nonceExpired, .nonceUsed: 409
-            case .evidenceInvalid, .bindingMismatch, .policyRejected, .debugNotAllowed, .platformNotAllowed, .tcbNotAccepted, .measurementNotAllowed, .workloadNotAllowed, .evidenceTooOld, .ticketInvalid, .ticketSigner, .escrowSignature,
+            case .evidenceInvalid, .bindingMismatch, .policyRejected, .debugNotAllowed, .platformNotAllowed, .tcbNotAccepted, .measurementNotAllowed, .workloadNotAllowed, .evidenceTooOld, .ticketInvalid, .ticketSigner, .escrowSignature, .possessionInvalid,
                  .akUntrusted, .akNotRestricted, .akCertificateInvalid, .akBindingInvalid: 403
-            case .jobNotActive, .datasetMismatch: 409
+            case .jobNotActive, .datasetMismatch, .escrowStale: 409
+            case .rateLimited: 429
             case .storeUnavailable, .chainUnavailable, .collateralUnavailable: 503
             case .storeCorrupt, .configInvalid, .internalError, .auditChainBroken: 500
             }

@@ -133,6 +133,9 @@ struct EscrowCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The sealed envelope (0x…, 105 bytes), as `dataset encrypt --seal-to ESCROWKEY` printed it.", valueName: "HEX"))
         var envelope: String
 
+        @Option(help: ArgumentHelp("This upload's version, signed with it (1 or more): the service keeps it only if greater than the stored envelope's, so an old upload cannot be replayed to roll a newer key back. Use a counter or a Unix time.", valueName: "N"))
+        var version: UInt64
+
         @Option(name: .customLong("owner-key"), help: ArgumentHelp("File with the owner's secp256k1 private key (hex).", valueName: "FILE"))
         var ownerKey: String
 
@@ -141,7 +144,8 @@ struct EscrowCommand: AsyncParsableCommand {
             guard let env = try? ChainHex.decode(envelope), env.count == KeyEnvelope.length else { throw ValidationError("--envelope must be \(KeyEnvelope.length) bytes of hex") }
             let key: EscrowKey
             do { key = try EscrowKey(file: ownerKey) } catch { throw ValidationError(error.message) }
-            let upload = try EscrowUpload.signed(datasetRoot: root, envelope: env, owner: key.privateKey)
+            guard version >= 1, version <= UInt64(Int64.max) else { throw ValidationError("--version must be 1…2^63−1") }
+            let upload = try EscrowUpload.signed(datasetRoot: root, envelope: env, version: version, owner: key.privateKey)
             let e = JSONEncoder()
             e.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try e.encode(upload), as: UTF8.self))

@@ -77,6 +77,7 @@ extension Policy {
                 out.append("      \(field): \(exp(r.measurements[field] ?? .unchecked, indent: "        "))")
             }
             if let s = r.tcbStatuses { out.append("    tcbStatuses: [\(s.sorted().joined(separator: ", "))]") }
+            if let n = r.minimumTCBEvaluationDataNumber { out.append("    minimumTCBEvaluationDataNumber: \(n)") }
             if platform == .snp {
                 if let m = r.minimumTCB {
                     out.append("    minimumTCB:")
@@ -100,6 +101,7 @@ extension PolicyInput {
         for (i, r) in c.rtmrs.enumerated() { m["rtmr\(i)"] = r.hex }
         self.init(platform: .tdx, measurements: m, debug: c.debug, tcbStatus: verified.tcb?.status.rawValue, evidenceTime: evidenceTime,
                   imageDigests: imageDigests ?? verified.eventLog?.imageDigests, codeHashes: codeHashes ?? verified.eventLog?.codeHashes)
+        tcbEvaluationDataNumber = verified.tcbEvaluationDataNumber
     }
 }
 

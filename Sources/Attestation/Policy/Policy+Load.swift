@@ -98,11 +98,15 @@ private struct PolicyReader {
         let p = platform.rawValue
         guard let map = mapping(node, "platforms.\(p)") else { return nil }
         let known: [String] = switch platform {
-        case .tdx: ["measurements", "tcbStatuses", "allowDebug"]
+        case .tdx: ["measurements", "tcbStatuses", "allowDebug", "minimumTCBEvaluationDataNumber"]
         case .snp: ["measurements", "minimumTCB", "allowDebug"]
         case .tpm: ["pcrs", "attestationKeys"]
         }
-        let f = fieldsOf(map, in: "platforms.\(p)", known: known, required: platform == .tpm ? ["pcrs"] : nil)
+        let f = fieldsOf(map, in: "platforms.\(p)", known: known, required: platform == .tpm ? ["pcrs"] : platform == .tdx ? ["measurements", "tcbStatuses", "allowDebug"] : nil)
+        var minimumEvaluation: Int?
+        if let n = f["minimumTCBEvaluationDataNumber"] {
+            if let v = Int(n.scalar?.string ?? ""), v >= 0 { minimumEvaluation = v } else { fail(n, "tdx.minimumTCBEvaluationDataNumber: must be a non-negative integer") }
+        }
         var attestationKeys: [String]?
         if let a = f["attestationKeys"] {
             if case .sequence(let seq) = a, !seq.isEmpty {
@@ -165,7 +169,9 @@ private struct PolicyReader {
         if let d = f["allowDebug"] {
             switch d.scalar?.string { case "true": allowDebug = true; case "false": allowDebug = false; default: fail(d, "\(p).allowDebug: must be true or false") }
         }
-        return Policy.PlatformRules(measurements: measurements, tcbStatuses: statuses, minimumTCB: minimum, allowDebug: allowDebug, attestationKeys: attestationKeys)
+        var rules = Policy.PlatformRules(measurements: measurements, tcbStatuses: statuses, minimumTCB: minimum, allowDebug: allowDebug, attestationKeys: attestationKeys)
+        rules.minimumTCBEvaluationDataNumber = minimumEvaluation
+        return rules
     }
 
     enum Format { case hex(Int), decimal, digest }

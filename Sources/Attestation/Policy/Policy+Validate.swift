@@ -34,6 +34,12 @@ extension Policy {
                 failures.append(ValidationFailure(.noMatchingTCBLevel, "\(p).tcbStatuses: the evidence has no TCB status (no TCB level matched)"))
             }
         }
+        if let least = rules.minimumTCBEvaluationDataNumber {
+            let have = input.tcbEvaluationDataNumber
+            if have == nil || have! < least {
+                failures.append(ValidationFailure(.tcbBelowMinimum, "\(p).minimumTCBEvaluationDataNumber: the collateral's \(have.map(String.init) ?? "absent") is below \(least)"))
+            }
+        }
         if let minimum = rules.minimumTCB {
             for (component, least) in minimum.sorted(by: { $0.key < $1.key }) {
                 let have = input.tcbComponents[component]

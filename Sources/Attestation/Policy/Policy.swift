@@ -37,6 +37,9 @@ public struct Policy: Sendable, Hashable {
         /// the quote's AK must be one of them; when nil, the AK must be anchored by the evidence
         /// (a certificate chain to a configured root, or a verified hardware report).
         public var attestationKeys: [String]?
+        /// TDX only: the lowest TCB evaluation data number of the collateral the evidence may be
+        /// judged with (refuses judgements made with collateral from before a TCB recovery).
+        public var minimumTCBEvaluationDataNumber: Int?
 
         /// Creates platform rules.
         public init(measurements: [String: Expectation<String>], tcbStatuses: Set<String>?, minimumTCB: [String: Int]?, allowDebug: Bool, attestationKeys: [String]? = nil) {
@@ -111,6 +114,8 @@ public struct PolicyInput: Sendable {
     public var codeHashes: [String]?
     /// TPM: the attestation key that signed the quote and what anchors it; nil for other platforms.
     public var attestationKey: TPM.AttestationKeyIdentity?
+    /// TDX: the TCB evaluation data number of the collateral used; nil for other platforms.
+    public var tcbEvaluationDataNumber: Int?
 
     /// Creates an input.
     public init(platform: Policy.Platform, measurements: [String: String], debug: Bool, tcbStatus: String? = nil, tcbComponents: [String: Int] = [:],

@@ -56,9 +56,13 @@ public struct ReleaseRequest: Codable, Sendable, Hashable {
     public var nonce: String
     /// The coordinator's dispatch ticket.
     public var ticket: DispatchTicketMessage
+    /// `0x`-hex 65-byte signature by `signerPublicKey` over ``possessionMessage(binding:)``:
+    /// proof that the requester holds the key the ticket names (checked before the ticket).
+    public var signerProof: String
 
     /// Creates a request.
-    public init(jobId: String, datasetRoot: String, evidence: EvidenceBundle, hpkePublicKey: String, signerPublicKey: String, nonce: String, ticket: DispatchTicketMessage) {
+    public init(jobId: String, datasetRoot: String, evidence: EvidenceBundle, hpkePublicKey: String, signerPublicKey: String, nonce: String,
+                ticket: DispatchTicketMessage, signerProof: String) {
         self.jobId = jobId
         self.datasetRoot = datasetRoot
         self.evidence = evidence
@@ -66,10 +70,23 @@ public struct ReleaseRequest: Codable, Sendable, Hashable {
         self.signerPublicKey = signerPublicKey
         self.nonce = nonce
         self.ticket = ticket
+        self.signerProof = signerProof
+    }
+
+    /// The EIP-191 message the signer key signs: `licen-keyrelease-v1 possession\n` and the
+    /// binding's REPORTDATA in hex (it hashes the nonce, the job, the HPKE key and the signer key).
+    public static func possessionMessage(binding: ReleaseBinding) -> [UInt8] {
+        Array("licen-keyrelease-v1 possession\n\(ChainHex.prefixed(binding.reportData))".utf8)
+    }
+
+    /// The signer key's proof of possession for `binding` (the node's side).
+    public static func proof(binding: ReleaseBinding, signer: Secp256k1.PrivateKey) throws(ChainError) -> String {
+        ChainHex.prefixed(try signer.signature(forDigest: MessageSigning.personalMessageHash(possessionMessage(binding: binding))).rawRepresentation)
     }
 
     /// The decoder for release bodies (bundle dates are ISO 8601).
     public static func decode(_ body: some DataProtocol) throws(KeyReleaseError) -> ReleaseRequest {
+        try strictJSON(body, "release request")
         let d = JSONDecoder()
         d.dateDecodingStrategy = .iso8601
         do { return try d.decode(ReleaseRequest.self, from: Data(body)) } catch {
@@ -92,6 +109,7 @@ struct ParsedReleaseRequest: Sendable {
     let ticketSignature: [UInt8]
     let evidence: EvidenceBundle
     let evidenceDigest: [UInt8]
+    let signerProof: [UInt8]
 
     /// The HPKE recipient key (swift-crypto's key type is not Sendable, so it is built on use).
     var hpkeKey: Curve25519.KeyAgreement.PublicKey {
@@ -136,7 +154,11 @@ struct ParsedReleaseRequest: Sendable {
         let node: Address
         do { node = try Address(r.ticket.node) } catch { throw KeyReleaseError(.badRequest, "ticket.node is not an address") }
         ticket = DispatchTicket(jobID: ticketJobID, datasetRoot: ticketDatasetRoot, node: node, expiry: r.ticket.expiry)
+        signerProof = try Self.hex(r.signerProof, "signerProof", count: 65)
         evidence = r.evidence
+        guard evidence.format == EvidenceBundle.formatTag else {
+            throw KeyReleaseError(.badRequest, "evidence.format is not \(EvidenceBundle.formatTag)")
+        }
         evidenceDigest = Array(SHA256.hash(data: (try? CanonicalJSON.encode(r.evidence)) ?? Data()))
     }
 
@@ -180,26 +202,30 @@ public struct EscrowUpload: Codable, Sendable, Hashable {
     public var datasetRoot: String
     /// `0x`-hex 105-byte envelope sealed to the escrow key.
     public var envelope: String
-    /// `0x`-hex 65-byte EIP-191 signature of ``message(datasetRoot:envelope:)`` by the owner.
+    /// The owner's version of this upload, 1 or more, signed with it: the service keeps an
+    /// upload only if its version is greater than the stored one's (no rollback by replay).
+    public var version: UInt64
+    /// `0x`-hex 65-byte EIP-191 signature of ``message(datasetRoot:envelope:version:)`` by the owner.
     public var signature: String
 
     /// Creates an upload.
-    public init(datasetRoot: String, envelope: String, signature: String) {
+    public init(datasetRoot: String, envelope: String, version: UInt64, signature: String) {
         self.datasetRoot = datasetRoot
         self.envelope = envelope
+        self.version = version
         self.signature = signature
     }
 
     /// The text the owner signs (EIP-191 personal message):
-    /// `licen-keyrelease-v1 escrow\ndatasetRoot: 0x…\nenvelopeSHA256: 0x…`.
-    public static func message(datasetRoot: [UInt8], envelope: [UInt8]) -> [UInt8] {
-        Array("licen-keyrelease-v1 escrow\ndatasetRoot: \(ChainHex.prefixed(datasetRoot))\nenvelopeSHA256: \(ChainHex.prefixed(SHA256.hash(data: envelope)))".utf8)
+    /// `licen-keyrelease-v1 escrow\ndatasetRoot: 0x…\nversion: N\nenvelopeSHA256: 0x…`.
+    public static func message(datasetRoot: [UInt8], envelope: [UInt8], version: UInt64) -> [UInt8] {
+        Array("licen-keyrelease-v1 escrow\ndatasetRoot: \(ChainHex.prefixed(datasetRoot))\nversion: \(version)\nenvelopeSHA256: \(ChainHex.prefixed(SHA256.hash(data: envelope)))".utf8)
     }
 
     /// Builds a signed upload (the owner's side).
-    public static func signed(datasetRoot: [UInt8], envelope: [UInt8], owner: Secp256k1.PrivateKey) throws(ChainError) -> EscrowUpload {
-        let sig = try owner.signature(forDigest: MessageSigning.personalMessageHash(message(datasetRoot: datasetRoot, envelope: envelope)))
-        return EscrowUpload(datasetRoot: ChainHex.prefixed(datasetRoot), envelope: ChainHex.prefixed(envelope), signature: ChainHex.prefixed(sig.rawRepresentation))
+    public static func signed(datasetRoot: [UInt8], envelope: [UInt8], version: UInt64, owner: Secp256k1.PrivateKey) throws(ChainError) -> EscrowUpload {
+        let sig = try owner.signature(forDigest: MessageSigning.personalMessageHash(message(datasetRoot: datasetRoot, envelope: envelope, version: version)))
+        return EscrowUpload(datasetRoot: ChainHex.prefixed(datasetRoot), envelope: ChainHex.prefixed(envelope), version: version, signature: ChainHex.prefixed(sig.rawRepresentation))
     }
 }
 
@@ -240,4 +266,11 @@ public struct AuditRecordResponse: Codable, Sendable, Hashable {
         body = String(decoding: r.body, as: UTF8.self)
         record = r.draft
     }
+}
+
+/// Refuses bodies that are not strict RFC 8259 JSON, or that give one key twice: Foundation's
+/// decoder would silently keep one of the two values, so a signature or a check could see a
+/// value the decision does not use.
+func strictJSON(_ body: some DataProtocol, _ what: String) throws(KeyReleaseError) {
+    do { _ = try JSONValue(parsing: Array(body)) } catch { throw KeyReleaseError(.badRequest, "the \(what) is not strict JSON: \(error.message)") }
 }

@@ -40,6 +40,13 @@ public final class ReleaseService: Sendable {
         public var nonceTTL: TimeInterval = 120
         /// The clock (tests pin it).
         public var clock: @Sendable () -> Date = { Date() }
+        /// The longest a dispatch ticket may still be valid for when presented (its expiry at
+        /// most this far ahead): a leaked ticket is useless after it.
+        public var maxTicketLifetime: TimeInterval = 3600
+        /// Challenges per client address: a burst, refilled at `perSecond`. Nil: unlimited.
+        public var challengeRate: (burst: Int, perSecond: Double)? = (burst: 60, perSecond: 2)
+        /// How often expired nonces are purged (checked on each challenge).
+        public var noncePurgeInterval: TimeInterval = 30
         /// Creates defaults.
         public init() {}
     }
@@ -55,6 +62,10 @@ public final class ReleaseService: Sendable {
     public let verification: QuoteVerification
     /// The escrow key.
     let escrowKey: EscrowKey
+    /// Challenge budgets per client address.
+    let challengeLimiter: RateLimiter
+    /// When expired nonces were last purged.
+    let noncePurge = PeriodicGate()
     /// Tunables.
     public let settings: Settings
     /// Metrics.
@@ -72,6 +83,7 @@ public final class ReleaseService: Sendable {
         self.policies = policies
         var v = verification
         if v.verifier.cache == nil { v.verifier = v.verifier.with(cache: VerificationCache()) }
+        v.bundledCollateral = .onlyIfAtLeastAsNew
         // Never the lab switch: a fresh verifier with only the configured roots.
         v.tpmVerifier = TPM.QuoteVerifier(akRoots: v.tpmVerifier.akRoots, cache: v.tpmVerifier.cache ?? VerificationCache())
         // TPM evidence is accepted only through an anchor: refuse to start when a policy allows
@@ -86,6 +98,7 @@ public final class ReleaseService: Sendable {
         self.verification = v
         self.escrowKey = escrowKey
         self.settings = settings
+        challengeLimiter = RateLimiter(burst: settings.challengeRate?.burst, perSecond: settings.challengeRate?.perSecond ?? 0)
         self.metrics = metrics
         self.logger = logger
     }
@@ -95,9 +108,20 @@ public final class ReleaseService: Sendable {
 
     // MARK: - Challenge
 
-    /// Issues a single-use nonce, kept in the store so every replica honours it once.
-    public func challenge() async throws(KeyReleaseError) -> ChallengeResponse {
+    /// Issues a single-use nonce, kept in the store so every replica honours it once. `client`
+    /// (the peer address) is charged against the challenge budget; expired nonces are purged
+    /// every ``Settings/noncePurgeInterval``, so strangers cannot grow the store without bound.
+    public func challenge(client: String? = nil) async throws(KeyReleaseError) -> ChallengeResponse {
         let now = settings.clock()
+        if let client, !challengeLimiter.admit(client, now: now) {
+            metrics.unauditedRefusal(.rateLimited)
+            throw KeyReleaseError(.rateLimited, "client \(client) is over its challenge budget")
+        }
+        if noncePurge.due(now: now, every: settings.noncePurgeInterval) {
+            // A nonce a minute past expiry decides nothing any more (spent ones included).
+            let purged = try await store.purgeNonces(expiredBefore: now.addingTimeInterval(-60))
+            if purged > 0 { logger.debug("purged expired nonces", metadata: ["count": "\(purged)"]) }
+        }
         var nonce = [UInt8](repeating: 0, count: 32)
         var rng = SystemRandomNumberGenerator()
         for i in nonce.indices { nonce[i] = rng.next() }
@@ -119,6 +143,13 @@ public final class ReleaseService: Sendable {
             return try await release(request, requestID: requestID, now: now, draft: &draft, spendable: &spendable)
         } catch {
             draft.code = error.code.rawValue
+            guard spendable != nil else {
+                // Refused before naming a valid unspent nonce: anyone can send these, so they are
+                // logged and counted, never appended to the permanent audit chain.
+                metrics.unauditedRefusal(error.code)
+                logger.notice("refused", metadata: ["requestId": "\(requestID)", "code": "\(error.code.rawValue)", "detail": "\(error.message)"])
+                throw error
+            }
             if error.code == .collateralUnavailable {
                 // Not a judgement of the evidence: the nonce stays usable and nothing is audited,
                 // so the client retries the same request once the collateral service is back.
@@ -280,9 +311,19 @@ public final class ReleaseService: Sendable {
         guard job.datasetRoot == r.datasetRoot else {
             throw KeyReleaseError(.datasetMismatch, "job \(ChainHex.prefixed(r.jobID)) is for dataset \(ChainHex.prefixed(job.datasetRoot)), not \(ChainHex.prefixed(r.datasetRoot))")
         }
+        // Proof that the requester holds the signer key the ticket names, before the ticket.
+        let prover: Address
+        do {
+            prover = try Secp256k1.RecoverableSignature(rawRepresentation: r.signerProof)
+                .recoverPublicKey(digest: MessageSigning.personalMessageHash(ReleaseRequest.possessionMessage(binding: r.binding))).address
+        } catch { throw KeyReleaseError(.possessionInvalid, "signerProof does not recover") }
+        guard prover == r.signerKey.address else { throw KeyReleaseError(.possessionInvalid, "signerProof is not by signerPublicKey") }
         guard r.ticketJobID == r.jobID, r.ticketDatasetRoot == r.datasetRoot else { throw KeyReleaseError(.ticketInvalid, "the dispatch ticket names another job or dataset") }
         guard r.ticket.node == r.signerKey.address else { throw KeyReleaseError(.ticketInvalid, "the dispatch ticket names node \(r.ticket.node), not this TEE's signer \(r.signerKey.address)") }
         guard r.ticket.expiry > UInt64(max(0, now.timeIntervalSince1970)) else { throw KeyReleaseError(.ticketInvalid, "the dispatch ticket expired") }
+        guard Double(r.ticket.expiry) <= now.timeIntervalSince1970 + settings.maxTicketLifetime else {
+            throw KeyReleaseError(.ticketInvalid, "the dispatch ticket is valid for longer than \(Int(settings.maxTicketLifetime)) s")
+        }
         let chainID = try await registry.chainID()
         let signer: Address
         do { signer = try r.ticket.signer(of: r.ticketSignature, chainID: chainID, dataPolicy: registry.contract) } catch {
@@ -325,6 +366,7 @@ public final class ReleaseService: Sendable {
     /// `policies(root).owner`, and the envelope must open under this service's escrow key.
     public func escrow(body: some DataProtocol, requestID: String) async throws(KeyReleaseError) {
         let upload: EscrowUpload
+        try strictJSON(body, "escrow upload")
         do { upload = try JSONDecoder().decode(EscrowUpload.self, from: Data(body)) } catch { throw KeyReleaseError(.badRequest, "the body is not an escrow upload") }
         let root = try ParsedReleaseRequest.hex(upload.datasetRoot, "datasetRoot", count: 32)
         let envelope = try ParsedReleaseRequest.hex(upload.envelope, "envelope", count: KeyEnvelope.length)
@@ -332,7 +374,7 @@ public final class ReleaseService: Sendable {
         let signer: Address
         do {
             signer = try Secp256k1.RecoverableSignature(rawRepresentation: signature)
-                .recoverPublicKey(digest: MessageSigning.personalMessageHash(EscrowUpload.message(datasetRoot: root, envelope: envelope))).address
+                .recoverPublicKey(digest: MessageSigning.personalMessageHash(EscrowUpload.message(datasetRoot: root, envelope: envelope, version: upload.version))).address
         } catch { throw KeyReleaseError(.escrowSignature, "the escrow signature does not recover") }
         guard let owner = try await registry.owner(ofDataset: root) else {
             throw KeyReleaseError(.escrowSignature, "dataset \(ChainHex.prefixed(root)) is not registered on chain")
@@ -341,8 +383,9 @@ public final class ReleaseService: Sendable {
         do { _ = try KeyEnvelope(bytes: envelope).open(with: escrowKey.privateKey) } catch {
             throw KeyReleaseError(.escrowEnvelope, "the envelope does not open under this service's escrow key")
         }
-        try await store.putEscrow(EscrowEntry(datasetRoot: root, envelope: envelope, owner: owner.bytes, signature: signature, storedAt: settings.clock()))
-        logger.info("escrowed", metadata: ["requestId": "\(requestID)", "datasetRoot": "\(ChainHex.prefixed(root))", "owner": "\(owner)"])
+        guard upload.version >= 1, upload.version <= UInt64(Int64.max) else { throw KeyReleaseError(.badRequest, "escrow version must be 1…2^63−1") }
+        try await store.putEscrow(EscrowEntry(datasetRoot: root, envelope: envelope, owner: owner.bytes, signature: signature, storedAt: settings.clock(), version: upload.version))
+        logger.info("escrowed", metadata: ["requestId": "\(requestID)", "datasetRoot": "\(ChainHex.prefixed(root))", "owner": "\(owner)", "version": "\(upload.version)"])
     }
 
     // MARK: - Audit and health

@@ -1,4 +1,5 @@
 import Chain
+import Crypto
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -25,24 +26,32 @@ public enum ReleaseHTTP {
         public var maxBodyBytes: Int = 1 << 20
         /// Bearer token for admin routes; nil disables them.
         public var adminToken: String?
+        /// A new connection must deliver its first request head within this.
+        public var headerTimeout: Duration = .seconds(10)
+        /// A request body must arrive whole within this of its head.
+        public var bodyTimeout: Duration = .seconds(30)
+        /// A keep-alive connection may stay idle between requests for this long.
+        public var idleTimeout: Duration = .seconds(60)
+        /// Open connections at most; further ones wait to be accepted.
+        public var maxConnections: Int = 1024
         /// Creates defaults.
         public init() {}
     }
 
     /// The router for `service`.
-    public static func router(service: ReleaseService, listener: Listener) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public static func router(service: ReleaseService, listener: Listener) -> Router<ReleaseRequestContext> {
+        let router = Router(context: ReleaseRequestContext.self)
         let max = listener.maxBodyBytes
-        router.get("/v1/challenge") { _, _ in
-            await handle(service, route: "challenge") { _ throws(KeyReleaseError) in try json(await service.challenge()) }
+        router.get("/v1/challenge") { _, context in
+            await handle(service, route: "challenge") { _ throws(KeyReleaseError) in try json(await service.challenge(client: context.clientAddress)) }
         }
         router.post("/v1/release") { request, _ in
             await handle(service, route: "release") { id throws(KeyReleaseError) in
                 let body = try await collect(request, max: max)
                 return try json(try await service.release(body: body.readableBytesView, requestID: id))
-            } refused: { id, error async in
-                // A body too large never reaches the service: audit its refusal here.
-                if error.code == .payloadTooLarge { await service.auditTransportRefusal(error, requestID: id) }
+            } refused: { _, error async in
+                // A body too large never reaches the service: counted, not audited (no nonce).
+                if error.code == .payloadTooLarge { service.metrics.unauditedRefusal(error.code) }
             }
         }
         router.post("/v1/escrow") { request, _ in
@@ -99,27 +108,35 @@ public enum ReleaseHTTP {
 
     /// The Hummingbird application (a swift-service-lifecycle `Service`).
     public static func application(service: ReleaseService, listener: Listener, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
+        let (header, body, idle) = (TimeAmount(listener.headerTimeout), TimeAmount(listener.bodyTimeout), TimeAmount(listener.idleTimeout))
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [ConnectionDeadlines(header: header, body: body, idle: idle)])
         let server: HTTPServerBuilder
         if let tls = listener.tls {
             do {
                 let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain).map { NIOSSLCertificateSource.certificate($0) }
                 let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
-                server = try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+                server = try .tls(.http1(configuration: http1), tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
             } catch {
                 throw KeyReleaseError(.configInvalid, "cannot load the TLS certificate or key: \(error)")
             }
         } else {
-            server = .http1()
+            server = .http1(configuration: http1)
         }
         return Application(router: router(service: service, listener: listener), server: server,
-                           configuration: .init(address: .hostname(listener.host, port: listener.port), serverName: "keyrelease"),
+                           configuration: .init(address: .hostname(listener.host, port: listener.port), serverName: "keyrelease",
+                                                availableConnectionsDelegate: MaximumAvailableConnections(listener.maxConnections)),
                            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
                            logger: service.logger)
     }
 
     // MARK: - Plumbing
 
+    /// The whole body, at most `max` bytes. A declared Content-Length over `max` is refused at
+    /// once, before any of the body is read.
     static func collect(_ request: Request, max: Int) async throws(KeyReleaseError) -> ByteBuffer {
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > max {
+            throw KeyReleaseError(.payloadTooLarge, "declared body of \(declared) bytes is over \(max)")
+        }
         do { return try await request.body.collect(upTo: max) } catch {
             if error is NIOTooManyBytesError || (error as? HTTPError)?.status == .contentTooLarge {
                 throw KeyReleaseError(.payloadTooLarge, "body over \(max) bytes")
@@ -159,17 +176,31 @@ public enum ReleaseHTTP {
         return ChainHex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) })
     }
 
+    /// Compares two secrets in time that depends on neither's content nor on where they differ,
+    /// and not on `a`'s length either: both are hashed first (SHA-256), then the digests compared
+    /// byte for byte without an early exit.
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
+        let x = Array(SHA256.hash(data: a)), y = Array(SHA256.hash(data: b))
         var diff: UInt8 = 0
-        for i in a.indices { diff |= a[i] ^ b[i] }
+        for i in 0..<32 { diff |= x[i] ^ y[i] }
         return diff == 0
     }
 }
 
-extension ReleaseService {
-    /// Audits a release refused before the service saw it (a body over the limit).
-    func auditTransportRefusal(_ error: KeyReleaseError, requestID: String) async {
-        await auditRefusal(AuditDraft(timeMillis: Self.millis(settings.clock()), outcome: "refused", code: error.code.rawValue, requestID: requestID), error: error)
+/// The request context: Hummingbird's core storage and the peer's address (the challenge
+/// budget is charged to it).
+public struct ReleaseRequestContext: RequestContext, RemoteAddressRequestContext {
+    /// Hummingbird's per-request storage.
+    public var coreContext: CoreRequestContextStorage
+    /// The peer's socket address.
+    public let remoteAddress: SocketAddress?
+
+    /// Creates the context for a request on `source.channel`.
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
     }
+
+    /// The peer's IP address (no port), or nil when unknown.
+    var clientAddress: String? { remoteAddress?.ipAddress }
 }

@@ -31,6 +31,12 @@ public struct ReleaseMetrics: Sendable {
         Metrics.Timer(label: "krs_verification_seconds", factory: factory).record(duration: duration)
     }
 
+    /// Counts one refusal that was not audited (no valid unspent nonce named, or rate limited):
+    /// `krs_unaudited_refusals_total{code}`.
+    public func unauditedRefusal(_ code: KeyReleaseError.Code) {
+        Counter(label: "krs_unaudited_refusals_total", dimensions: [("code", code.rawValue)], factory: factory).increment()
+    }
+
     /// Counts one key release: `krs_releases_total`.
     public func released() {
         Counter(label: "krs_releases_total", factory: factory).increment()

@@ -32,6 +32,26 @@ public struct ServiceConfig: Codable, Sendable, Hashable {
     public var verification: Verification?
     /// Log level (trace … critical; default info).
     public var logLevel: String?
+    /// Resource limits against strangers (each optional; safe defaults).
+    public var limits: Limits?
+
+    /// What a stranger can make the service spend.
+    public struct Limits: Codable, Sendable, Hashable {
+        /// A new connection's first request head must arrive within this (default 10 s).
+        public var headerTimeoutSeconds: Int?
+        /// A request body must arrive within this of its head (default 30 s).
+        public var bodyTimeoutSeconds: Int?
+        /// A keep-alive connection may idle this long between requests (default 60 s).
+        public var idleTimeoutSeconds: Int?
+        /// Open connections at most (default 1024).
+        public var maxConnections: Int?
+        /// Challenges a client address may take at once (default 60); 0 disables the limit.
+        public var challengeBurst: Int?
+        /// Challenges per second refilled per client address (default 2).
+        public var challengesPerSecond: Double?
+        /// A dispatch ticket may be valid for at most this long when presented (default 3600 s).
+        public var maxTicketLifetimeSeconds: Int?
+    }
 
     /// TLS files.
     public struct TLS: Codable, Sendable, Hashable {
@@ -72,7 +92,8 @@ public struct ServiceConfig: Codable, Sendable, Hashable {
     }
 
     static let allowedKeys: [String: Set<String>] = [
-        "": ["listen", "tls", "store", "policies", "chain", "escrowKey", "adminToken", "nonceTTLSeconds", "maxBodyBytes", "verification", "logLevel"],
+        "": ["listen", "tls", "store", "policies", "chain", "escrowKey", "adminToken", "nonceTTLSeconds", "maxBodyBytes", "verification", "logLevel", "limits"],
+        "limits": ["headerTimeoutSeconds", "bodyTimeoutSeconds", "idleTimeoutSeconds", "maxConnections", "challengeBurst", "challengesPerSecond", "maxTicketLifetimeSeconds"],
         "tls": ["certificateChain", "privateKey"],
         "chain": ["rpc", "dataPolicy"],
         "escrowKey": ["file", "env"],
@@ -116,6 +137,14 @@ public struct ServiceConfig: Codable, Sendable, Hashable {
         }
         if let t = nonceTTLSeconds, !(1...3600).contains(t) { throw KeyReleaseError(.configInvalid, "nonceTTLSeconds must be 1…3600") }
         if let m = maxBodyBytes, !(1024...(64 << 20)).contains(m) { throw KeyReleaseError(.configInvalid, "maxBodyBytes must be 1 KiB…64 MiB") }
+        if let l = limits {
+            for (name, v, range) in [("headerTimeoutSeconds", l.headerTimeoutSeconds, 1...600), ("bodyTimeoutSeconds", l.bodyTimeoutSeconds, 1...3600),
+                                     ("idleTimeoutSeconds", l.idleTimeoutSeconds, 1...3600), ("maxConnections", l.maxConnections, 1...1_000_000),
+                                     ("challengeBurst", l.challengeBurst, 0...1_000_000), ("maxTicketLifetimeSeconds", l.maxTicketLifetimeSeconds, 1...86400 * 7)] {
+                if let v, !range.contains(v) { throw KeyReleaseError(.configInvalid, "limits.\(name) must be \(range.lowerBound)…\(range.upperBound)") }
+            }
+            if let r = l.challengesPerSecond, !(r > 0 && r <= 1_000_000) { throw KeyReleaseError(.configInvalid, "limits.challengesPerSecond must be > 0") }
+        }
         if let l = logLevel, Logger.Level(rawValue: l) == nil { throw KeyReleaseError(.configInvalid, "logLevel must be one of trace, debug, info, notice, warning, error, critical") }
     }
 
@@ -166,6 +195,13 @@ public enum ReleaseServer {
         let store = try await ReleaseStores.open(config.store)
         var settings = ReleaseService.Settings()
         if let ttl = config.nonceTTLSeconds { settings.nonceTTL = TimeInterval(ttl) }
+        let limits = config.limits
+        if let t = limits?.maxTicketLifetimeSeconds { settings.maxTicketLifetime = TimeInterval(t) }
+        if let burst = limits?.challengeBurst {
+            settings.challengeRate = burst == 0 ? nil : (burst: burst, perSecond: limits?.challengesPerSecond ?? 2)
+        } else if let rate = limits?.challengesPerSecond {
+            settings.challengeRate = (burst: 60, perSecond: rate)
+        }
         var log = logger
         if let l = config.logLevel.flatMap(Logger.Level.init(rawValue:)) { log.logLevel = l }
         let service = try ReleaseService(store: store, registry: ChainJobRegistry(rpc: config.chain.rpc, contract: try! Address(config.chain.dataPolicy)),
@@ -174,6 +210,10 @@ public enum ReleaseServer {
         (listener.host, listener.port) = try config.listenAddress()
         if let t = config.tls { listener.tls = (t.certificateChain, t.privateKey) }
         if let m = config.maxBodyBytes { listener.maxBodyBytes = m }
+        if let t = limits?.headerTimeoutSeconds { listener.headerTimeout = .seconds(t) }
+        if let t = limits?.bodyTimeoutSeconds { listener.bodyTimeout = .seconds(t) }
+        if let t = limits?.idleTimeoutSeconds { listener.idleTimeout = .seconds(t) }
+        if let m = limits?.maxConnections { listener.maxConnections = m }
         if let a = config.adminToken { listener.adminToken = try ServiceConfig.secret(a, environment: environment) }
         return (service, listener)
     }

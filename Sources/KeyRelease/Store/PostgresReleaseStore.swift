@@ -86,6 +86,12 @@ public final class PostgresReleaseStore: ReleaseStore {
         try await withSession { session throws(KeyReleaseError) in try await session.putEscrow(entry) }
     }
 
+    /// Deletes expired nonces; see ``ReleaseStore/purgeNonces(expiredBefore:)``.
+    @discardableResult
+    public func purgeNonces(expiredBefore cutoff: Date) async throws(KeyReleaseError) -> Int {
+        try await withSession { session throws(KeyReleaseError) in try await session.purgeNonces(expiredBefore: cutoff) }
+    }
+
     /// The escrow entry for a dataset root; see ``ReleaseStore/escrow(datasetRoot:)``.
     public func escrow(datasetRoot: [UInt8]) async throws(KeyReleaseError) -> EscrowEntry? {
         try await withSession { session throws(KeyReleaseError) in try await session.escrow(datasetRoot: datasetRoot) }

@@ -35,8 +35,13 @@ public protocol ReleaseStore: Sendable {
     /// release path spends its nonce and records its outcome with this one commit.
     func consumeNonce(_ nonce: [UInt8], now: Date, appending draft: AuditDraft) async throws(KeyReleaseError) -> NonceSpend
 
-    /// Stores (or replaces) the escrowed envelope for a dataset root.
+    /// Stores the escrowed envelope for a dataset root, replacing one only of a lower
+    /// ``EscrowEntry/version``; otherwise throws `.escrowStale` and changes nothing.
     func putEscrow(_ entry: EscrowEntry) async throws(KeyReleaseError)
+
+    /// Deletes the nonces that expired before `cutoff`; returns how many.
+    @discardableResult
+    func purgeNonces(expiredBefore cutoff: Date) async throws(KeyReleaseError) -> Int
 
     /// The escrowed envelope for `datasetRoot`, or nil.
     func escrow(datasetRoot: [UInt8]) async throws(KeyReleaseError) -> EscrowEntry?
@@ -125,9 +130,13 @@ public struct EscrowEntry: Sendable, Hashable {
     public let signature: [UInt8]
     /// When it was stored.
     public let storedAt: Date
+    /// The owner's version of this upload (signed with it), 1 or more: a later upload must
+    /// carry a greater one.
+    public let version: UInt64
 
     /// Creates an entry.
-    public init(datasetRoot: [UInt8], envelope: [UInt8], owner: [UInt8], signature: [UInt8], storedAt: Date) {
+    public init(datasetRoot: [UInt8], envelope: [UInt8], owner: [UInt8], signature: [UInt8], storedAt: Date, version: UInt64) {
+        self.version = version
         self.datasetRoot = datasetRoot
         self.envelope = envelope
         self.owner = owner

@@ -122,6 +122,14 @@ public actor SQLiteReleaseStore: ReleaseStore {
         try await session.putEscrow(entry)
     }
 
+    /// Deletes expired nonces; see ``ReleaseStore/purgeNonces(expiredBefore:)``.
+    @discardableResult
+    public func purgeNonces(expiredBefore cutoff: Date) async throws(KeyReleaseError) -> Int {
+        let session = try await acquire()
+        defer { release() }
+        return try await session.purgeNonces(expiredBefore: cutoff)
+    }
+
     /// The escrow entry for a dataset root; see ``ReleaseStore/escrow(datasetRoot:)``.
     public func escrow(datasetRoot: [UInt8]) async throws(KeyReleaseError) -> EscrowEntry? {
         let session = try await acquire()

@@ -47,6 +47,12 @@ enum StoreMigrations {
             )\(.strict)
             """,
         ]),
+        // The owner's escrow uploads carry a version: a replayed older upload cannot roll a
+        // newer envelope back. Expired nonces are purged by expiry time.
+        Migration(version: 2, statements: [
+            "ALTER TABLE escrow ADD COLUMN version \(.int64) NOT NULL DEFAULT 0",
+            "CREATE INDEX nonces_expires_at ON nonces (expires_at)",
+        ]),
     ]
 
     /// The newest version this build knows.

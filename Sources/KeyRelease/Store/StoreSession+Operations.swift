@@ -53,24 +53,38 @@ extension StoreSession {
         }
     }
 
+    /// Inserts, or replaces only an entry of a lower version, in one statement (the database
+    /// decides between concurrent uploads); anything else is `.escrowStale` and changes nothing.
     func putEscrow(_ entry: EscrowEntry) async throws(KeyReleaseError) {
-        try await query(
+        guard entry.version >= 1, entry.version <= UInt64(Int64.max) else { throw KeyReleaseError(.badRequest, "escrow version must be 1…2^63−1") }
+        let stored = try await query(
             """
-            INSERT INTO escrow (dataset_root, envelope, owner, signature, stored_at) VALUES ($1, $2, $3, $4, $5)
+            INSERT INTO escrow (dataset_root, envelope, owner, signature, stored_at, version) VALUES ($1, $2, $3, $4, $5, $6)
             ON CONFLICT (dataset_root) DO UPDATE SET envelope = excluded.envelope, owner = excluded.owner,
-                signature = excluded.signature, stored_at = excluded.stored_at
+                signature = excluded.signature, stored_at = excluded.stored_at, version = excluded.version
+            WHERE escrow.version < excluded.version
+            RETURNING dataset_root
             """,
             [.bytes(entry.datasetRoot), .bytes(entry.envelope), .bytes(entry.owner), .bytes(entry.signature),
-             .integer(try StoreTime.millis(entry.storedAt))])
+             .integer(try StoreTime.millis(entry.storedAt)), .integer(Int64(entry.version))])
+        guard !stored.isEmpty else {
+            throw KeyReleaseError(.escrowStale, "an envelope of version \(entry.version) or newer is already escrowed for this dataset")
+        }
     }
 
     func escrow(datasetRoot: [UInt8]) async throws(KeyReleaseError) -> EscrowEntry? {
         let rows = try await query(
-            "SELECT dataset_root, envelope, owner, signature, stored_at FROM escrow WHERE dataset_root = $1", [.bytes(datasetRoot)])
+            "SELECT dataset_root, envelope, owner, signature, stored_at, version FROM escrow WHERE dataset_root = $1", [.bytes(datasetRoot)])
         guard let row = rows.first else { return nil }
         return EscrowEntry(datasetRoot: try row.bytes(0, "escrow.dataset_root"), envelope: try row.bytes(1, "escrow.envelope"),
                            owner: try row.bytes(2, "escrow.owner"), signature: try row.bytes(3, "escrow.signature"),
-                           storedAt: try row.date(4, "escrow.stored_at"))
+                           storedAt: try row.date(4, "escrow.stored_at"), version: UInt64(max(0, try row.integer(5, "escrow.version"))))
+    }
+
+    /// Deletes nonces that expired before `cutoff` (used or not: an expired nonce decides
+    /// nothing, and a replay of a deleted one is refused as unknown). Returns how many.
+    func purgeNonces(expiredBefore cutoff: Date) async throws(KeyReleaseError) -> Int {
+        try await query("DELETE FROM nonces WHERE expires_at < $1 RETURNING nonce", [.integer(try StoreTime.millis(cutoff))]).count
     }
 
     /// Reads the head, chains the draft after it and inserts it, holding the audit-head lock for

@@ -42,6 +42,19 @@ public struct QuoteVerification: Sendable {
     public var tpmVerifier = TPM.QuoteVerifier()
     /// Where SEV-SNP certificates come from when the evidence carries none (AMD KDS).
     public var snpCertificateSource: (any SEVSNP.CertificateSource)?
+    /// How TDX collateral carried inside a bundle is used.
+    public enum BundledCollateral: Sendable {
+        /// Merged with (and replaced by) the configured files, or used alone: an operator's
+        /// offline check of what they were handed (`verify-quote`).
+        case preferred
+        /// The verifier judges with its own collateral (configured files, else fetched); the
+        /// bundle's is used only when every piece is at least as new
+        /// (``TDX/Collateral/isAtLeastAsNew(as:)``), so a client cannot pick an old one. The
+        /// key-release service.
+        case onlyIfAtLeastAsNew
+    }
+    /// How TDX collateral inside a bundle is used (default ``BundledCollateral/preferred``).
+    public var bundledCollateral = BundledCollateral.preferred
     /// Whether a verified Azure HCL report in TPM evidence may anchor the AK it names (the
     /// cloud-vTPM anchor). Off by default: TPM evidence carrying a report is then refused.
     public var akHardwareBinding = false
@@ -77,6 +90,16 @@ public struct QuoteVerification: Sendable {
             pckChain = try CertificateChain(pemEncoded: String(decoding: quote.pckCertificateChainPEM, as: UTF8.self))
         }
         let fmspc = try? TDX.PCKExtensions.of(pckChain, cache: verifier.cache).fmspc
+        if bundledCollateral == .onlyIfAtLeastAsNew {
+            var own = self
+            own.bundledCollateral = .preferred
+            let mine = try await own.collateral(for: quote, bundled: nil)
+            guard let bundled, !bundled.isEmpty else { return mine }
+            var parts = TDX.CollateralParts(cache: verifier.cache)
+            parts.add(folder: bundled.map { ($0.key, [UInt8]($0.value)) })
+            guard let theirs = try? parts.complete(for: fmspc), theirs.isAtLeastAsNew(as: mine) else { return mine }
+            return theirs
+        }
         if !collateralPaths.isEmpty || bundled != nil {
             var parts = TDX.CollateralParts(cache: verifier.cache)
             parts.add(folder: (bundled ?? [:]).map { ($0.key, [UInt8]($0.value)) })

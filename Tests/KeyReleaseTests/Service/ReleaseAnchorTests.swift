@@ -25,6 +25,7 @@ struct ReleaseAnchorTests {
         let clock = w.clock
         var settings = ReleaseService.Settings()
         settings.clock = { clock.now }
+        settings.challengeRate = nil
         let service = try ReleaseService(store: w.store, registry: ChainJobRegistry(rpc: w.proxy.url, contract: try Address(w.chain.info.dataPolicy)),
                                          policies: [try LoadedPolicy(text: policy.yaml, source: "swtpm.yaml")], verification: verification,
                                          escrowKey: w.escrowKey, settings: settings)

@@ -136,6 +136,7 @@ final class ReleaseWorld: @unchecked Sendable {
         var settings = ReleaseService.Settings()
         settings.nonceTTL = nonceTTL
         settings.clock = { clock.now }
+        settings.challengeRate = nil  // the limiter has its own test; these worlds take many challenges from one address
         let logs = self.logs
         var logger = Logger(label: "keyrelease-test") { JSONLogHandler(label: $0, sink: logs.sink) }
         logger.logLevel = .debug
@@ -162,6 +163,9 @@ final class ReleaseWorld: @unchecked Sendable {
         return url
     }
     private var extraTasks = [Task<Void, any Error>]()
+
+    /// Cancels `task` (another server on this world's store) at shutdown.
+    func adopt(_ task: Task<Void, any Error>) { extraTasks.append(task) }
 
     func shutdown() async {
         serverTask?.cancel()
@@ -192,7 +196,7 @@ final class ReleaseWorld: @unchecked Sendable {
                                            openRequesters: true, allowedPurposeIDs: [Self.bytes32("fine-tune")], allowedRequesters: []), from: owner)
         if escrow {
             let envelope = try KeyEnvelope.seal(datasetKey: key, datasetIV: iv, to: escrowKey.publicKey)
-            let upload = try EscrowUpload.signed(datasetRoot: root, envelope: envelope.bytes, owner: ownerKey)
+            let upload = try EscrowUpload.signed(datasetRoot: root, envelope: envelope.bytes, version: 1, owner: ownerKey)
             let (status, body) = try await post("/v1/escrow", upload)
             #expect(status == 201, "escrow upload: \(body)")
         }
@@ -217,7 +221,7 @@ final class ReleaseWorld: @unchecked Sendable {
     /// Builds a release request. By default everything is right; each parameter bends one thing.
     func request(_ d: Dataset, nonce: [UInt8], node: NodeKeys, jobID: [UInt8]? = nil, datasetRoot: [UInt8]? = nil, quoteBinding: ReleaseBinding? = nil,
                  evidence: EvidenceBundle? = nil, ticketSigner: Secp256k1.PrivateKey? = nil, ticketNode: Address? = nil, ticketJobID: [UInt8]? = nil,
-                 ticketExpiry: UInt64? = nil) async throws -> ReleaseRequest {
+                 ticketExpiry: UInt64? = nil, proofSigner: Secp256k1.PrivateKey? = nil) async throws -> ReleaseRequest {
         let job = jobID ?? d.jobID, root = datasetRoot ?? d.root
         let binding = quoteBinding ?? ReleaseBinding(nonce: nonce, jobID: job, hpkePublicKey: node.hpkePublic, signerPublicKey: node.signerPublic)
         let bundle: EvidenceBundle
@@ -226,7 +230,9 @@ final class ReleaseWorld: @unchecked Sendable {
                                     expiry: ticketExpiry ?? UInt64(clock.now.timeIntervalSince1970) + 600)
         let message = try DispatchTicketMessage(signing: ticket, with: ticketSigner ?? backendKey, chainID: chain.info.chainId, dataPolicy: try Address(chain.info.dataPolicy))
         return ReleaseRequest(jobId: ChainHex.prefixed(job), datasetRoot: ChainHex.prefixed(root), evidence: bundle, hpkePublicKey: ChainHex.prefixed(node.hpkePublic),
-                              signerPublicKey: ChainHex.prefixed(node.signerPublic), nonce: ChainHex.prefixed(nonce), ticket: message)
+                              signerPublicKey: ChainHex.prefixed(node.signerPublic), nonce: ChainHex.prefixed(nonce), ticket: message,
+                              signerProof: try ReleaseRequest.proof(binding: ReleaseBinding(nonce: nonce, jobID: job, hpkePublicKey: node.hpkePublic, signerPublicKey: node.signerPublic),
+                                                                    signer: proofSigner ?? node.signer))
     }
 
     /// Opens a release response with the node's HPKE key and decrypts the dataset with it.

@@ -169,15 +169,24 @@ struct ReleaseStoreTests {
             #expect(try await store.escrow(datasetRoot: root) == nil)
 
             let first = EscrowEntry(datasetRoot: root, envelope: Self.bytes(105, seed: 7), owner: Self.bytes(20, seed: 8),
-                                    signature: Self.bytes(65, seed: 9), storedAt: Self.t0)
+                                    signature: Self.bytes(65, seed: 9), storedAt: Self.t0, version: 3)
             try await store.putEscrow(first)
             #expect(try await store.escrow(datasetRoot: root) == first)
 
             // Every byte value, NULs included, and a large envelope: opaque bytes, stored as given.
             let replacement = EscrowEntry(datasetRoot: root, envelope: (0..<70_000).map { UInt8($0 % 256) },
                                           owner: [UInt8](repeating: 0, count: 20), signature: [UInt8](repeating: 0xFF, count: 65),
-                                          storedAt: Self.t0 + 1.5)
+                                          storedAt: Self.t0 + 1.5, version: 4)
             try await store.putEscrow(replacement)
+            #expect(try await store.escrow(datasetRoot: root) == replacement)
+
+            // An older or equal version (a replayed upload) changes nothing.
+            for version: UInt64 in [1, 3, 4] {
+                let stale = EscrowEntry(datasetRoot: root, envelope: Self.bytes(105, seed: 11), owner: Self.bytes(20, seed: 8),
+                                        signature: Self.bytes(65, seed: 12), storedAt: Self.t0 + 2, version: version)
+                let error = await #expect(throws: KeyReleaseError.self) { try await store.putEscrow(stale) }
+                #expect(error?.code == .escrowStale)
+            }
             #expect(try await store.escrow(datasetRoot: root) == replacement)
 
             #expect(try await store.escrow(datasetRoot: Self.bytes(32, seed: 10)) == nil)
@@ -292,8 +301,8 @@ struct ReleaseStoreTests {
             _ = try await store.consumeNonce(unused, now: Self.t0 + 31)  // expired: leaves it as it was
             _ = try await store.consumeNonce(Self.bytes(32, seed: 17), now: Self.t0)  // unknown: records nothing
             let entry = EscrowEntry(datasetRoot: Self.bytes(32, seed: 18), envelope: Self.bytes(105, seed: 19),
-                                    owner: Self.bytes(20, seed: 20), signature: Self.bytes(65, seed: 21), storedAt: Self.t0)
-            try await store.putEscrow(EscrowEntry(datasetRoot: entry.datasetRoot, envelope: [1], owner: [2], signature: [3], storedAt: Self.t0 - 5))
+                                    owner: Self.bytes(20, seed: 20), signature: Self.bytes(65, seed: 21), storedAt: Self.t0, version: 2)
+            try await store.putEscrow(EscrowEntry(datasetRoot: entry.datasetRoot, envelope: [1], owner: [2], signature: [3], storedAt: Self.t0 - 5, version: 1))
             try await store.putEscrow(entry)
             _ = try await store.escrow(datasetRoot: entry.datasetRoot)
             let record = try await store.appendAudit(Self.draft(0))
@@ -342,7 +351,7 @@ struct ReleaseStoreTests {
     @Test("sqlite::memory: opens a private in-memory store")
     func memoryStore() async throws {
         let store = try await ReleaseStores.open("sqlite::memory:")
-        #expect(try await store.migrate() == 1)
+        #expect(try await store.migrate() == 2)
         let record = try await store.appendAudit(Self.draft(0))
         #expect(try await store.auditRecord(hash: record.hash) == record)
         await store.close()
@@ -369,7 +378,7 @@ struct ReleaseStoreTests {
         defer { server.shutdown() }
         let timeout = Duration.seconds(2)
         let store = try PostgresReleaseStore(url: server.url, timeout: timeout)
-        #expect(try await store.migrate() == 1)
+        #expect(try await store.migrate() == 2)
         let nonce = Self.bytes(32, seed: 22)
         try await store.insertNonce(IssuedNonce(nonce: nonce, issuedAt: Self.t0, expiresAt: Self.t0 + 60))
         let first = try await store.appendAudit(Self.draft(0))

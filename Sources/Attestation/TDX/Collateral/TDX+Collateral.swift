@@ -5,6 +5,17 @@ import X509
 extension TDX {
     /// Everything besides the quote that TDX verification needs, for one FMSPC.
     public struct Collateral: Sendable {
+        /// Whether every piece of this collateral is at least as new as `other`'s: TCB Info and
+        /// QE Identity by TCB evaluation data number (Intel raises it at each TCB recovery), the
+        /// PCK and Root CA CRLs by thisUpdate. Collateral that fails this is a possible downgrade
+        /// (an older TCB Info still within its window, a CRL from before a revocation).
+        public func isAtLeastAsNew(as other: Collateral) -> Bool {
+            tcbInfo.body.tcbEvaluationDataNumber >= other.tcbInfo.body.tcbEvaluationDataNumber
+                && qeIdentity.body.tcbEvaluationDataNumber >= other.qeIdentity.body.tcbEvaluationDataNumber
+                && pckCRL.thisUpdate >= other.pckCRL.thisUpdate
+                && rootCACRL.thisUpdate >= other.rootCACRL.thisUpdate
+        }
+
         /// Signed TCB Info for the platform's FMSPC.
         public var tcbInfo: SignedDocument<TCBInfo>
         /// The chain that signs TCB Info (TCB Signing certificate, Root CA).

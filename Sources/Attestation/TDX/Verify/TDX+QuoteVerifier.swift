@@ -160,8 +160,10 @@ extension TDX {
 
             let expiries = [tcbInfo.nextUpdate, qeIdentity.nextUpdate, collateral.pckCRL.nextUpdate, collateral.rootCACRL.nextUpdate]
                 + (pckChain.certificates + collateral.tcbInfoIssuerChain.certificates + collateral.qeIdentityIssuerChain.certificates).map(\.notValidAfter)
-            return VerifiedQuote(quote: quote, pck: pck, tcb: merged, tcbUnmatchedReason: reason, platformTCB: platformTCB, qeTCB: qeTCB,
-                                 moduleTCB: moduleTCB, verifiedAt: now, validUntil: expiries.min()!)
+            var verified = VerifiedQuote(quote: quote, pck: pck, tcb: merged, tcbUnmatchedReason: reason, platformTCB: platformTCB, qeTCB: qeTCB,
+                                         moduleTCB: moduleTCB, verifiedAt: now, validUntil: expiries.min()!)
+            verified.tcbEvaluationDataNumber = min(tcbInfo.tcbEvaluationDataNumber, qeIdentity.tcbEvaluationDataNumber)
+            return verified
         }
 
         /// Parses and verifies in one step.

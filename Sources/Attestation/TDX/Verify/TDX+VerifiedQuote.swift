@@ -23,6 +23,10 @@ extension TDX {
         public let moduleTCB: TCBVerdict?
         /// The instant the verification was done for.
         public let verifiedAt: Date
+        /// The TCB evaluation data number of the collateral judged with (the lower of TCB Info's
+        /// and QE Identity's): Intel raises it at each TCB recovery, so a policy can refuse
+        /// judgements made with collateral from before one.
+        public var tcbEvaluationDataNumber: Int = 0
         /// The earliest expiry among the collateral and certificates used: after this instant the
         /// same evidence no longer verifies.
         public let validUntil: Date
