@@ -21,6 +21,57 @@ struct PolicyTests {
         #expect(reread.validate(input, now: now).isAccepted)
     }
 
+    /// A policy can refuse judgements made with collateral from before a TCB recovery: the
+    /// dcap-qvl v4 collateral's TCB evaluation data number is what the verified quote reports.
+    @Test func minimumTCBEvaluationDataNumber() throws {
+        let (input, now) = try Self.goldenTDX()
+        let number = try #require(input.tcbEvaluationDataNumber)
+        #expect(number > 0)
+        var policy = Policy.derived(from: [input], name: "recovery")
+        policy.platforms[.tdx]!.minimumTCBEvaluationDataNumber = number
+        let reread = try Policy(yaml: policy.yaml)
+        #expect(reread == policy)
+        #expect(reread.validate(input, now: now).isAccepted)
+        policy.platforms[.tdx]!.minimumTCBEvaluationDataNumber = number + 1
+        let failures = try Policy(yaml: policy.yaml).validate(input, now: now).failures
+        #expect(failures.map(\.code) == [.tcbBelowMinimum])
+        #expect(failures.first?.message.contains("minimumTCBEvaluationDataNumber") == true)
+        #expect(!Policy.problems(in: policy.yaml.replacingOccurrences(of: "minimumTCBEvaluationDataNumber: \(number + 1)", with: "minimumTCBEvaluationDataNumber: -1")).isEmpty)
+    }
+
+    /// A TPM section may pin attestation keys by name or key digest; anything else is refused.
+    @Test func attestationKeyPins() throws {
+        let base = """
+        version: 1
+        name: "tpm"
+        maxEvidenceAge: unchecked
+        platforms:
+          tpm:
+            pcrs:
+              sha256:
+                "0": unchecked
+            attestationKeys: KEYS
+        workload:
+          imageDigests: unchecked
+          codeHashes: unchecked
+        """
+        let name = "000b" + String(repeating: "ab", count: 32), digest = "sha256:" + String(repeating: "CD", count: 32)
+        let p = try Policy(yaml: base.replacingOccurrences(of: "KEYS", with: "[\"\(name)\", \"\(digest)\"]"))
+        #expect(p.platforms[.tpm]?.attestationKeys == [name, digest.lowercased()])
+        for bad in ["[]", "unchecked", "[\"abcd\"]", "[\"000b1234\"]", "[\"sha1:\(String(repeating: "00", count: 20))\"]"] {
+            #expect(!Policy.problems(in: base.replacingOccurrences(of: "KEYS", with: bad)).isEmpty, "\(bad)")
+        }
+        // Omitted: the evidence must anchor the AK itself.
+        #expect(try Policy(yaml: base.replacingOccurrences(of: "    attestationKeys: KEYS\n", with: "")).platforms[.tpm]?.attestationKeys == nil)
+        // Judged by name or by key digest; neither, or no anchor without pins: akUntrusted.
+        let ak = TPM.AttestationKeyIdentity(name: name, keyDigest: "sha256:" + String(repeating: "ee", count: 32), certificateSubject: nil, anchor: nil)
+        #expect(Policy.judgeAttestationKey(ak, pins: [name]) == nil)
+        #expect(Policy.judgeAttestationKey(ak, pins: [ak.keyDigest]) == nil)
+        #expect(Policy.judgeAttestationKey(ak, pins: [digest.lowercased()])?.code == .akUntrusted)
+        #expect(Policy.judgeAttestationKey(ak, pins: nil)?.code == .akUntrusted)
+        #expect(Policy.judgeAttestationKey(nil, pins: [name])?.code == .akUntrusted)
+    }
+
     @Test(arguments: Policy.requiredMeasurements(.tdx))
     func changingOneMeasurementRejectsNamingIt(field: String) throws {
         let (input, now) = try Self.goldenTDX()

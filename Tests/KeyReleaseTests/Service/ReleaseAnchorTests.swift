@@ -58,8 +58,7 @@ struct ReleaseAnchorTests {
 
     @Test("software-key quotes (ECC and RSA, TPM public area and bare key, with and without akCertificates: []) are refused, with or without AK roots")
     func softwareKeyQuotesAreRefused() async throws {
-        let w = try await ReleaseWorld(store: .sqlite)
-        do {
+        try await ReleaseWorld.using(store: .sqlite) { w in
             let d = try await w.dataset()
             let ca = try AKTestCA()
             let withRoots = try await Self.service(w, pinned: false) { $0.tpmVerifier = TPM.QuoteVerifier(akRoots: [ca.root]) }
@@ -78,17 +77,12 @@ struct ReleaseAnchorTests {
             }
             let records = try await w.store.auditRecords(afterSequence: 0, limit: 1000)
             #expect(records.count >= 16 && records.allSatisfy { $0.draft.outcome == "refused" })
-        } catch {
-            await w.shutdown()
-            throw error
         }
-        await w.shutdown()
     }
 
     @Test("AK certificates: another key, expired, another CA, a non-restricted AK are refused; the swtpm AK certified by the configured CA is released and audited")
     func certificateAnchor() async throws {
-        let w = try await ReleaseWorld(store: .sqlite)
-        do {
+        try await ReleaseWorld.using(store: .sqlite) { w in
             let d = try await w.dataset()
             let ca = try AKTestCA()
             let base = try await Self.service(w, pinned: false) { $0.tpmVerifier = TPM.QuoteVerifier(akRoots: [ca.root]) }
@@ -135,11 +129,7 @@ struct ReleaseAnchorTests {
             #expect(claims["akKeyDigest"] == "sha256:" + Hex.encode(ak.keyDigest))
             #expect(claims["akCertificate"] == "CN=swtpm AK")
             #expect(claims["akAnchor"] == "certificate")
-        } catch {
-            await w.shutdown()
-            throw error
         }
-        await w.shutdown()
     }
 
     static func auditClaims(_ w: ReleaseWorld, _ json: [String: Any]) async throws -> [String: String] {
@@ -150,8 +140,7 @@ struct ReleaseAnchorTests {
 
     @Test("a policy pin anchors the swtpm AK, and the audit record names it")
     func pinAnchor() async throws {
-        let w = try await ReleaseWorld(store: .sqlite)
-        do {
+        try await ReleaseWorld.using(store: .sqlite) { w in
             let d = try await w.dataset()
             #expect(w.policy.platforms[.tpm]?.attestationKeys?.count == 1)
             let node = NodeKeys()
@@ -161,11 +150,7 @@ struct ReleaseAnchorTests {
             #expect(claims["akName"] == w.policy.platforms[.tpm]?.attestationKeys?.first)
             #expect(claims["akAnchor"] == nil)
             #expect(claims["akKeyDigest"]?.hasPrefix("sha256:") == true)
-        } catch {
-            await w.shutdown()
-            throw error
         }
-        await w.shutdown()
     }
 
     /// The runtime data an Azure-style paravisor publishes, naming `akPublic` as HCLAkPub.
@@ -179,8 +164,7 @@ struct ReleaseAnchorTests {
 
     @Test("a verified SEV-SNP HCL report anchors the AK it names; one naming another key, or tampered, is refused")
     func hardwareReportAnchor() async throws {
-        let w = try await ReleaseWorld(store: .sqlite)
-        do {
+        try await ReleaseWorld.using(store: .sqlite) { w in
             let d = try await w.dataset()
             let akPublic = [UInt8](try await w.producer.quote(nonce: [1]).tpm!.akPublic)
             var options = SEVSNPTestPKI.Options()
@@ -236,17 +220,12 @@ struct ReleaseAnchorTests {
             #expect(status == 200, "\(json)")
             #expect(try w.open(json, d, node: node) == d.plaintext)
             #expect(try await Self.auditClaims(w, json)["akAnchor"] == "hardware-report:snp")
-        } catch {
-            await w.shutdown()
-            throw error
         }
-        await w.shutdown()
     }
 
     @Test("low-order X25519 keys (all-zero DH output) are refused with hpke_key_weak")
     func weakHPKEKeys() async throws {
-        let w = try await ReleaseWorld(store: .sqlite)
-        do {
+        try await ReleaseWorld.using(store: .sqlite) { w in
             let d = try await w.dataset()
             let lowOrder = [String(repeating: "00", count: 32),
                             "01" + String(repeating: "00", count: 31),
@@ -262,11 +241,7 @@ struct ReleaseAnchorTests {
             // A genuine key still works after them.
             let node = NodeKeys()
             #expect(try await w.post("/v1/release", try await w.request(d, nonce: try await w.challenge(), node: node)).0 == 200)
-        } catch {
-            await w.shutdown()
-            throw error
         }
-        await w.shutdown()
     }
 
     @Test("a service that accepts TPM evidence with no anchor of any kind refuses to start")

@@ -44,8 +44,7 @@ struct ReleaseLimitsTests {
 
     @Test("a flood of 1000 challenges and 500 junk releases adds no audit record, and expired nonces are purged")
     func boundedFlood() async throws {
-        let w = try await ReleaseWorld(store: .sqlite, nonceTTL: 60)
-        do {
+        try await ReleaseWorld.using(store: .sqlite, nonceTTL: 60) { w in
             let d = try await w.dataset()
             // One genuine release first: its spent nonce is purged with the rest, and a replay
             // of it stays refused.
@@ -85,17 +84,12 @@ struct ReleaseLimitsTests {
             #expect(try await Self.nonceCount(w.sqlitePath!) == 1)
             // The spent nonce is refused after its row is gone, as unknown: nothing is released.
             try await ReleaseServiceTests.expectRefusal(w, spent, code: "nonce_unknown", status: 409)
-        } catch {
-            await w.shutdown()
-            throw error
         }
-        await w.shutdown()
     }
 
     @Test("challenges are rate limited per client address; refusals are not audited")
     func challengeRateLimit() async throws {
-        let w = try await ReleaseWorld(store: .sqlite)
-        do {
+        try await ReleaseWorld.using(store: .sqlite) { w in
             let base = try await w.serve(try Self.service(w) { $0.challengeRate = (burst: 5, perSecond: 0.001) })
             let before = try await Self.auditCount(w)
             for _ in 0..<5 { #expect(try await w.get("/v1/challenge", base: base).0 == 200) }
@@ -105,11 +99,7 @@ struct ReleaseLimitsTests {
             #expect(try await Self.auditCount(w) == before)
             // Another service (another budget table) still answers: the limit is per service and client.
             #expect(try await w.get("/v1/challenge").0 == 200)
-        } catch {
-            await w.shutdown()
-            throw error
         }
-        await w.shutdown()
     }
 
     // MARK: - Connections
@@ -155,8 +145,7 @@ struct ReleaseLimitsTests {
 
     @Test("slow-header, slow-body and idle connections are closed by their timeouts; an oversized declared body is answered 413 at once; the connection cap holds")
     func connectionLimits() async throws {
-        let w = try await ReleaseWorld(store: .sqlite)
-        do {
+        try await ReleaseWorld.using(store: .sqlite) { w in
             let service = try Self.service(w)
             var listener = ReleaseHTTP.Listener()
             listener.port = 0
@@ -208,11 +197,7 @@ struct ReleaseLimitsTests {
             #expect(second.readUntilClosed(limit: 1.5).text.isEmpty)
             first.closeNow()
             #expect(second.readUntilClosed(limit: 20).text.hasPrefix("HTTP/1.1 200"))
-        } catch {
-            await w.shutdown()
-            throw error
         }
-        await w.shutdown()
     }
 
     static func serve(_ w: ReleaseWorld, _ service: ReleaseService, _ listener: ReleaseHTTP.Listener) async throws -> Int {
@@ -228,8 +213,7 @@ struct ReleaseLimitsTests {
 
     @Test("escrow replay, long-lived tickets, missing or wrong proof of possession, bad format, duplicate keys: each refused")
     func lowSeverity() async throws {
-        let w = try await ReleaseWorld(store: .sqlite)
-        do {
+        try await ReleaseWorld.using(store: .sqlite) { w in
             let d = try await w.dataset()  // escrowed at version 1
             // Escrow: version 2 replaces, a replayed version 1 or 2 does not.
             let v2 = try KeyEnvelope.seal(datasetKey: d.key, datasetIV: d.iv, to: w.escrowKey.publicKey)
@@ -275,17 +259,12 @@ struct ReleaseLimitsTests {
             let (gs, gj) = try await w.post("/v1/release", good)
             #expect(gs == 200, "\(gj)")
             #expect(try w.open(gj, d, node: node) == d.plaintext)
-        } catch {
-            await w.shutdown()
-            throw error
         }
-        await w.shutdown()
     }
 
     @Test("an Intel PCS outage during an online release is 503 collateral_unavailable, not a refusal; the same request succeeds once PCS is back")
     func pcsOutage() async throws {
-        let w = try await ReleaseWorld(store: .sqlite)
-        do {
+        try await ReleaseWorld.using(store: .sqlite) { w in
             let d = try await w.dataset()
             let pki = try TDXTestPKI()
             let pcs = try LoopbackHTTPServer { _ in .init(status: 503, body: Array("maintenance".utf8)) }
@@ -315,11 +294,7 @@ struct ReleaseLimitsTests {
             let (status, json) = try await w.post("/v1/release", request, base: up)
             #expect(status == 200, "\(json)")
             #expect(try w.open(json, d, node: node) == d.plaintext)
-        } catch {
-            await w.shutdown()
-            throw error
         }
-        await w.shutdown()
     }
 
     @Test("credentials in the chain RPC URL never reach a log line or a response")
@@ -327,8 +302,7 @@ struct ReleaseLimitsTests {
         #expect(JSONRPCClient.redacted("https://user:s3cret@rpc.example:8545/v3/APIKEY123?token=T0K") == "https://rpc.example:8545/…")
         #expect(JSONRPCClient.redacted("http://127.0.0.1:8545") == "http://127.0.0.1:8545")
         #expect(JSONRPCClient.redacted("not a url") == "<rpc url>")
-        let w = try await ReleaseWorld(store: .sqlite)
-        do {
+        try await ReleaseWorld.using(store: .sqlite) { w in
             let d = try await w.dataset()
             let logs = LogCapture()
             var logger = Logger(label: "redaction") { JSONLogHandler(label: $0, sink: logs.sink) }
@@ -341,10 +315,6 @@ struct ReleaseLimitsTests {
             let all = logs.all.joined(separator: "\n") + w.responses.withLockedValue { $0.joined(separator: "\n") }
             #expect(!logs.all.isEmpty)
             for secret in ["s3cret", "APIKEY123", "T0K", "operator"] { #expect(!all.contains(secret), "\(secret) leaked") }
-        } catch {
-            await w.shutdown()
-            throw error
         }
-        await w.shutdown()
     }
 }

@@ -146,6 +146,16 @@ final class ReleaseWorld: @unchecked Sendable {
         try await serve(service)
     }
 
+    /// Runs `body` in a fresh world and shuts the world down whether `body` returns or throws.
+    static func using(store kind: StoreBackend, nonceTTL: TimeInterval = 120, _ body: (ReleaseWorld) async throws -> Void) async throws {
+        let w = try await ReleaseWorld(store: kind, nonceTTL: nonceTTL)
+        do { try await body(w) } catch {
+            await w.shutdown()
+            throw error
+        }
+        await w.shutdown()
+    }
+
     /// Serves `service` on a free loopback port (the world's own service by default).
     @discardableResult
     func serve(_ service: ReleaseService, maxBodyBytes: Int = 1 << 20) async throws -> String {

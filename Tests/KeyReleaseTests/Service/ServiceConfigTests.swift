@@ -45,12 +45,28 @@ struct ServiceConfigTests {
             (Self.yaml(dir: dir, extra: "adminToken: {file: a, env: B}"), "exactly one"),
             (Self.yaml(dir: dir, extra: "nonceTTLSeconds: 0"), "nonceTTLSeconds"),
             (Self.yaml(dir: dir, extra: "logLevel: loud"), "logLevel"),
+            (Self.yaml(dir: dir, extra: "limits: {headerTimeout: 5}"), "limits.headerTimeout"),
+            (Self.yaml(dir: dir, extra: "limits: {headerTimeoutSeconds: 0}"), "limits.headerTimeoutSeconds"),
+            (Self.yaml(dir: dir, extra: "limits: {maxConnections: 0}"), "limits.maxConnections"),
+            (Self.yaml(dir: dir, extra: "limits: {challengesPerSecond: -1}"), "limits.challengesPerSecond"),
+            (Self.yaml(dir: dir, extra: "verification: {akHardwareBindng: true}"), "verification.akHardwareBindng"),
         ]
         for (text, needle) in bad {
             do { _ = try ServiceConfig(yaml: text); Issue.record("accepted: \(needle)") } catch {
                 #expect(error.code == .configInvalid && error.message.contains(needle), "\(error)")
             }
         }
+    }
+
+    /// The documented example parses, limits included.
+    @Test func exampleConfigAndLimits() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let example = try ServiceConfig(file: root.appendingPathComponent("examples/keyrelease.yaml").path)
+        #expect(example.limits?.maxTicketLifetimeSeconds == 3600)
+        #expect(example.verification?.akHardwareBinding == false)
+        let dir = try Self.tempDir()
+        let tuned = try ServiceConfig(yaml: Self.yaml(dir: dir, extra: "limits: {headerTimeoutSeconds: 3, challengeBurst: 0, maxTicketLifetimeSeconds: 600}"))
+        #expect(tuned.limits?.headerTimeoutSeconds == 3 && tuned.limits?.challengeBurst == 0)
     }
 
     @Test func escrowKeySources() throws {

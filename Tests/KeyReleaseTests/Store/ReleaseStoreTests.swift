@@ -18,13 +18,13 @@ struct ReleaseStoreTests {
         try await withFixture(backend) { fx, store in
             let first = try await store.migrate()
             let second = try await store.migrate()
-            #expect(first == 1)
+            #expect(first == 2)
             #expect(second == first)
             // migrate() again from another connection (PostgreSQL: through the postgresql:// spelling).
             let other = try await ReleaseStores.open(fx.url.replacingOccurrences(of: "postgres://", with: "postgresql://"))
             #expect(try await other.migrate() == first)
             await other.close()
-            #expect(try await fx.raw("SELECT version FROM schema_migrations") == [["1"]])
+            #expect(try await fx.raw("SELECT version FROM schema_migrations ORDER BY version") == [["1"], ["2"]])
             #expect(try await fx.tables() == ["audit", "escrow", "nonces", "schema_migrations"])
         }
     }
@@ -32,10 +32,10 @@ struct ReleaseStoreTests {
     @Test("a database at a newer schema version than this build is refused", arguments: StoreBackend.allCases)
     func newerSchemaRefused(_ backend: StoreBackend) async throws {
         try await withFixture(backend) { fx, store in
-            try await fx.raw("INSERT INTO schema_migrations (version, applied_at) VALUES (2, 0)")
+            try await fx.raw("INSERT INTO schema_migrations (version, applied_at) VALUES (3, 0)")
             let error = await #expect(throws: KeyReleaseError.self) { try await store.migrate() }
             #expect(error?.code == .configInvalid)
-            #expect(try await fx.raw("SELECT version FROM schema_migrations ORDER BY version") == [["1"], ["2"]])
+            #expect(try await fx.raw("SELECT version FROM schema_migrations ORDER BY version") == [["1"], ["2"], ["3"]])
         }
     }
 
@@ -47,8 +47,8 @@ struct ReleaseStoreTests {
                 for store in replicas { group.addTask { try await store.migrate() } }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
-            #expect(versions == [1, 1, 1, 1])
-            #expect(try await fx.raw("SELECT version FROM schema_migrations") == [["1"]])
+            #expect(versions == [2, 2, 2, 2])
+            #expect(try await fx.raw("SELECT version FROM schema_migrations ORDER BY version") == [["1"], ["2"]])
             for store in replicas.dropFirst() { await store.close() }
         }
     }
@@ -161,6 +161,23 @@ struct ReleaseStoreTests {
     }
 
     // MARK: Escrow
+
+    @Test("purging removes exactly the nonces that expired before the cutoff, spent or not", arguments: StoreBackend.allCases)
+    func noncePurge(_ backend: StoreBackend) async throws {
+        try await withFixture(backend) { _, store in
+            let early = Self.bytes(32, seed: 40), spent = Self.bytes(32, seed: 41), late = Self.bytes(32, seed: 42)
+            try await store.insertNonce(IssuedNonce(nonce: early, issuedAt: Self.t0, expiresAt: Self.t0 + 10))
+            try await store.insertNonce(IssuedNonce(nonce: spent, issuedAt: Self.t0, expiresAt: Self.t0 + 20))
+            try await store.insertNonce(IssuedNonce(nonce: late, issuedAt: Self.t0, expiresAt: Self.t0 + 100))
+            _ = try await store.consumeNonce(spent, now: Self.t0 + 1)
+            #expect(try await store.purgeNonces(expiredBefore: Self.t0 + 10) == 0)  // strictly before
+            #expect(try await store.purgeNonces(expiredBefore: Self.t0 + 50) == 2)
+            #expect(try await store.lookUpNonce(early, now: Self.t0 + 60) == .unknown)
+            #expect(try await store.lookUpNonce(spent, now: Self.t0 + 60) == .unknown)
+            #expect(try await store.lookUpNonce(late, now: Self.t0 + 60) == .usable(issuedAt: Self.t0))
+            #expect(try await store.purgeNonces(expiredBefore: Self.t0 + 50) == 0)
+        }
+    }
 
     @Test("escrow: nil when missing, put, get, replace; bytes round-trip exactly", arguments: StoreBackend.allCases)
     func escrowRoundTrip(_ backend: StoreBackend) async throws {
@@ -314,7 +331,7 @@ struct ReleaseStoreTests {
                                   [Self.hex(unused), ms(Self.t0), ms(Self.t0 + 30), ""]].sorted { $0[0] < $1[0] }
             #expect(try await fx.raw("SELECT * FROM nonces ORDER BY nonce") == expectedNonces)
             #expect(try await fx.raw("SELECT * FROM escrow") == [[Self.hex(entry.datasetRoot), Self.hex(entry.envelope), Self.hex(entry.owner),
-                                                                  Self.hex(entry.signature), ms(Self.t0)]])
+                                                                  Self.hex(entry.signature), ms(Self.t0), "2"]])
             let audit = try await fx.raw("SELECT * FROM audit")
             #expect(audit.count == 1)
             #expect(audit.first.map { Array($0.prefix(4)) } == ["1", Self.hex(AuditRecord.genesis), Self.hex(record.hash), Self.hex(record.body)])
@@ -460,24 +477,27 @@ struct ReleaseStoreTests {
         let server = try SharedPostgres.server.get()
         let database = try server.createDatabase()
         defer { try? server.dropDatabase(database) }
-        let timeout = Duration.seconds(10)
+        // A timeout far beyond the bound below, so "failed at once" and "failed by the timeout"
+        // stay apart on a loaded machine.
+        let timeout = Duration.seconds(60)
         let store = try PostgresReleaseStore(url: server.url(database: database), timeout: timeout)
         try await store.migrate()
         let first = try await store.appendAudit(Self.draft(0))
 
         // The append's transaction (advisory lock taken) waits on the table lock; then its
-        // server process is terminated.
-        let released = DoneSignal.startThread { _ = try? server.psql("BEGIN; LOCK TABLE audit IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;", database: database) }
-        try await Task.sleep(for: .milliseconds(800))
+        // server process is terminated. Each step waits for the server to show the previous one,
+        // not for a fixed time.
+        let released = DoneSignal.startThread { _ = try? server.psql("BEGIN; LOCK TABLE audit IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(10); COMMIT;", database: database) }
+        try await Self.awaitPostgres(server, database, Self.auditTableLocked, equals: "1")
         let clock = ContinuousClock()
         let started = clock.now
         let append = Task { try await store.appendAudit(Self.draft(1)) }
-        try await Task.sleep(for: .milliseconds(800))
+        try await Self.awaitPostgres(server, database, Self.waitingOnLock, equals: "1")
         let killed = try server.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()", database: database)
         #expect(killed.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
         let error = await #expect(throws: KeyReleaseError.self) { try await append.value }
         #expect(error?.code == .storeUnavailable)
-        #expect(started.duration(to: clock.now) < .seconds(5), "failed because the connection died, not by the timeout")
+        #expect(started.duration(to: clock.now) < .seconds(30), "failed because the connection died, not by the 60 s timeout")
 
         await released.wait()
         let second = try await store.appendAudit(Self.draft(2))
@@ -498,7 +518,7 @@ struct ReleaseStoreTests {
 
         // psql blocks its thread for the whole lock: a plain Thread, not the concurrency pool.
         let released = DoneSignal.startThread { _ = try? server.psql("BEGIN; LOCK TABLE audit IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;", database: database) }
-        try await Task.sleep(for: .milliseconds(800))  // let it take the lock
+        try await Self.awaitPostgres(server, database, Self.auditTableLocked, equals: "1")  // it holds the lock
 
         let clock = ContinuousClock()
         let started = clock.now
@@ -677,6 +697,28 @@ extension ReleaseStoreTests {
             for i in 0..<count { group.addTask { try await body(i) } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
+    }
+}
+
+extension ReleaseStoreTests {
+    /// One row, "1", while another session holds the audit table's exclusive lock.
+    static let auditTableLocked = """
+        SELECT count(*) FROM pg_locks WHERE locktype = 'relation' AND relation = 'audit'::regclass AND mode = 'AccessExclusiveLock' AND granted
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        """
+    /// How many other sessions on this database wait for a lock.
+    static let waitingOnLock = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+
+    /// Polls `sql` (one value) on `database` until it prints `expected`: an event to wait for, in
+    /// place of a fixed sleep that a loaded machine can outlast. Records an issue after `limit`.
+    static func awaitPostgres(_ server: PostgresServer, _ database: String, _ sql: String, equals expected: String,
+                              limit: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if try server.psql(sql, database: database).trimmingCharacters(in: .whitespacesAndNewlines) == expected { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("\(sql) did not give \(expected) within \(limit)", sourceLocation: sourceLocation)
     }
 }
 
