@@ -12,11 +12,18 @@ build:
 ## The whole test suite (what CI runs): Swift (including the dev chain, swtpm, PostgreSQL and
 ## loopback servers it starts itself), then the Vyper contract suite on py-evm. Suites run one
 ## at a time: on 2 cores, parallel suites that start servers starve Swift's cooperative pool
-## and turn the stores' bounded-time checks into noise.
+## and turn the stores' bounded-time checks into noise. A failed build stops at once; after
+## it both suites always run (a Swift failure must not hide a contract regression), and the
+## target fails if either did, naming which.
 test:
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --no-parallel
-	scripts/devchain test
+	swift_status=0; contracts_status=0; \
+	$(SWIFT) test --no-parallel || swift_status=$$?; \
+	scripts/devchain test || contracts_status=$$?; \
+	if [ $$swift_status -ne 0 ] || [ $$contracts_status -ne 0 ]; then \
+	    echo "make test: FAILED (swift test exit $$swift_status, scripts/devchain test exit $$contracts_status)" >&2; \
+	    exit 1; \
+	fi
 
 ## The main job. For now: verify a real Intel TDX quote against its collateral with the operator CLI.
 demo: build

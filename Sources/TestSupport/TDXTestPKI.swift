@@ -30,7 +30,43 @@ public struct TDXTestPKI: @unchecked Sendable {
         public var revokePCK = false
         /// TCB status of the single TCB level.
         public var tcbStatus = "UpToDate"
+        /// PCE ID (4 hex digits) TCB Info is issued for; the PCK certificate certifies `0000`.
+        public var tcbInfoPCEID = "0000"
+        /// MRSIGNERSEAM TCB Info's base `tdxModule` expects (default: zero, Intel's).
+        public var tcbInfoModuleMRSigner = FixedBytes<48>.zero
+        /// `tdxModuleIdentities` TCB Info lists (TD 1.5-era TCB Info); empty omits the member.
+        public var tcbInfoModuleIdentities: [ModuleIdentity] = []
+        /// MRSIGNER QE Identity expects (default: the minted QE's, ``TDXTestPKI/qeMRSigner``).
+        public var qeIdentityMRSigner = TDXTestPKI.qeMRSigner
+        /// ISVPRODID QE Identity expects (the minted QE's is 2).
+        public var qeIdentityISVProdID: UInt16 = 2
+        /// TEE_TCB_SVN of minted TD reports: byte 0 the TDX module ISVSVN, byte 1 its major
+        /// version (0 selects TCB Info's base `tdxModule`). Default: ISVSVN 3, major 0.
+        public var teeTCBSVN = try! FixedBytes<16>(hex: "03000000000000000000000000000000")
+        /// MRSIGNERSEAM of minted TD reports (default: zero, Intel's).
+        public var mrSignerSeam = FixedBytes<48>.zero
         public init() {}
+    }
+
+    /// A TDX module identity for TCB Info's `tdxModuleIdentities`: SEAMATTRIBUTES zero under a
+    /// full mask, one `UpToDate` level at `minimumISVSVN`.
+    public struct ModuleIdentity: Sendable {
+        /// `TDX_` and the module major version in two hex digits (`TDX_01`).
+        public var id: String
+        /// Expected MRSIGNERSEAM.
+        public var mrsigner: FixedBytes<48>
+        /// Lowest module ISVSVN of the single level.
+        public var minimumISVSVN: Int
+        /// An identity; defaults: Intel's (zero) signer, every ISVSVN UpToDate.
+        public init(id: String, mrsigner: FixedBytes<48> = .zero, minimumISVSVN: Int = 0) {
+            self.id = id
+            self.mrsigner = mrsigner
+            self.minimumISVSVN = minimumISVSVN
+        }
+
+        var json: String {
+            #"{"id":"\#(id)","mrsigner":"\#(mrsigner.hex.uppercased())","attributes":"0000000000000000","attributesMask":"FFFFFFFFFFFFFFFF","tcbLevels":[{"tcb":{"isvsvn":\#(minimumISVSVN)},"tcbDate":"2029-01-01T00:00:00Z","tcbStatus":"UpToDate"}]}"#
+        }
     }
 
     /// An instant inside every default validity window.
@@ -41,6 +77,8 @@ public struct TDXTestPKI: @unchecked Sendable {
     public let pck: Certificate
     public let tcbSigning: Certificate
     public let collateral: TDX.Collateral
+    /// The options this PKI was minted with.
+    public let options: Options
     let pckKey: P256.Signing.PrivateKey
     let chainPEM: String
 
@@ -51,6 +89,7 @@ public struct TDXTestPKI: @unchecked Sendable {
 
     /// Mints a PKI with `options`.
     public init(_ options: Options = Options()) throws {
+        self.options = options
         let rootKey = P256.Signing.PrivateKey()
         let caKey = P256.Signing.PrivateKey()
         pckKey = P256.Signing.PrivateKey()
@@ -72,10 +111,10 @@ public struct TDXTestPKI: @unchecked Sendable {
         chainPEM = try [pck, pckCA, root].map { try $0.serializeAsPEM().pemString }.joined(separator: "\n")
 
         let tcbInfo = """
-        {"id":"TDX","version":3,"issueDate":"\(options.tcbInfoIssue.iso8601)","nextUpdate":"\(options.tcbInfoNext.iso8601)","fmspc":"\(Self.fmspc.hex.uppercased())","pceId":"0000","tcbType":0,"tcbEvaluationDataNumber":17,"tdxModule":{"mrsigner":"\(String(repeating: "0", count: 96))","attributes":"0000000000000000","attributesMask":"FFFFFFFFFFFFFFFF"},"tcbLevels":[{"tcb":{"sgxtcbcomponents":[\(Array(repeating: "{\"svn\":2}", count: 16).joined(separator: ","))],"pcesvn":11,"tdxtcbcomponents":[\(Array(repeating: "{\"svn\":0}", count: 16).joined(separator: ","))]},"tcbDate":"2029-01-01T00:00:00Z","tcbStatus":"\(options.tcbStatus)","advisoryIDs":\(options.tcbStatus == "UpToDate" ? "[]" : "[\"INTEL-SA-00837\"]")}]}
+        {"id":"TDX","version":3,"issueDate":"\(options.tcbInfoIssue.iso8601)","nextUpdate":"\(options.tcbInfoNext.iso8601)","fmspc":"\(Self.fmspc.hex.uppercased())","pceId":"\(options.tcbInfoPCEID)","tcbType":0,"tcbEvaluationDataNumber":17,"tdxModule":{"mrsigner":"\(options.tcbInfoModuleMRSigner.hex)","attributes":"0000000000000000","attributesMask":"FFFFFFFFFFFFFFFF"},\(options.tcbInfoModuleIdentities.isEmpty ? "" : "\"tdxModuleIdentities\":[\(options.tcbInfoModuleIdentities.map(\.json).joined(separator: ","))],")"tcbLevels":[{"tcb":{"sgxtcbcomponents":[\(Array(repeating: "{\"svn\":2}", count: 16).joined(separator: ","))],"pcesvn":11,"tdxtcbcomponents":[\(Array(repeating: "{\"svn\":0}", count: 16).joined(separator: ","))]},"tcbDate":"2029-01-01T00:00:00Z","tcbStatus":"\(options.tcbStatus)","advisoryIDs":\(options.tcbStatus == "UpToDate" ? "[]" : "[\"INTEL-SA-00837\"]")}]}
         """
         let qeIdentity = """
-        {"id":"TD_QE","version":2,"issueDate":"\(options.qeIdentityIssue.iso8601)","nextUpdate":"\(options.qeIdentityNext.iso8601)","tcbEvaluationDataNumber":17,"miscselect":"00000000","miscselectMask":"FFFFFFFF","attributes":"11000000000000000000000000000000","attributesMask":"FBFFFFFFFFFFFFFF0000000000000000","mrsigner":"\(Self.qeMRSigner.hex.uppercased())","isvprodid":2,"tcbLevels":[{"tcb":{"isvsvn":4},"tcbDate":"2029-01-01T00:00:00Z","tcbStatus":"UpToDate"}]}
+        {"id":"TD_QE","version":2,"issueDate":"\(options.qeIdentityIssue.iso8601)","nextUpdate":"\(options.qeIdentityNext.iso8601)","tcbEvaluationDataNumber":17,"miscselect":"00000000","miscselectMask":"FFFFFFFF","attributes":"11000000000000000000000000000000","attributesMask":"FBFFFFFFFFFFFFFF0000000000000000","mrsigner":"\(options.qeIdentityMRSigner.hex.uppercased())","isvprodid":\(options.qeIdentityISVProdID),"tcbLevels":[{"tcb":{"isvsvn":4},"tcbDate":"2029-01-01T00:00:00Z","tcbStatus":"UpToDate"}]}
         """
         func sign(_ s: String) throws -> String { Hex.encode(try tcbKey.signature(for: Array(s.utf8)).rawRepresentation) }
         let tcbChain = CertificateChain([tcbSigning, root])
@@ -98,10 +137,9 @@ public struct TDXTestPKI: @unchecked Sendable {
         let attestationKey = P256.Signing.PrivateKey()
         var header = le16(version) + le16(2) + le32(0x81) + le16(0) + le16(0) + TDX.intelQEVendorID.bytes
         header += [UInt8](repeating: 0, count: 20)
-        var body = [UInt8](repeating: 0, count: 16)          // TEE_TCB_SVN
-        body[0] = 3
+        var body = options.teeTCBSVN.bytes                    // TEE_TCB_SVN
         body += [UInt8](repeating: 0x11, count: 48)           // MRSEAM
-        body += [UInt8](repeating: 0, count: 48)              // MRSIGNERSEAM
+        body += options.mrSignerSeam.bytes                    // MRSIGNERSEAM
         body += [UInt8](repeating: 0, count: 8)               // SEAMATTRIBUTES
         body += [debug ? 0x01 : 0x00, 0, 0, 0x10, 0, 0, 0, 0] // TDATTRIBUTES
         body += [0xe7, 0x02, 0x06, 0, 0, 0, 0, 0]              // XFAM
@@ -129,6 +167,13 @@ public struct TDXTestPKI: @unchecked Sendable {
         let quoteSig = [UInt8](try attestationKey.signature(for: signed).rawRepresentation)
         let sigData = quoteSig + akRaw + le16(6) + le32(UInt32(inner.count)) + inner
         return signed + le32(UInt32(sigData.count)) + sigData
+    }
+
+    /// Signs `message` (ECDSA P-256 over SHA-256, r ‖ s as hex) with the PCK leaf's private key:
+    /// what an attacker who extracted one platform's PCK key could sign. Its certificate chains
+    /// to the root (`[pck, pckCA, root]`) but is no TCB Signing certificate.
+    public func signatureByPCKKey(over message: [UInt8]) throws -> String {
+        Hex.encode(try pckKey.signature(for: message).rawRepresentation)
     }
 
     static func sgxExtension(fmspc: [UInt8], cpuSVN: [UInt8], pceSVN: Int) throws -> Certificate.Extension {

@@ -109,8 +109,10 @@ extension StoreSession {
         return record
     }
 
+    /// Only rows numbered 1 or more are records: a row planted outside the chain's numbering
+    /// (which no chain walk reaches) is never served as one.
     func auditRecord(hash: [UInt8]) async throws(KeyReleaseError) -> AuditRecord? {
-        let rows = try await query("SELECT sequence, previous_hash, hash, body FROM audit WHERE hash = $1", [.bytes(hash)])
+        let rows = try await query("SELECT sequence, previous_hash, hash, body FROM audit WHERE hash = $1 AND sequence >= 1", [.bytes(hash)])
         return try rows.first.map { row throws(KeyReleaseError) in try Self.auditRecord(row) }
     }
 

@@ -120,7 +120,8 @@ struct VerifyQuoteCLITests {
             let v = try #require(j[key] as? Double, "\(key)")
             #expect(v > 0)
         }
-        #expect((j["coldMicros"] as! Double) > (j["warmMicros"] as! Double))
+        // Only that the figures are reported: how they compare (cold slower than warm) is a
+        // performance goal for `make bench` (Benchmarks/run), never for a unit test.
     }
 }
 

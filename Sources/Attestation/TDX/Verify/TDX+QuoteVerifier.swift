@@ -6,10 +6,11 @@ extension TDX {
     /// Verifies a TDX quote against Intel collateral at an instant the caller passes in.
     ///
     /// Checks, each failure with its own ``AttestationError/Code``: the Root CA CRL (signed by the
-    /// pinned root, within its window); TCB Info and QE Identity (their chain to the pinned root,
-    /// signature, issueDate/nextUpdate, type); the PCK chain to the pinned root, with both CRLs;
-    /// the QE report signature by the PCK key; QE report data = SHA-256(attestation key ‖ QE auth
-    /// data) ‖ zeros; the quote signature by the attestation key; the QE against QE Identity;
+    /// pinned root, within its window); TCB Info and QE Identity (their chain: a TCB Signing
+    /// certificate issued by the pinned root; signature, issueDate/nextUpdate, type); the PCK
+    /// chain to the pinned root, with both CRLs; the QE report signature by the PCK key; QE
+    /// report data = SHA-256(attestation key ‖ QE auth data) ‖ zeros; the quote signature by the
+    /// attestation key; the QE against QE Identity;
     /// FMSPC and PCE ID against TCB Info; the TDX module identity. It then matches TCB levels.
     /// Fails closed: anything it cannot check is an error.
     public struct QuoteVerifier: Sendable {
@@ -67,6 +68,7 @@ extension TDX {
             try verify(crl: collateral.rootCACRL, issuer: trustAnchor, issuerDER: anchorDER, now: now, name: "Root CA CRL")
 
             // TCB Info and QE Identity: chain, signature, window, type.
+            try requireTCBSigningShape(collateral.tcbInfoIssuerChain, name: "TCB Info issuer chain")
             try chains.verify(collateral.tcbInfoIssuerChain, at: now, crls: [collateral.rootCACRL], name: "TCB Info issuer chain", cache: cache)
             try verify(document: collateral.tcbInfo, chain: collateral.tcbInfoIssuerChain, code: .tcbInfoSignatureInvalid, name: "TCB Info")
             let tcbInfo = collateral.tcbInfo.body
@@ -76,6 +78,7 @@ extension TDX {
             }
             // Both documents are normally signed through the same TCB Signing chain: the same
             // certificates checked at the same instant against the same CRL give the same result.
+            try requireTCBSigningShape(collateral.qeIdentityIssuerChain, name: "QE Identity issuer chain")
             if collateral.qeIdentityIssuerChain.derEncodings != collateral.tcbInfoIssuerChain.derEncodings {
                 try chains.verify(collateral.qeIdentityIssuerChain, at: now, crls: [collateral.rootCACRL], name: "QE Identity issuer chain", cache: cache)
             }
@@ -185,6 +188,19 @@ extension TDX {
                 guard now <= crl.nextUpdate else { throw AttestationError(.crlExpired, "\(name) nextUpdate \(crl.nextUpdate.iso8601) is before \(now.iso8601)") }
             } else {
                 try crl.verify(issuedBy: issuer, at: now, name: name)
+            }
+        }
+
+        /// Why: a chain to the pinned root proves that Intel issued the leaf, not that Intel
+        /// issued it to sign collateral. A PCK certificate chains to the root too (PCK → PCK CA →
+        /// root) and its key lives in a platform: without this, one platform's extracted PCK key
+        /// could sign TCB Info or QE Identity that vouch for every platform. Intel's TCB Signing
+        /// certificate is issued directly by the root, so a collateral signing chain is exactly
+        /// [TCB Signing, Root CA]; anything longer throws
+        /// ``AttestationError/Code/certificateChainMalformed`` (fails closed).
+        private func requireTCBSigningShape(_ chain: CertificateChain, name: String) throws(AttestationError) {
+            guard chain.certificates.count == 2 else {
+                throw AttestationError(.certificateChainMalformed, "\(name) has \(chain.certificates.count) certificates, expected TCB Signing, Root CA (collateral signers are issued directly by the root)")
             }
         }
 
