@@ -45,6 +45,8 @@ public struct TDXTestPKI: @unchecked Sendable {
         public var teeTCBSVN = try! FixedBytes<16>(hex: "03000000000000000000000000000000")
         /// MRSIGNERSEAM of minted TD reports (default: zero, Intel's).
         public var mrSignerSeam = FixedBytes<48>.zero
+        /// tcbEvaluationDataNumber of TCB Info and QE Identity.
+        public var tcbEvaluationDataNumber = 17
         public init() {}
     }
 
@@ -81,6 +83,12 @@ public struct TDXTestPKI: @unchecked Sendable {
     public let options: Options
     let pckKey: P256.Signing.PrivateKey
     let chainPEM: String
+    let rootKey: P256.Signing.PrivateKey
+    let caKey: P256.Signing.PrivateKey
+    let tcbKey: P256.Signing.PrivateKey
+    /// The dcap-qvl `QuoteCollateralV3` JSON of ``collateral`` (as a collateral file or an
+    /// evidence bundle's `collateral` map carries it).
+    public let collateralJSON: [UInt8]
 
     /// FMSPC certified in the PCK leaf.
     public static let fmspc = try! FixedBytes<6>(hex: "00906ed50000")
@@ -94,6 +102,7 @@ public struct TDXTestPKI: @unchecked Sendable {
         let caKey = P256.Signing.PrivateKey()
         pckKey = P256.Signing.PrivateKey()
         let tcbKey = P256.Signing.PrivateKey()
+        (self.rootKey, self.caKey, self.tcbKey) = (rootKey, caKey, tcbKey)
         let rootName = try DistinguishedName { CommonName("Test SGX Root CA"); OrganizationName("licen-broker tests") }
         let caName = try DistinguishedName { CommonName("Test SGX PCK Platform CA"); OrganizationName("licen-broker tests") }
         let caExt = try Certificate.Extensions { Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil)) }
@@ -110,23 +119,49 @@ public struct TDXTestPKI: @unchecked Sendable {
                                      extensions: try Certificate.Extensions { Critical(BasicConstraints.notCertificateAuthority) }, issuerPrivateKey: .init(rootKey))
         chainPEM = try [pck, pckCA, root].map { try $0.serializeAsPEM().pemString }.joined(separator: "\n")
 
+        (collateral, collateralJSON) = try Self.mintCollateral(options, root: root, tcbSigning: tcbSigning, pckCA: pckCA, rootKey: rootKey, caKey: caKey, tcbKey: tcbKey)
+    }
+
+    /// Collateral minted by this PKI's keys with other `options` (CRL windows and revocation,
+    /// TCB evaluation data number, TCB status…), and its dcap-qvl JSON: an older or newer
+    /// edition of the same platform's collateral.
+    public func collateral(with options: Options) throws -> (collateral: TDX.Collateral, json: [UInt8]) {
+        try Self.mintCollateral(options, root: root, tcbSigning: tcbSigning, pckCA: pckCA, rootKey: rootKey, caKey: caKey, tcbKey: tcbKey)
+    }
+
+    static func mintCollateral(_ options: Options, root: Certificate, tcbSigning: Certificate, pckCA: Certificate, rootKey: P256.Signing.PrivateKey,
+                               caKey: P256.Signing.PrivateKey, tcbKey: P256.Signing.PrivateKey) throws -> (TDX.Collateral, [UInt8]) {
+        let (rootName, caName) = (root.subject, pckCA.subject)
         let tcbInfo = """
-        {"id":"TDX","version":3,"issueDate":"\(options.tcbInfoIssue.iso8601)","nextUpdate":"\(options.tcbInfoNext.iso8601)","fmspc":"\(Self.fmspc.hex.uppercased())","pceId":"\(options.tcbInfoPCEID)","tcbType":0,"tcbEvaluationDataNumber":17,"tdxModule":{"mrsigner":"\(options.tcbInfoModuleMRSigner.hex)","attributes":"0000000000000000","attributesMask":"FFFFFFFFFFFFFFFF"},\(options.tcbInfoModuleIdentities.isEmpty ? "" : "\"tdxModuleIdentities\":[\(options.tcbInfoModuleIdentities.map(\.json).joined(separator: ","))],")"tcbLevels":[{"tcb":{"sgxtcbcomponents":[\(Array(repeating: "{\"svn\":2}", count: 16).joined(separator: ","))],"pcesvn":11,"tdxtcbcomponents":[\(Array(repeating: "{\"svn\":0}", count: 16).joined(separator: ","))]},"tcbDate":"2029-01-01T00:00:00Z","tcbStatus":"\(options.tcbStatus)","advisoryIDs":\(options.tcbStatus == "UpToDate" ? "[]" : "[\"INTEL-SA-00837\"]")}]}
+        {"id":"TDX","version":3,"issueDate":"\(options.tcbInfoIssue.iso8601)","nextUpdate":"\(options.tcbInfoNext.iso8601)","fmspc":"\(Self.fmspc.hex.uppercased())","pceId":"\(options.tcbInfoPCEID)","tcbType":0,"tcbEvaluationDataNumber":\(options.tcbEvaluationDataNumber),"tdxModule":{"mrsigner":"\(options.tcbInfoModuleMRSigner.hex)","attributes":"0000000000000000","attributesMask":"FFFFFFFFFFFFFFFF"},\(options.tcbInfoModuleIdentities.isEmpty ? "" : "\"tdxModuleIdentities\":[\(options.tcbInfoModuleIdentities.map(\.json).joined(separator: ","))],")"tcbLevels":[{"tcb":{"sgxtcbcomponents":[\(Array(repeating: "{\"svn\":2}", count: 16).joined(separator: ","))],"pcesvn":11,"tdxtcbcomponents":[\(Array(repeating: "{\"svn\":0}", count: 16).joined(separator: ","))]},"tcbDate":"2029-01-01T00:00:00Z","tcbStatus":"\(options.tcbStatus)","advisoryIDs":\(options.tcbStatus == "UpToDate" ? "[]" : "[\"INTEL-SA-00837\"]")}]}
         """
         let qeIdentity = """
-        {"id":"TD_QE","version":2,"issueDate":"\(options.qeIdentityIssue.iso8601)","nextUpdate":"\(options.qeIdentityNext.iso8601)","tcbEvaluationDataNumber":17,"miscselect":"00000000","miscselectMask":"FFFFFFFF","attributes":"11000000000000000000000000000000","attributesMask":"FBFFFFFFFFFFFFFF0000000000000000","mrsigner":"\(options.qeIdentityMRSigner.hex.uppercased())","isvprodid":\(options.qeIdentityISVProdID),"tcbLevels":[{"tcb":{"isvsvn":4},"tcbDate":"2029-01-01T00:00:00Z","tcbStatus":"UpToDate"}]}
+        {"id":"TD_QE","version":2,"issueDate":"\(options.qeIdentityIssue.iso8601)","nextUpdate":"\(options.qeIdentityNext.iso8601)","tcbEvaluationDataNumber":\(options.tcbEvaluationDataNumber),"miscselect":"00000000","miscselectMask":"FFFFFFFF","attributes":"11000000000000000000000000000000","attributesMask":"FBFFFFFFFFFFFFFF0000000000000000","mrsigner":"\(options.qeIdentityMRSigner.hex.uppercased())","isvprodid":\(options.qeIdentityISVProdID),"tcbLevels":[{"tcb":{"isvsvn":4},"tcbDate":"2029-01-01T00:00:00Z","tcbStatus":"UpToDate"}]}
         """
         func sign(_ s: String) throws -> String { Hex.encode(try tcbKey.signature(for: Array(s.utf8)).rawRepresentation) }
         let tcbChain = CertificateChain([tcbSigning, root])
-        collateral = TDX.Collateral(
-            tcbInfo: try TDX.SignedDocument(signedBytes: Array(tcbInfo.utf8), signatureHex: try sign(tcbInfo), name: "tcbInfo"),
+        let (tcbSignature, qeSignature) = (try sign(tcbInfo), try sign(qeIdentity))
+        let pckCRL = try Self.crl(issuer: caName, key: caKey, this: options.pckCRLThis, next: options.pckCRLNext,
+                                  revoked: options.revokePCK ? [[0x42, 0x42, 0x42], [0x01, 0x02]] : [[0x01, 0x02]])
+        let rootCRL = try Self.crl(issuer: rootName, key: rootKey, this: options.rootCRLThis, next: options.rootCRLNext, revoked: [])
+        let collateral = TDX.Collateral(
+            tcbInfo: try TDX.SignedDocument(signedBytes: Array(tcbInfo.utf8), signatureHex: tcbSignature, name: "tcbInfo"),
             tcbInfoIssuerChain: tcbChain,
-            qeIdentity: try TDX.SignedDocument(signedBytes: Array(qeIdentity.utf8), signatureHex: try sign(qeIdentity), name: "qeIdentity"),
+            qeIdentity: try TDX.SignedDocument(signedBytes: Array(qeIdentity.utf8), signatureHex: qeSignature, name: "qeIdentity"),
             qeIdentityIssuerChain: tcbChain,
-            pckCRL: try CertificateRevocationList(derEncoded: Self.crl(issuer: caName, key: caKey, this: options.pckCRLThis, next: options.pckCRLNext,
-                                                                       revoked: options.revokePCK ? [[0x42, 0x42, 0x42], [0x01, 0x02]] : [[0x01, 0x02]])),
-            rootCACRL: try CertificateRevocationList(derEncoded: Self.crl(issuer: rootName, key: rootKey, this: options.rootCRLThis, next: options.rootCRLNext, revoked: []))
+            pckCRL: try CertificateRevocationList(derEncoded: pckCRL),
+            rootCACRL: try CertificateRevocationList(derEncoded: rootCRL)
         )
+        let chainPEM = try [tcbSigning, root].map { try $0.serializeAsPEM().pemString }.joined(separator: "\n")
+        let pckChainPEM = try [pckCA, root].map { try $0.serializeAsPEM().pemString }.joined(separator: "\n")
+        let fields: [String: String] = [
+            "tcb_info": tcbInfo, "tcb_info_signature": tcbSignature, "tcb_info_issuer_chain": chainPEM,
+            "qe_identity": qeIdentity, "qe_identity_signature": qeSignature, "qe_identity_issuer_chain": chainPEM,
+            "pck_crl_issuer_chain": pckChainPEM, "pck_crl": Hex.encode(pckCRL), "root_ca_crl": Hex.encode(rootCRL),
+        ]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (collateral, Array(try encoder.encode(fields)))
     }
 
     /// Mints a TDX quote (v4 with a TD 1.0 body, or v5 with a TD 1.5 body) whose TD report

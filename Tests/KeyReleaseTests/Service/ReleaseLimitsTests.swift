@@ -297,6 +297,58 @@ struct ReleaseLimitsTests {
         }
     }
 
+    @Test("TDX collateral downgrade: the service judges with its own collateral unless the bundle's is at least as new; a policy can require a minimum TCB evaluation data number")
+    func collateralDowngrade() async throws {
+        try await ReleaseWorld.using(store: .sqlite) { w in
+            let d = try await w.dataset()
+            let pki = try TDXTestPKI()  // its own collateral: PCK CRL of 2030-01-01, PCK not revoked, evaluation 17
+            var revoked = pki.options
+            revoked.revokePCK = true
+            revoked.pckCRLThis = instant("2030-01-10T00:00:00Z")
+            let newer = try pki.collateral(with: revoked)
+            var recovered = pki.options
+            recovered.tcbEvaluationDataNumber = 18
+            recovered.tcbStatus = "OutOfDate"
+            recovered.pckCRLThis = instant("2030-01-10T00:00:00Z")
+            let afterRecovery = try pki.collateral(with: recovered)
+            let clock = TestClock(base: TDXTestPKI.validInstant)
+            func serve(own: TDX.Collateral, minimumEvaluation: Int? = nil) async throws -> String {
+                var settings = ReleaseService.Settings()
+                settings.clock = { clock.now }
+                settings.challengeRate = nil
+                var policy = try Policy(yaml: TDXTestPKI.policyYAML(name: "tdx"))
+                policy.platforms[.tdx]?.minimumTCBEvaluationDataNumber = minimumEvaluation
+                let v = QuoteVerification(collateralSource: FixedCollateralSource(collateral: own), verifier: TDX.QuoteVerifier(trustAnchor: pki.root))
+                return try await w.serve(try ReleaseService(store: w.store, registry: ChainJobRegistry(rpc: w.chain.info.rpcUrl, contract: try Address(w.chain.info.dataPolicy)),
+                                                            policies: [try LoadedPolicy(text: policy.yaml, source: "tdx.yaml")], verification: v,
+                                                            escrowKey: w.escrowKey, settings: settings))
+            }
+            func request(_ base: String, bundled: [UInt8]?) async throws -> (ReleaseRequest, NodeKeys) {
+                let node = NodeKeys()
+                let nonce = try await w.challenge(base)
+                let binding = ReleaseBinding(nonce: nonce, jobID: d.jobID, hpkePublicKey: node.hpkePublic, signerPublicKey: node.signerPublic)
+                let bundle = EvidenceBundle(platform: .tdx, report: Data(try pki.quote(reportData: binding.reportData)),
+                                            collateral: bundled.map { ["collateral.json": Data($0)] })
+                return (try await w.request(d, nonce: nonce, node: node, evidence: bundle, ticketExpiry: UInt64(TDXTestPKI.validInstant.timeIntervalSince1970) + 600), node)
+            }
+            // The service knows the PCK is revoked; the client brings the older CRL that does not say so.
+            let revoking = try await serve(own: newer.collateral)
+            try await ReleaseServiceTests.expectRefusal(w, try await request(revoking, bundled: pki.collateralJSON).0, code: "evidence_invalid", status: 403, base: revoking)
+            try await ReleaseServiceTests.expectRefusal(w, try await request(revoking, bundled: nil).0, code: "evidence_invalid", status: 403, base: revoking)
+            // A service with the older collateral releases; a bundle that is newer in every piece is
+            // used instead (here it rates the platform OutOfDate, which the policy refuses).
+            let older = try await serve(own: pki.collateral)
+            let (ok, node) = try await request(older, bundled: nil)
+            let (status, json) = try await w.post("/v1/release", ok, base: older)
+            #expect(status == 200, "\(json)")
+            #expect(try w.open(json, d, node: node) == d.plaintext)
+            try await ReleaseServiceTests.expectRefusal(w, try await request(older, bundled: afterRecovery.json).0, code: "tcb_not_accepted", status: 403, base: older)
+            // A policy that requires collateral from after the recovery refuses judgements with evaluation 17.
+            let strict = try await serve(own: pki.collateral, minimumEvaluation: 18)
+            try await ReleaseServiceTests.expectRefusal(w, try await request(strict, bundled: nil).0, code: "tcb_not_accepted", status: 403, base: strict)
+        }
+    }
+
     @Test("credentials in the chain RPC URL never reach a log line or a response")
     func rpcCredentialsRedacted() async throws {
         #expect(JSONRPCClient.redacted("https://user:s3cret@rpc.example:8545/v3/APIKEY123?token=T0K") == "https://rpc.example:8545/…")
