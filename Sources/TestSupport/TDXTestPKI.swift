@@ -211,6 +211,11 @@ public struct TDXTestPKI: @unchecked Sendable {
         Hex.encode(try pckKey.signature(for: message).rawRepresentation)
     }
 
+    /// A signature by the PCK CA's key (a CA key, issued by the root, but not to sign collateral).
+    public func signatureByPCKCAKey(over message: [UInt8]) throws -> String {
+        Hex.encode(try caKey.signature(for: message).rawRepresentation)
+    }
+
     static func sgxExtension(fmspc: [UInt8], cpuSVN: [UInt8], pceSVN: Int) throws -> Certificate.Extension {
         let base: [UInt] = [1, 2, 840, 113741, 1, 13, 1]
         var s = DER.Serializer()

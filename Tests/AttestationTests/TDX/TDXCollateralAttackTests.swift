@@ -319,6 +319,15 @@ struct TDXCollateralAttackTests {
             forged.qeIdentityIssuerChain = pckChain
         }
         #expect(Outcome { _ = try verifier.verify(quoteBytes: quote, collateral: forged, now: TDXTestPKI.validInstant) } == .refused(.certificateChainMalformed))
+
+        // The PCK CA's chain has the right length (CA, root), but its leaf is a CA: not a signer.
+        var byCA = pki.collateral
+        let caChain = CertificateChain([pki.pckCA, pki.root])
+        let body = String(decoding: pki.collateral.tcbInfo.signedBytes, as: UTF8.self)
+            .replacingOccurrences(of: #""tcbStatus":"OutOfDate","advisoryIDs":["INTEL-SA-00837"]"#, with: #""tcbStatus":"UpToDate","advisoryIDs":[]"#)
+        byCA.tcbInfo = try TDX.SignedDocument(signedBytes: Array(body.utf8), signatureHex: pki.signatureByPCKCAKey(over: Array(body.utf8)), name: "tcbInfo")
+        byCA.tcbInfoIssuerChain = caChain
+        #expect(Outcome { _ = try verifier.verify(quoteBytes: quote, collateral: byCA, now: TDXTestPKI.validInstant) } == .refused(.certificateChainMalformed))
     }
 
     // MARK: - 3. Tamper walk over the PCK chain inside the quote

@@ -198,9 +198,13 @@ extension TDX {
         /// certificate is issued directly by the root, so a collateral signing chain is exactly
         /// [TCB Signing, Root CA]; anything longer throws
         /// ``AttestationError/Code/certificateChainMalformed`` (fails closed).
+        /// The leaf must not be a CA either: the PCK CA is also issued directly by the root.
         private func requireTCBSigningShape(_ chain: CertificateChain, name: String) throws(AttestationError) {
             guard chain.certificates.count == 2 else {
                 throw AttestationError(.certificateChainMalformed, "\(name) has \(chain.certificates.count) certificates, expected TCB Signing, Root CA (collateral signers are issued directly by the root)")
+            }
+            if case .isCertificateAuthority = (try? chain.leaf.extensions.basicConstraints) ?? .notCertificateAuthority {
+                throw AttestationError(.certificateChainMalformed, "\(name): the signer \(chain.leaf.subject) is a CA, not a TCB Signing certificate")
             }
         }
 
