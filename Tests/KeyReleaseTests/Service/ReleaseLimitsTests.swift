@@ -269,19 +269,10 @@ struct ReleaseLimitsTests {
             let pki = try TDXTestPKI()
             let pcs = try LoopbackHTTPServer { _ in .init(status: 503, body: Array("maintenance".utf8)) }
             defer { pcs.shutdown() }
-            let clock = TestClock(base: TDXTestPKI.validInstant)
-            func service(_ source: any TDX.CollateralSource) throws -> ReleaseService {
-                var settings = ReleaseService.Settings()
-                settings.clock = { clock.now }
-                settings.challengeRate = nil
-                var v = QuoteVerification(verifier: TDX.QuoteVerifier(trustAnchor: pki.root))
-                v.collateralSource = source
-                return try ReleaseService(store: w.store, registry: ChainJobRegistry(rpc: w.chain.info.rpcUrl, contract: try Address(w.chain.info.dataPolicy)),
-                                          policies: [try LoadedPolicy(text: TDXTestPKI.policyYAML(name: "tdx"), source: "tdx.yaml")], verification: v,
-                                          escrowKey: w.escrowKey, settings: settings)
-            }
-            let down = try await w.serve(try service(IntelPCSCollateralSource(pcsURL: pcs.baseURL, rootCRLURL: pcs.baseURL + "/crl", cacheDirectory: nil)))
-            let up = try await w.serve(try service(pki.collateralSource))
+            let yaml = TDXTestPKI.policyYAML(name: "tdx")
+            let down = try await w.serve(try w.tdxService(pki, source: IntelPCSCollateralSource(pcsURL: pcs.baseURL, rootCRLURL: pcs.baseURL + "/crl", cacheDirectory: nil),
+                                                          policyYAML: yaml))
+            let up = try await w.serve(try w.tdxService(pki, source: pki.collateralSource, policyYAML: yaml))
             let node = NodeKeys()
             let nonce = try await w.challenge(down)
             let binding = ReleaseBinding(nonce: nonce, jobID: d.jobID, hpkePublicKey: node.hpkePublic, signerPublicKey: node.signerPublic)
@@ -311,17 +302,10 @@ struct ReleaseLimitsTests {
             recovered.tcbStatus = "OutOfDate"
             recovered.pckCRLThis = instant("2030-01-10T00:00:00Z")
             let afterRecovery = try pki.collateral(with: recovered)
-            let clock = TestClock(base: TDXTestPKI.validInstant)
             func serve(own: TDX.Collateral, minimumEvaluation: Int? = nil) async throws -> String {
-                var settings = ReleaseService.Settings()
-                settings.clock = { clock.now }
-                settings.challengeRate = nil
                 var policy = try Policy(yaml: TDXTestPKI.policyYAML(name: "tdx"))
                 policy.platforms[.tdx]?.minimumTCBEvaluationDataNumber = minimumEvaluation
-                let v = QuoteVerification(collateralSource: FixedCollateralSource(collateral: own), verifier: TDX.QuoteVerifier(trustAnchor: pki.root))
-                return try await w.serve(try ReleaseService(store: w.store, registry: ChainJobRegistry(rpc: w.chain.info.rpcUrl, contract: try Address(w.chain.info.dataPolicy)),
-                                                            policies: [try LoadedPolicy(text: policy.yaml, source: "tdx.yaml")], verification: v,
-                                                            escrowKey: w.escrowKey, settings: settings))
+                return try await w.serve(try w.tdxService(pki, source: FixedCollateralSource(collateral: own), policyYAML: policy.yaml))
             }
             func request(_ base: String, bundled: [UInt8]?) async throws -> (ReleaseRequest, NodeKeys) {
                 let node = NodeKeys()

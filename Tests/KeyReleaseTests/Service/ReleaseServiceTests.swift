@@ -228,14 +228,7 @@ struct ReleaseServiceTests {
         do {
             let d = try await w.dataset()
             let pki = try TDXTestPKI()
-            let clock = TestClock(base: TDXTestPKI.validInstant)
-            var settings = ReleaseService.Settings()
-            settings.clock = { clock.now }
-            let yaml = TDXTestPKI.policyYAML(name: "tdx-no-debug")
-            let verification = QuoteVerification(collateralSource: pki.collateralSource, verifier: TDX.QuoteVerifier(trustAnchor: pki.root))
-            let service = try ReleaseService(store: w.store, registry: ChainJobRegistry(rpc: w.chain.info.rpcUrl, contract: try Address(w.chain.info.dataPolicy)),
-                                             policies: [try LoadedPolicy(text: yaml, source: "tdx.yaml")], verification: verification, escrowKey: w.escrowKey, settings: settings)
-            let url = try await w.serve(service)
+            let url = try await w.serve(try w.tdxService(pki, source: pki.collateralSource, policyYAML: TDXTestPKI.policyYAML(name: "tdx-no-debug")))
             let expiry = UInt64(TDXTestPKI.validInstant.timeIntervalSince1970) + 600
             for debug in [true, false] {
                 let node = NodeKeys()

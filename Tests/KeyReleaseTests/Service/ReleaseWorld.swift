@@ -146,6 +146,18 @@ final class ReleaseWorld: @unchecked Sendable {
         try await serve(service)
     }
 
+    /// Another service on this world's store and chain for TDX evidence minted by `pki`: its
+    /// clock at `TDXTestPKI.validInstant`, collateral from `source`, judged by `policyYAML`.
+    func tdxService(_ pki: TDXTestPKI, source: any TDX.CollateralSource, policyYAML: String) throws -> ReleaseService {
+        let clock = TestClock(base: TDXTestPKI.validInstant)
+        var settings = ReleaseService.Settings()
+        settings.clock = { clock.now }
+        settings.challengeRate = nil
+        let v = QuoteVerification(collateralSource: source, verifier: TDX.QuoteVerifier(trustAnchor: pki.root))
+        return try ReleaseService(store: store, registry: ChainJobRegistry(rpc: chain.info.rpcUrl, contract: try Address(chain.info.dataPolicy)),
+                                  policies: [try LoadedPolicy(text: policyYAML, source: "tdx.yaml")], verification: v, escrowKey: escrowKey, settings: settings)
+    }
+
     /// Runs `body` in a fresh world and shuts the world down whether `body` returns or throws.
     static func using(store kind: StoreBackend, nonceTTL: TimeInterval = 120, _ body: (ReleaseWorld) async throws -> Void) async throws {
         let w = try await ReleaseWorld(store: kind, nonceTTL: nonceTTL)
