@@ -52,8 +52,16 @@ extension ZeroG {
 
     /// Computes the 0G file root of a file on disk, streaming: memory stays at a few segments
     /// whatever the size, and segment roots are hashed on all cores. Throws
-    /// ``ZeroGError/Code/emptyFile`` for an empty file, ``ZeroGError/Code/io`` if it cannot be read.
+    /// ``ZeroGError/Code/emptyFile`` for an empty file, ``ZeroGError/Code/io`` if it cannot be
+    /// read or is not a regular file (a directory, a device, a pipe).
     public static func merkle(ofFileAt path: String) throws(ZeroGError) -> FileMerkle {
+        // Why: the size comes from seeking to the end, which for a directory is meaningless
+        // (Int64.max on some file systems, an arithmetic overflow below); a pipe would block.
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw ZeroGError(.io, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw ZeroGError(.io, "\(path) is \(info.st_mode & S_IFMT == S_IFDIR ? "a directory" : "not a regular file")")
+        }
         guard let handle = FileHandle(forReadingAtPath: path) else { throw ZeroGError(.io, "cannot open \(path)") }
         defer { try? handle.close() }
         let size: Int
@@ -73,6 +81,9 @@ extension ZeroG {
         }
     }
 
+    /// The largest file size (bytes) a root is computed for: 2^50 (1 PiB).
+    public static let maxFileSize = 1 << 50
+
     /// Segments hashed per batch (per core pair); bounds memory at `batch × 256 KiB`.
     static let batchSegments = 8
 
@@ -80,6 +91,8 @@ extension ZeroG {
     /// the bytes it wrote (0 only at the end).
     static func merkle(size: Int, read: (UnsafeMutableRawBufferPointer) throws(ZeroGError) -> Int) throws(ZeroGError) -> FileMerkle {
         guard size > 0 else { throw ZeroGError(.emptyFile, "0G Storage takes no empty file") }
+        // Chunk and padding arithmetic stays far from overflow below this size.
+        guard size <= maxFileSize else { throw ZeroGError(.io, "a file of \(size) bytes is larger than \(maxFileSize) bytes") }
         let numChunks = (size + chunkSize - 1) / chunkSize
         let padded = paddedChunks(numChunks)
         let numSegments = (padded + segmentChunks - 1) / segmentChunks

@@ -16,7 +16,7 @@ struct Bench: AsyncParsableCommand {
 }
 
 /// `keyrelease bench verify`: time TDX verification cold and warm against one raw P-256 verify.
-struct BenchVerify: AsyncParsableCommand {
+struct BenchVerify: AsyncParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Time evidence verification against a raw signature verify measured in the same run.",
@@ -32,7 +32,8 @@ struct BenchVerify: AsyncParsableCommand {
         TPM (--platform tpm, a bundle or separate files): coldMicros (parse and verify the quote,
         PCR digest and nonce, replay --event-log if given), verifyMicros (the same with the parsed
         AK reused) and akVerifyMicros (one raw AK verify).
-        Each is the median over --iterations runs.
+        Each is the median over --iterations runs. The evidence must verify: invalid evidence
+        exits 2, missing collateral or a usage error 3.
         """
     )
 
@@ -46,28 +47,41 @@ struct BenchVerify: AsyncParsableCommand {
 
     func run() async throws {
         guard iterations > 0 else { throw ValidationError("--iterations must be positive") }
+        let options = evidence.options
         let input = try evidence.readEvidence()
-        let now = try evidence.options.instant()
+        // Evidence of no recognisable platform takes the TDX path, which reports why it does not parse.
+        let platform = options.evidencePlatform(input) ?? .tdx
+        try options.checkFlags(for: platform)
+        let now = try options.instant()
+        // A bundle's report and collateral stand in for separate files.
+        let bundle = EvidenceBundle.looksLikeBundle(input) ? try EvidenceBundle(json: Data(input)) : nil
+        let bundled = (bundle?.collateral ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, [UInt8]($0.value)) }
+        /// The quote or report: the bundle's, else the file itself.
+        func reportBytes() throws -> [UInt8] {
+            guard let bundle else { return try EvidenceEncoding.decode(input) }
+            guard let r = bundle.report else { throw AttestationError(.malformed, "the \(bundle.platform.rawValue) evidence bundle has no report") }
+            return try EvidenceEncoding.decode([UInt8](r))
+        }
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        switch evidence.options.platform {
+        switch platform {
         case .snp:
-            let files = try evidence.options.certificates.map { [UInt8](try VerificationOptions.read($0)) }
-            guard !files.isEmpty else { throw ValidationError("bench verify --platform snp needs --cert (VCEK or VLEK, ASK/ARK)") }
-            let r = try Benchmarks.snpVerify(report: EvidenceEncoding.decode(input), certificateFiles: files, now: now, iterations: iterations)
+            let files = try options.certificates.map { [UInt8](try VerificationOptions.read($0, "--cert")) } + bundled.map(\.1)
+            guard !files.isEmpty else { throw CLIFailure.usage("bench verify --platform snp needs --cert (VCEK or VLEK, ASK/ARK)") }
+            let r = try Benchmarks.snpVerify(report: reportBytes(), certificateFiles: files, now: now, iterations: iterations)
             print(json ? String(decoding: try e.encode(r), as: UTF8.self)
                        : String(format: "cold %.1f µs, warm %.1f µs, raw P-384 verify %.1f µs; warm/p384 %.2f×", r.coldMicros, r.warmMicros, r.p384VerifyMicros, r.warmOverP384))
         case .tpm:
-            let bundle = try EvidenceBundle(json: Data(input))
-            guard let tpm = bundle.tpm else { throw ValidationError("the evidence has no TPM quote") }
-            let log = try evidence.options.eventLog.map { [UInt8](try VerificationOptions.read($0)) } ?? bundle.eventLog.map { [UInt8]($0) }
+            let bundle = try bundle ?? EvidenceBundle(json: Data(input))
+            guard let tpm = bundle.tpm else { throw CLIFailure.invalidEvidence(AttestationError.Code.malformed.rawValue, "the evidence has no TPM quote") }
+            let log = try options.eventLog.map { [UInt8](try VerificationOptions.read($0, "--event-log")) } ?? bundle.eventLog.map { [UInt8]($0) }
             let r = try Benchmarks.tpmVerify(evidence: tpm, eventLog: log, iterations: iterations)
             print(json ? String(decoding: try e.encode(r), as: UTF8.self)
                        : String(format: "cold %.1f µs, warm %.1f µs, raw AK verify %.1f µs; warm/AK %.2f×", r.coldMicros, r.verifyMicros, r.akVerifyMicros, r.verifyOverAKVerify))
-        case .auto, .tdx:
-            let files = try evidence.options.collateral.flatMap { try Self.collateralFiles($0) }
-            guard !files.isEmpty else { throw ValidationError("bench verify needs --collateral") }
-            let result = try Benchmarks.tdxVerify(quote: EvidenceEncoding.decode(input), collateralFiles: files, now: now, iterations: iterations)
+        case .tdx:
+            let files = try options.collateral.flatMap { try Self.collateralFiles($0) } + bundled
+            guard !files.isEmpty else { throw CLIFailure.usage("bench verify needs --collateral") }
+            let result = try Benchmarks.tdxVerify(quote: reportBytes(), collateralFiles: files, now: now, iterations: iterations)
             if json {
                 print(String(decoding: try e.encode(result), as: UTF8.self))
             } else {
@@ -78,8 +92,9 @@ struct BenchVerify: AsyncParsableCommand {
     }
 
     static func collateralFiles(_ path: String) throws -> [(String, [UInt8])] {
+        try InputFile.checkExists(path, "--collateral")
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ValidationError("no such collateral path \(path)") }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw CLIFailure.io("cannot read --collateral \(path)") }
         let paths = isDir.boolValue
             ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { (path as NSString).appendingPathComponent($0) }
             : [path]
@@ -102,7 +117,7 @@ struct BenchDataset: ParsableCommand {
     var iterations = 3
 
     func run() throws {
-        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+        let data = try InputFile.read(file, "file")
         let mib = Double(data.count) / 1_048_576
         var rootTimes = [Double](), gcmTimes = [Double]()
         let key = SymmetricKey(size: .bits256)

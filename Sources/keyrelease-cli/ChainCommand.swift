@@ -11,7 +11,7 @@ struct ChainCommand: AsyncParsableCommand {
     )
 
     /// `keyrelease chain job JOBID`.
-    struct Job: AsyncParsableCommand {
+    struct Job: AsyncParsableCommand, JSONOutputCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print a job as the contract holds it (state by name).",
             discussion: "Exit codes: 0 printed (a job that does not exist prints state None); 3 bad arguments or the RPC is unreachable."
@@ -36,8 +36,7 @@ struct ChainCommand: AsyncParsableCommand {
             let dp = DataPolicy(address: address, client: EthClient(url: rpc, retries: 1))
             let job: DataPolicy.Job
             do { job = try await dp.job(id) } catch {
-                FileHandle.standardError.write(Data("\(error)\n".utf8))
-                throw ExitCode(3)
+                throw CLIFailure(status: 3, code: error.code.rawValue, message: error.message)
             }
             let fields: [(String, Any)] = [
                 ("jobId", ChainHex.prefixed(id)), ("state", job.state.description), ("datasetRoot", ChainHex.prefixed(job.datasetRoot)),

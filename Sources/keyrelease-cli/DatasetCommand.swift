@@ -14,7 +14,7 @@ struct DatasetCommand: AsyncParsableCommand {
     )
 
     /// `keyrelease dataset root FILE`.
-    struct Root: ParsableCommand {
+    struct Root: ParsableCommand, JSONOutputCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the 0G Storage root (Flow dataMerkleRoot) of a file.",
             discussion: """
@@ -32,11 +32,8 @@ struct DatasetCommand: AsyncParsableCommand {
         var json = false
 
         func run() throws {
-            let m: ZeroG.FileMerkle
-            do { m = try ZeroG.merkle(ofFileAt: file) } catch {
-                FileHandle.standardError.write(Data("\(file): \(error)\n".utf8))
-                throw ExitCode(3)
-            }
+            try InputFile.check(file, "file")
+            let m = try ZeroG.merkle(ofFileAt: file)
             guard json else { print(m.root); return }
             let out: [String: Any] = [
                 "root": m.root.description, "size": m.size, "numChunks": m.numChunks, "paddedChunks": m.paddedChunks, "numSegments": m.numSegmentsPadded,
@@ -61,15 +58,20 @@ struct DatasetCommand: AsyncParsableCommand {
             (datapolicy.md: ephemeral key ‖ IV ‖ tag ‖ ciphertext) and never printed or written
             anywhere else. For stream files the envelope's IV field is unused (zero).
             Prints {format, root, size, envelope}; the root is of the encrypted file, as uploaded.
-            Exit codes: 0 done; 3 unreadable input, bad key or unwritable output.
+            --out is never --in (compared after resolving links), and an existing file is replaced
+            only with --force; it is written to a temporary file and renamed into place.
+            Exit codes: 0 done; 3 unreadable input, bad key, refused or unwritable output.
             """
         )
 
         @Option(name: .customLong("in"), help: "The plaintext dataset.")
         var input: String
 
-        @Option(name: .customLong("out"), help: "Where to write the encrypted dataset.")
+        @Option(name: .customLong("out"), help: "Where to write the encrypted dataset (never --in; an existing file only with --force).")
         var output: String
+
+        @Flag(help: "Let --out replace an existing file (never --in itself).")
+        var force = false
 
         @Option(name: .customLong("seal-to"), help: ArgumentHelp("The recipient's secp256k1 public key (the key-release service's escrow key), hex, compressed or uncompressed.", valueName: "PUBKEY"))
         var sealTo: String
@@ -78,35 +80,37 @@ struct DatasetCommand: AsyncParsableCommand {
         var format: Format = .licen
 
         func run() throws {
+            try InputFile.check(input, "--in")
+            let out = try OutputFile(output, flag: "--out", force: force, inputs: [input])
             let recipient: Secp256k1.PublicKey
-            do { recipient = try Secp256k1.PublicKey(bytes: try ChainHex.decode(sealTo)) } catch { throw ValidationError("--seal-to is not a secp256k1 public key") }
+            do { recipient = try Secp256k1.PublicKey(bytes: try ChainHex.decode(sealTo)) } catch { throw CLIFailure.usage("--seal-to is not a secp256k1 public key") }
             let key = SymmetricKey(size: .bits256)
-            var iv = [UInt8](repeating: 0, count: 12)
-            do {
-                switch format {
-                case .licen:
-                    guard let plain = FileManager.default.contents(atPath: input) else { throw ValidationError("cannot read \(input)") }
-                    iv = (0..<12).map { _ in UInt8.random(in: 0...255) }
-                    try Data(LICENFile.seal(plain, key: key, iv: iv)).write(to: URL(fileURLWithPath: output))
-                case .stream:
-                    try StreamCipher.seal(input: input, output: output, key: key)
+            let format = self.format
+            // Everything, the envelope included, is done before the file is renamed into place.
+            let (m, envelope) = try out.write { (temporary: String) throws(CLIFailure) -> (ZeroG.FileMerkle, KeyEnvelope) in
+                do {
+                    var iv = [UInt8](repeating: 0, count: 12)
+                    switch format {
+                    case .licen:
+                        let plain = try InputFile.read(input, "--in")
+                        iv = (0..<12).map { _ in UInt8.random(in: 0...255) }
+                        try Data(LICENFile.seal(plain, key: key, iv: iv)).write(to: URL(fileURLWithPath: temporary))
+                    case .stream:
+                        try StreamCipher.seal(input: input, output: temporary, key: key)
+                    }
+                    return (try ZeroG.merkle(ofFileAt: temporary), try KeyEnvelope.seal(datasetKey: key, datasetIV: iv, to: recipient))
+                } catch let f as CLIFailure {
+                    throw f
+                } catch let e as DatasetCryptoError {
+                    throw CLIFailure(status: 3, code: e.code.rawValue, message: e.message)
+                } catch let e as ZeroGError {
+                    throw CLIFailure(status: 3, code: e.code.rawValue, message: e.message)
+                } catch {
+                    throw CLIFailure.io("cannot write \(output): \(CLIFailure.describe(error))")
                 }
-                let envelope = try KeyEnvelope.seal(datasetKey: key, datasetIV: iv, to: recipient)
-                let m = try ZeroG.merkle(ofFileAt: output)
-                let out: [String: Any] = ["format": format.rawValue, "root": m.root.description, "size": m.size, "envelope": envelope.hex]
-                print(String(decoding: try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
-            } catch let e as DatasetCryptoError {
-                FileHandle.standardError.write(Data("\(e)\n".utf8))
-                throw ExitCode(3)
-            } catch let e as ZeroGError {
-                FileHandle.standardError.write(Data("\(e)\n".utf8))
-                throw ExitCode(3)
-            } catch let e as ValidationError {
-                throw e
-            } catch {
-                FileHandle.standardError.write(Data("cannot write \(output): \(error.localizedDescription)\n".utf8))
-                throw ExitCode(3)
             }
+            let result: [String: Any] = ["format": format.rawValue, "root": m.root.description, "size": m.size, "envelope": envelope.hex]
+            print(JSONText.object(result))
         }
     }
 }

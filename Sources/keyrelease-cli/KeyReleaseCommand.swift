@@ -7,37 +7,84 @@ import X509
 /// `keyrelease`: the key-release service and its operator tools.
 @main
 struct KeyReleaseCommand: AsyncParsableCommand {
+    /// The package version `keyrelease --version` prints; defined here only.
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "keyrelease",
         abstract: "Attestation-gated key release: verify TEE evidence, and serve dataset keys to it.",
         discussion: """
-        Exit codes (every subcommand): 0 accepted / success; 1 evidence authentic but rejected
-        (TCB status, debug, no TCB level, policy); 2 evidence invalid (format, signature, chain,
-        revoked, expired collateral); 3 usage, I/O or missing collateral.
+        Exit codes (every subcommand): 0 accepted / success; 1 evidence authentic but rejected \
+        (TCB status, debug, no TCB level, policy); 2 evidence invalid (format, signature, chain, \
+        revoked, expired collateral); 3 usage, I/O or missing collateral. Errors are one line on \
+        stderr; with --json, standard output is one JSON object even then.
         """,
+        version: version,
         subcommands: [VerifyQuote.self, Serve.self, PolicyCommand.self, EvidenceCommand.self, EscrowCommand.self, AuditCommand.self, DatasetCommand.self, ChainCommand.self, Bench.self]
     )
 
-    /// Runs the command with the documented exit codes: argument errors exit 3, not 64.
+    /// Runs the command with the documented exit codes: argument errors exit 3, not 64; a
+    /// failure a subcommand throws is one line on stderr (and, with `--json`, one JSON object on
+    /// stdout) with its own exit status (``CLIFailure``).
     static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let path = CommandPath(arguments)
+        var command: any ParsableCommand
         do {
-            var command = try parseAsRoot()
-            if var async = command as? AsyncParsableCommand {
+            command = try parseAsRoot(arguments)
+        } catch {
+            if exitCode(for: error) == .success { // --help, --version
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            if arguments.contains("--json"), let json = path.type as? any JSONOutputCommand.Type {
+                print(json.jsonObject(for: .usage(message(for: error))))
+            }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(3)
+        }
+        do {
+            if var async = command as? any AsyncParsableCommand {
                 try await async.run()
             } else {
                 try command.run()
             }
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
+        } catch where exitCode(for: error) == .success { // `keyrelease` alone: its help
+            print(fullMessage(for: error))
+            Foundation.exit(0)
         } catch {
-            let code = exitCode(for: error)
-            if code == .success {
-                print(fullMessage(for: error))
-                Foundation.exit(0)
+            let failure = CLIFailure(error)
+            if let json = command as? any JSONOutputCommand, json.json {
+                print(type(of: json).jsonObject(for: failure))
             }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-            Foundation.exit(3)
+            // A library's own code is kept (`emptyFile`, `store_unavailable`); `usage` and `io` go without saying.
+            let code = ["usage", "io"].contains(failure.code) ? "" : "\(failure.code): "
+            FileHandle.standardError.write(Data("\(path.name): \(code)\(failure.oneLineMessage)\n".utf8))
+            Foundation.exit(failure.status)
         }
+    }
+}
+
+/// The subcommand the leading arguments name (`bench verify …` → ``BenchVerify``), found
+/// without parsing, so that a usage error can still be reported in that command's shape.
+struct CommandPath {
+    /// The deepest subcommand named.
+    let type: any ParsableCommand.Type
+    /// Its name for messages: `keyrelease bench verify`.
+    let name: String
+
+    init(_ arguments: [String]) {
+        var type: any ParsableCommand.Type = KeyReleaseCommand.self
+        var names = ["keyrelease"]
+        for argument in arguments {
+            guard let next = type.configuration.subcommands.first(where: { $0._commandName == argument }) else { break }
+            type = next
+            names.append(argument)
+        }
+        self.type = type
+        name = names.joined(separator: " ")
     }
 }
 
@@ -142,46 +189,106 @@ struct VerificationOptions: ParsableArguments {
         return d
     }
 
-    /// The use case these options describe, verifying at `--at`.
+    /// The use case these options describe, verifying at `--at`. Reads the files the options
+    /// name (event log, AK roots); each unreadable one is an I/O failure (exit 3).
     func useCase(validator: TDX.Validator = TDX.Validator(), policy: Policy? = nil) throws -> QuoteVerification {
+        for path in collateral { try InputFile.checkExists(path, "--collateral") }
+        for path in certificates { try InputFile.check(path, "--cert") }
         var useCase = QuoteVerification(platform: platform, collateralPaths: collateral + certificates, collateralSource: collateralSource,
                                         now: try instant(), validator: validator, policy: policy)
         try configure(&useCase)
         return useCase
     }
 
-    /// Reads `file`; with `--platform tpm` and separate files, packs them into a bundle.
+    /// Reads `file`; with `--platform tpm` and separate files, packs them into a bundle. An
+    /// unreadable file is an I/O failure (3); a PCR file that does not parse is invalid evidence (2).
     func readEvidence(_ file: String) throws -> [UInt8] {
-        guard let d = FileManager.default.contents(atPath: file) else {
-            throw ValidationError("cannot read evidence file \(file)")
+        let d = try InputFile.read(file, "evidence file")
+        guard signature != nil || ak != nil || pcrs != nil else { return [UInt8](d) }
+        guard platform == .tpm else { throw CLIFailure.usage("--signature, --ak and --pcrs are the separate files of a TPM quote: they need --platform tpm") }
+        guard !EvidenceBundle.looksLikeBundle([UInt8](d)) else {
+            throw CLIFailure.usage("\(file) is an evidence bundle: --signature, --ak and --pcrs only go with a separate TPMS_ATTEST file")
         }
-        guard platform == .tpm, !EvidenceBundle.looksLikeBundle([UInt8](d)), signature != nil || ak != nil || pcrs != nil else { return [UInt8](d) }
         // Separate TPM files: pack them into a bundle, as `evidence pack` does.
-        guard let signature, let ak, let pcrs else { throw ValidationError("--platform tpm with separate files needs all of --signature, --ak and --pcrs") }
+        guard let signature, let ak, let pcrs else { throw CLIFailure.usage("--platform tpm with separate files needs all of --signature, --ak and --pcrs") }
+        let signatureData = try InputFile.read(signature, "--signature"), akData = try InputFile.read(ak, "--ak"), pcrData = try InputFile.read(pcrs, "--pcrs")
+        var akCertificates = [Data]()
+        for path in certificates { akCertificates.append(try InputFile.read(path, "--cert")) }
         var tpm: EvidenceBundle.TPMEvidence
         do {
-            tpm = try .init(attest: d, signature: Self.read(signature), akPublic: Self.read(ak), pcrFile: Self.read(pcrs), akCertificates: certificates.map(Self.read))
-        } catch let e as AttestationError { throw ValidationError("--pcrs \(pcrs): \(e.message)") }
-        var packed = tpm
-        packed.akParentQualifiedName = akParentQualifiedName
-        tpm = packed
+            tpm = try EvidenceBundle.TPMEvidence(attest: d, signature: signatureData, akPublic: akData, pcrFile: pcrData, akCertificates: akCertificates)
+        } catch {
+            let e = CLIFailure(error)
+            throw CLIFailure.invalidEvidence(e.code, "--pcrs \(pcrs): \(e.message)")
+        }
+        tpm.akParentQualifiedName = akParentQualifiedName
         return [UInt8](EvidenceBundle(platform: .tpm, nonce: nonce, tpm: tpm).json)
     }
 
-    static func read(_ p: String) throws -> Data {
-        guard let d = FileManager.default.contents(atPath: p) else { throw ValidationError("cannot read \(p)") }
-        return d
+    /// Every file these options read (an output must never be one of them).
+    var inputPaths: [String] {
+        collateral + certificates + [signature, ak, pcrs, eventLog].compactMap { $0 } + akRoots
+    }
+
+    /// The bytes of a file an option names (an I/O failure, exit 3, if it cannot be read).
+    static func read(_ p: String, _ what: String = "file") throws -> Data {
+        try InputFile.read(p, what)
+    }
+
+    /// The evidence's platform as far as it can be told before verifying: `--platform`, else a
+    /// bundle's declared platform, else a DCAP quote header; nil when it cannot be told (the
+    /// verification then reports why).
+    func evidencePlatform(_ raw: [UInt8]) -> Policy.Platform? {
+        switch platform {
+        case .tdx: return .tdx
+        case .snp: return .snp
+        case .tpm: return .tpm
+        case .auto:
+            if EvidenceBundle.looksLikeBundle(raw) { return (try? EvidenceBundle(json: Data(raw)))?.platform }
+            return (try? EvidenceEncoding.decode(raw)).flatMap(QuoteVerification.detectPlatform).flatMap(Policy.Platform.init(rawValue:))
+        }
+    }
+
+    /// Refuses, as a usage failure (exit 3), every flag given that `platform`'s evidence has no
+    /// use for: silently ignoring it would judge the evidence without what the operator meant to
+    /// check (a nonce, an AK root, an event log). `extra` adds a subcommand's own flags with the
+    /// platforms they apply to.
+    func checkFlags(for platform: Policy.Platform?, extra: [(flag: String, given: Bool, platforms: Set<Policy.Platform>)] = []) throws {
+        guard let platform else { return }
+        let flags: [(flag: String, given: Bool, platforms: Set<Policy.Platform>)] = [
+            ("--collateral", !collateral.isEmpty, [.tdx]),
+            ("--pcs-url", pcsURL != IntelPCSCollateralSource.defaultPCSURL, [.tdx]),
+            ("--root-crl-url", rootCRLURL != IntelPCSCollateralSource.defaultRootCRLURL, [.tdx]),
+            ("--cert", !certificates.isEmpty, [.snp, .tpm]),
+            ("--kds-url", kdsURL != AMDKDSCertificateSource.defaultKDSURL, [.snp, .tpm]),
+            ("--kds-product", kdsProduct != nil, [.snp, .tpm]),
+            ("--event-log", eventLog != nil, [.tdx, .tpm]),
+            ("--signature", signature != nil, [.tpm]),
+            ("--ak", ak != nil, [.tpm]),
+            ("--pcrs", pcrs != nil, [.tpm]),
+            ("--nonce", nonce != nil, [.tpm]),
+            ("--ak-root", !akRoots.isEmpty, [.tpm]),
+            ("--ak-parent-qn", akParentQualifiedName != nil, [.tpm]),
+            ("--ak-from-hardware-report", akFromHardwareReport, [.tpm]),
+            ("--dangerously-trust-presented-ak", dangerouslyTrustPresentedAK, [.tpm]),
+        ] + extra
+        let misplaced = flags.filter { $0.given && !$0.platforms.contains(platform) }
+        guard misplaced.isEmpty else {
+            let list = misplaced.map { "\($0.flag) (\($0.platforms.map(\.rawValue).sorted().joined(separator: ", ")))" }.joined(separator: ", ")
+            throw CLIFailure.usage("the evidence is \(platform.rawValue): \(list) \(misplaced.count == 1 ? "does" : "do") not apply to it")
+        }
     }
 
     /// Applies the TPM and event-log options to a verification use case.
     func configure(_ useCase: inout QuoteVerification) throws {
         useCase.snpCertificateSource = snpCertificateSource
         useCase.expectedNonce = try nonceBytes()
-        useCase.eventLog = try eventLog.map { [UInt8](try Self.read($0)) }
+        useCase.eventLog = try eventLog.map { [UInt8](try Self.read($0, "--event-log")) }
         var roots = [Certificate]()
         for path in akRoots {
-            do { roots += try CertificateChain(files: [[UInt8](Self.read(path))]).certificates } catch let e as AttestationError {
-                throw ValidationError("--ak-root \(path): \(e.message)")
+            let bytes = [UInt8](try Self.read(path, "--ak-root"))
+            do { roots += try CertificateChain(files: [bytes]).certificates } catch {
+                throw CLIFailure.usage("--ak-root \(path): \(error.message)")
             }
         }
         useCase.tpmVerifier = TPM.QuoteVerifier(akRoots: roots)

@@ -13,14 +13,14 @@ struct PolicyCommand: AsyncParsableCommand {
 
     /// Reads and parses a policy file; problems become a usage error listing every line.
     static func load(_ path: String) throws -> Policy {
-        guard let d = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read policy file \(path)") }
+        let d = try InputFile.read(path, "policy file")
         do { return try Policy(yaml: String(decoding: d, as: UTF8.self)) } catch {
-            throw ValidationError("policy \(path) is invalid: \(error.message)")
+            throw CLIFailure.usage("policy \(path) is invalid: \(error.message)")
         }
     }
 
     /// `keyrelease policy check FILE`.
-    struct Check: ParsableCommand {
+    struct Check: ParsableCommand, JSONOutputCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate a policy file against schema version 1, listing every problem with its line.",
             discussion: "Exit codes: 0 valid; 2 invalid (every problem printed as FILE:LINE:COLUMN: message); 3 unreadable."
@@ -33,7 +33,7 @@ struct PolicyCommand: AsyncParsableCommand {
         var json = false
 
         func run() throws {
-            guard let d = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read policy file \(file)") }
+            let d = try InputFile.read(file, "policy file")
             let problems = Policy.problems(in: String(decoding: d, as: UTF8.self))
             if json {
                 struct Out: Encodable { let valid: Bool; let problems: [Policy.Problem] }
@@ -47,6 +47,11 @@ struct PolicyCommand: AsyncParsableCommand {
             }
             if !problems.isEmpty { throw ExitCode(2) }
         }
+
+        /// `{valid: false, problems: [], error: {code, message}}`: the file could not be judged.
+        static func jsonObject(for failure: CLIFailure) -> String {
+            JSONText.object(["valid": false, "problems": [Any](), "error": JSONText.error(failure)])
+        }
     }
 
     /// `keyrelease policy derive EVIDENCE…`.
@@ -57,7 +62,8 @@ struct PolicyCommand: AsyncParsableCommand {
             Each evidence file is verified first (same flags as verify-quote); evidence that does not
             verify is refused (exit 2). The policy lists every measured value exactly (several files:
             any of their values), the TCB statuses seen, debug only if seen, and maxEvidenceAge as
-            given (default unchecked: set it before production use).
+            given (default unchecked: set it before production use). -o never overwrites an input,
+            and an existing file only with --force.
             """
         )
 
@@ -72,23 +78,34 @@ struct PolicyCommand: AsyncParsableCommand {
         @Option(help: "Maximum evidence age in seconds (default: unchecked).")
         var maxEvidenceAge: Int?
 
-        @Option(name: .shortAndLong, help: "Write the policy here instead of standard output.")
+        @Option(name: .shortAndLong, help: "Write the policy here instead of standard output (never over an input; over an existing file only with --force).")
         var output: String?
 
+        @Flag(help: "Let -o replace an existing file (never one of the inputs).")
+        var force = false
+
         func run() async throws {
+            var out: OutputFile?
+            if let output { out = try OutputFile(output, flag: "-o", force: force, inputs: files + options.inputPaths) }
+            let evidence = try files.map { try options.readEvidence($0) }
+            for (file, raw) in zip(files, evidence) {
+                do { try options.checkFlags(for: options.evidencePlatform(raw)) } catch let f as CLIFailure {
+                    throw CLIFailure.usage("\(file): \(f.message)")
+                }
+            }
             let useCase = try options.useCase()
             var inputs = [PolicyInput]()
-            for file in files {
-                switch await useCase.verify(evidence: try options.readEvidence(file)) {
+            for (file, raw) in zip(files, evidence) {
+                switch await useCase.verify(evidence: raw) {
                 case .success(let v): inputs.append(v.policyInput(evidenceTime: nil))
                 case .failure(let report):
-                    FileHandle.standardError.write(Data("\(file): does not verify: \(report.error.map { "\($0.code): \($0.message)" } ?? "?")\n".utf8))
-                    throw ExitCode(report.exitCode == 3 ? 3 : 2)
+                    throw CLIFailure(status: report.exitCode == 3 ? 3 : 2, code: report.error?.code ?? "malformed",
+                                     message: "\(file): does not verify: \(report.error.map { "\($0.code): \($0.message)" } ?? "?")")
                 }
             }
             let yaml = Policy.derived(from: inputs, name: name, maxEvidenceAge: maxEvidenceAge.map(TimeInterval.init)).yaml
-            if let output {
-                try Data(yaml.utf8).write(to: URL(fileURLWithPath: output))
+            if let out {
+                try out.write(Data(yaml.utf8))
             } else {
                 print(yaml, terminator: "")
             }

@@ -26,10 +26,11 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+        try InputFile.check(config, "--config")
         let built: (ReleaseService, ReleaseHTTP.Listener)
         do { built = try await ReleaseServer.make(try ServiceConfig(file: config)) } catch {
-            FileHandle.standardError.write(Data("keyrelease serve: \(error)\n".utf8))
-            throw ExitCode(3)
+            let failure = CLIFailure(error)
+            throw CLIFailure(status: 3, code: failure.code, message: failure.message)
         }
         let (service, listener) = built
         if check {
@@ -54,24 +55,26 @@ struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "audit", abstract: "Check the key-release audit chain.", subcommands: [Verify.self])
 
     /// `keyrelease audit verify --store URL`.
-    struct Verify: AsyncParsableCommand {
+    struct Verify: AsyncParsableCommand, JSONOutputCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify the whole audit hash chain offline.",
-            discussion: "Exit codes: 0 the chain is intact; 2 the chain is broken (a gap, a fork or an edited record, named); 3 the store cannot be read."
+            discussion: """
+            The store is opened read-only and never created or migrated: a sqlite:PATH that does not \
+            exist, or a database the service never opened, is an error. Exit codes: 0 the chain is \
+            intact; 2 the chain is broken (a gap, a fork or an edited record, named); 3 the store \
+            cannot be read.
+            """
         )
 
-        @Option(help: ArgumentHelp("The service's store: sqlite:PATH or postgres://user@host:port/db.", valueName: "URL"))
+        @Option(help: ArgumentHelp("The service's existing store: sqlite:PATH (opened read-only) or postgres://user@host:port/db.", valueName: "URL"))
         var store: String
 
         @Flag(help: "Print one JSON object.")
         var json = false
 
         func run() async throws {
-            let s: any ReleaseStore
-            do { s = try await ReleaseStores.open(store) } catch {
-                FileHandle.standardError.write(Data("keyrelease audit verify: \(error)\n".utf8))
-                throw ExitCode(3)
-            }
+            // Reading never creates: a mistyped path must not verify as an empty, intact chain.
+            let s = try await ReleaseStores.openForReading(store)
             let result: Result<AuditChain.Summary, KeyReleaseError>
             do { result = .success(try await AuditChain.verify(s)) } catch { result = .failure(error) }
             await s.close()
@@ -95,6 +98,11 @@ struct AuditCommand: AsyncParsableCommand {
                 throw ExitCode(error.code == .auditChainBroken || error.code == .storeCorrupt ? 2 : 3)
             }
         }
+
+        /// `{intact: false, error: {code, message}}`: the store could not be read.
+        static func jsonObject(for failure: CLIFailure) -> String {
+            JSONText.object(["intact": false, "error": JSONText.error(failure)])
+        }
     }
 }
 
@@ -110,13 +118,8 @@ struct EscrowCommand: AsyncParsableCommand {
         var out: String
 
         func run() throws {
-            do {
-                let key = try EscrowKey.generate(file: out)
-                print(ChainHex.prefixed(key.publicKey.serialized(compressed: true)))
-            } catch {
-                FileHandle.standardError.write(Data("\(error)\n".utf8))
-                throw ExitCode(3)
-            }
+            let key = try EscrowKey.generate(file: out)
+            print(ChainHex.prefixed(key.publicKey.serialized(compressed: true)))
         }
     }
 
@@ -142,8 +145,9 @@ struct EscrowCommand: AsyncParsableCommand {
         func run() throws {
             guard let root = try? ChainHex.decode(datasetRoot), root.count == 32 else { throw ValidationError("--dataset-root must be 32 bytes of hex") }
             guard let env = try? ChainHex.decode(envelope), env.count == KeyEnvelope.length else { throw ValidationError("--envelope must be \(KeyEnvelope.length) bytes of hex") }
+            try InputFile.check(ownerKey, "--owner-key")
             let key: EscrowKey
-            do { key = try EscrowKey(file: ownerKey) } catch { throw ValidationError(error.message) }
+            do { key = try EscrowKey(file: ownerKey) } catch { throw CLIFailure.usage(error.message) }
             guard version >= 1, version <= UInt64(Int64.max) else { throw ValidationError("--version must be 1…2^63−1") }
             let upload = try EscrowUpload.signed(datasetRoot: root, envelope: env, version: version, owner: key.privateKey)
             let e = JSONEncoder()

@@ -4,7 +4,7 @@ import Foundation
 import KeyRelease
 
 /// `keyrelease verify-quote`: verify and validate one piece of TEE evidence.
-struct VerifyQuote: AsyncParsableCommand {
+struct VerifyQuote: AsyncParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify-quote",
         abstract: "Verify TEE evidence (TDX quote, SEV-SNP report, TPM quote, or a bundle) and judge it.",
@@ -22,8 +22,10 @@ struct VerifyQuote: AsyncParsableCommand {
         [{code,message}], claims (mrTD, rtmrs, mrSeam, reportData, tdAttributes, debug, teeTCBSVN,
         fmspc, … as lowercase hex), error {code,message} or null, verifiedAt, validUntil.
 
-        Exit codes: 0 accepted; 1 authentic but rejected; 2 evidence invalid; 3 usage, I/O or
-        missing collateral.
+        Exit codes: 0 accepted; 1 authentic but rejected; 2 evidence invalid; 3 usage (including a
+        flag for another platform's evidence), I/O, or collateral missing, unreadable or for
+        another platform (FMSPC). With --json a usage or I/O error is the same object, with
+        error set.
         """
     )
 
@@ -48,11 +50,20 @@ struct VerifyQuote: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let raw = try evidence.readEvidence()
+        try evidence.options.checkFlags(for: evidence.options.evidencePlatform(raw), extra: [
+            ("--accept-tcb", acceptTCB != nil, [.tdx]), ("--allow-debug", allowDebug, [.tdx, .snp]),
+        ])
         let validator = TDX.Validator(acceptedTCBStatuses: try Self.statuses(acceptTCB), allowDebug: allowDebug)
         let useCase = try evidence.options.useCase(validator: validator, policy: try policy.map(PolicyCommand.load))
-        let report = await useCase.run(evidence: try evidence.readEvidence())
+        let report = await useCase.run(evidence: raw)
         print(json ? report.json : report.text)
         throw ExitCode(report.exitCode)
+    }
+
+    /// A failure before verification is the report's shape too: every key present, `error` set.
+    static func jsonObject(for failure: CLIFailure) -> String {
+        VerificationReport.failed(platform: nil, error: .init(code: failure.code, message: failure.message), at: Date()).json
     }
 
     /// Parses `--accept-tcb`; UpToDate is always accepted. Unknown names are a usage error.

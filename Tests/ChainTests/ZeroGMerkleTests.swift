@@ -62,6 +62,18 @@ struct ZeroGMerkleTests {
         #expect((try? ZeroG.merkle(ofFileAt: dir.appendingPathComponent("missing").path)) == nil)
     }
 
+    /// A directory once overflowed the chunk arithmetic (its "size" from seeking to the end is
+    /// Int64.max on some file systems): anything but a regular file is an I/O error.
+    @Test func notARegularFileIsAnIOError() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zgdir-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for path in [dir.path, "/dev/null", dir.appendingPathComponent("missing").path] {
+            let error = #expect(throws: ZeroGError.self, "\(path)") { _ = try ZeroG.merkle(ofFileAt: path) }
+            #expect(error?.code == .io, "\(path): \(error.map(String.init(describing:)) ?? "")")
+        }
+    }
+
     @Test func segmentProofsVerifyAndCatchChanges() throws {
         // 1025 chunks + 1 byte → several padded segments.
         let data = (0..<(5 * ZeroG.segmentSize + 1000)).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 13) }

@@ -55,6 +55,11 @@ public final class PostgresReleaseStore: ReleaseStore {
         return try await withSession { session throws(KeyReleaseError) in try await session.migrate(now: now) }
     }
 
+    /// The schema version in force; see ``ReleaseStore/schemaVersion()``.
+    public func schemaVersion() async throws(KeyReleaseError) -> Int {
+        try await withSession { session throws(KeyReleaseError) in try await session.schemaVersion() }
+    }
+
     /// Runs `SELECT 1` on a pooled connection.
     public func ping() async throws(KeyReleaseError) {
         try await withSession { session throws(KeyReleaseError) in try await session.ping() }

@@ -18,6 +18,10 @@ public protocol ReleaseStore: Sendable {
     /// A cheap round trip proving the store answers (`/readyz`).
     func ping() async throws(KeyReleaseError)
 
+    /// The schema version in force, changing nothing: 0 when the database has no schema (the
+    /// service never opened it), else the highest applied migration.
+    func schemaVersion() async throws(KeyReleaseError) -> Int
+
     /// Records a freshly issued nonce.
     func insertNonce(_ nonce: IssuedNonce) async throws(KeyReleaseError)
 

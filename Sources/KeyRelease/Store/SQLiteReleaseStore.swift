@@ -23,12 +23,27 @@ public actor SQLiteReleaseStore: ReleaseStore {
     private let thread: NIOThreadPool
     private let gate = AsyncFIFOLock()
 
-    /// Opens (creating if needed) the database at `path`; `":memory:"` opens a private in-memory
-    /// database (tests). `busyTimeout` (default 5 s, whole milliseconds) bounds how long a write
-    /// waits for another connection's lock. Throws `.storeUnavailable` when the file cannot be
-    /// opened. Call ``migrate()`` before use (``ReleaseStores/open(_:)`` does).
-    public init(path: String, busyTimeout: Duration = .seconds(5)) async throws(KeyReleaseError) {
-        let storage: SQLiteConnection.Storage = path == ":memory:" ? .memory : .file(path: path)
+    /// How ``init(path:busyTimeout:access:)`` opens the database file.
+    public enum Access: Sendable, Hashable {
+        /// Read and write, creating the file if it is missing, in WAL mode (the service).
+        case readWrite
+        /// Read only, and the file must already exist (offline checks: `keyrelease audit
+        /// verify`). Nothing is created or written: no WAL switch, no migration, writes fail.
+        case readOnly
+    }
+
+    /// Opens the database at `path`: with `.readWrite` (the default) creating it if needed, and
+    /// `":memory:"` opens a private in-memory database (tests); with `.readOnly` only an existing
+    /// file. `busyTimeout` (default 5 s, whole milliseconds) bounds how long a statement waits for
+    /// another connection's lock. Throws `.storeUnavailable` when the file cannot be opened (or,
+    /// read-only, does not exist or is not a regular file). Call ``migrate()`` before read-write
+    /// use (``ReleaseStores/open(_:)`` does; ``ReleaseStores/openForReading(_:)`` never migrates).
+    public init(path: String, busyTimeout: Duration = .seconds(5), access: Access = .readWrite) async throws(KeyReleaseError) {
+        let storage: SQLiteConnection.Storage
+        switch access {
+        case .readWrite: storage = path == ":memory:" ? .memory : .file(path: path)
+        case .readOnly: storage = .file(path: try Self.readOnlyURI(existing: path))
+        }
         let thread = NIOThreadPool(numberOfThreads: 1)
         thread.start()
         let connection: SQLiteConnection
@@ -44,13 +59,13 @@ public actor SQLiteReleaseStore: ReleaseStore {
         do throws(KeyReleaseError) {
             // busy_timeout replaces the busy handler sqlite-nio installs, which retries forever.
             try await session.query("PRAGMA busy_timeout = \(max(1, timeoutMillis))", [])
-            if case .file = storage {
+            if case .file = storage, access == .readWrite {
                 let mode = try await session.query("PRAGMA journal_mode = WAL", []).first
                 guard case .bytes(let text)? = mode?.values.first, String(decoding: text, as: UTF8.self).lowercased() == "wal" else {
                     throw KeyReleaseError(.storeUnavailable, "SQLite store \(path) refuses WAL mode")
                 }
             }
-            try await session.query("PRAGMA synchronous = FULL", [])
+            if access == .readWrite { try await session.query("PRAGMA synchronous = FULL", []) }
         } catch {
             try? await connection.close()
             try? await thread.shutdownGracefully()
@@ -58,6 +73,28 @@ public actor SQLiteReleaseStore: ReleaseStore {
         }
         self.connection = connection
         self.thread = thread
+    }
+
+    /// The URI that opens the existing file at `path` read-only. Why a URI: `mode=ro` makes
+    /// SQLite refuse to create the file and to write to it (the connection is opened with
+    /// `SQLITE_OPEN_CREATE`, which a plain path would honour: a mistyped path would become an
+    /// empty store that verifies as intact).
+    static func readOnlyURI(existing path: String) throws(KeyReleaseError) -> String {
+        guard path != ":memory:" else { throw KeyReleaseError(.configInvalid, "sqlite::memory: is empty: there is no store to read") }
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw KeyReleaseError(.storeUnavailable, "no SQLite store at \(path): \(String(cString: strerror(errno))) (a store is never created for reading)")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw KeyReleaseError(.storeUnavailable, "\(path) is \(info.st_mode & S_IFMT == S_IFDIR ? "a directory" : "not a regular file"), not an SQLite store")
+        }
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
+        // Every other byte (`?`, `#`, `%`, spaces, non-ASCII) is percent-encoded, as URI filenames require.
+        guard let encoded = absolute.addingPercentEncoding(withAllowedCharacters: unreserved) else {
+            throw KeyReleaseError(.storeUnavailable, "the SQLite store path \(path) cannot be encoded")
+        }
+        return "file:\(encoded)?mode=ro"
     }
 
     deinit {
@@ -77,6 +114,13 @@ public actor SQLiteReleaseStore: ReleaseStore {
         let session = try await acquire()
         defer { release() }
         return try await session.migrate(now: Date())
+    }
+
+    /// The schema version in force; see ``ReleaseStore/schemaVersion()``.
+    public func schemaVersion() async throws(KeyReleaseError) -> Int {
+        let session = try await acquire()
+        defer { release() }
+        return try await session.schemaVersion()
     }
 
     /// Runs `SELECT 1`.

@@ -63,6 +63,17 @@ enum StoreMigrations {
 }
 
 extension StoreSession {
+    /// The highest applied migration, or 0 when there is no `schema_migrations` table; reads only.
+    func schemaVersion() async throws(KeyReleaseError) -> Int {
+        let exists: String = switch dialect {
+        case .sqlite: "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'"
+        case .postgres: "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'"
+        }
+        guard try await query(exists, []).first?.integer(0, "count") ?? 0 > 0 else { return 0 }
+        let rows = try await query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [])
+        return Int(try rows.first?.integer(0, "schema_migrations.version") ?? 0)
+    }
+
     /// Applies every pending migration in one exclusive transaction and returns the version in
     /// force. Safe when several replicas start at once: the PostgreSQL advisory lock (or SQLite's
     /// write lock) makes the second one wait, then find nothing to do. Fails closed with

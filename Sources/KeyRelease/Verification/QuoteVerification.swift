@@ -145,7 +145,11 @@ public struct QuoteVerification: Sendable {
             // Separate tpm2-tools files arrive packed as a bundle; a lone file may be go-tpm-tools'
             // attest.Attestation protobuf (AK, quotes, event log, AK certificates).
             guard let pb = try? TPM.GoTPMAttestation(protobuf: bytes) else {
-                return .failure(.failed(platform: "tpm", error: .init(code: "usage", message: "TPM evidence needs --signature, --ak and --pcrs with the TPMS_ATTEST file, an evidence bundle, or a go-tpm-tools attest.Attestation protobuf"), at: now))
+                // A TPMS_ATTEST alone lacks its companions (usage); anything else is not TPM evidence.
+                if bytes.starts(with: [0xff, 0x54, 0x43, 0x47]) {
+                    return .failure(.failed(platform: "tpm", error: .init(code: "usage", message: "TPM evidence needs --signature, --ak and --pcrs with the TPMS_ATTEST file, an evidence bundle, or a go-tpm-tools attest.Attestation protobuf"), at: now))
+                }
+                return .failure(.failed(platform: "tpm", error: .init(code: AttestationError.Code.malformed.rawValue, message: "not TPM evidence: neither a TPMS_ATTEST (magic TPM_GENERATED_VALUE), an evidence bundle, nor a go-tpm-tools attest.Attestation protobuf"), at: now))
             }
             return await verify(bundle: pb.bundle())
         case .auto:
@@ -161,6 +165,11 @@ public struct QuoteVerification: Sendable {
     /// Verifies an evidence bundle without validating it. A `--platform` other than auto must
     /// match the bundle's.
     public func verify(bundle: EvidenceBundle) async -> Result<VerifiedEvidence, VerificationReport> {
+        if platform != .auto && platform.rawValue != bundle.platform.rawValue {
+            // The operator asked for another platform than the bundle declares: a usage problem,
+            // not a verdict on the evidence.
+            return .failure(.failed(platform: bundle.platform.rawValue, error: .init(code: "usage", message: "the evidence bundle is \(bundle.platform.rawValue), not \(platform.rawValue): drop --platform or pass --platform \(bundle.platform.rawValue)"), at: now))
+        }
         do throws(AttestationError) { return .success(try await verified(bundle: bundle)) } catch {
             return .failure(.failed(platform: bundle.platform.rawValue, error: .init(code: error.code.rawValue, message: error.message), at: now))
         }
@@ -241,6 +250,11 @@ public struct QuoteVerification: Sendable {
         var files = (bundle.collateral ?? [:]).sorted { $0.key < $1.key }.map { [UInt8]($0.value) }
         for p in collateralPaths {
             guard let d = FileManager.default.contents(atPath: p) else { throw AttestationError(.collateralMissing, "cannot read certificate file \(p)") }
+            // A file the operator named that holds no AMD certificate is unusable collateral,
+            // told apart from a bad chain in the evidence.
+            do { _ = try SEVSNP.CertificateBundle(files: [[UInt8](d)]) } catch {
+                throw AttestationError(.collateralMalformed, "certificate file \(p): \(error.message)")
+            }
             files.append([UInt8](d))
         }
         let verified: SEVSNP.VerifiedReport

@@ -10,6 +10,12 @@ public struct VerificationReport: Error, Sendable, Encodable {
         public let code: String
         /// Operator-facing explanation (never key material).
         public let message: String
+
+        /// A problem with this code and message.
+        public init(code: String, message: String) {
+            self.code = code
+            self.message = message
+        }
     }
 
     /// Claims of any platform, encoded as that platform's claims object.
@@ -55,7 +61,7 @@ public struct VerificationReport: Error, Sendable, Encodable {
     public var validUntil: String?
 
     /// Process exit code for the CLI: 0 accepted; 1 authentic but rejected; 2 evidence invalid;
-    /// 3 usage, I/O or missing collateral.
+    /// 3 usage, I/O, or collateral missing or unusable (``usageCodes``).
     public var exitCode: Int32 {
         if accepted { return 0 }
         if verified { return 1 }
@@ -63,9 +69,14 @@ public struct VerificationReport: Error, Sendable, Encodable {
         return Self.usageCodes.contains(error.code) ? 3 : 2
     }
 
-    /// Error codes that mean "could not judge" rather than "evidence invalid".
-    static let usageCodes: Set<String> = [
-        AttestationError.Code.collateralMissing.rawValue, AttestationError.Code.collateralUnavailable.rawValue, "usage", "io",
+    /// Error codes that mean "could not judge" rather than "evidence invalid": collateral that
+    /// is absent, unreachable, not collateral at all, or for another platform (another FMSPC, PCE
+    /// ID or TEE type: the quote's own PCK certificate names its platform, so the mismatch is in
+    /// what the operator supplied), and usage or I/O problems.
+    public static let usageCodes: Set<String> = [
+        AttestationError.Code.collateralMissing.rawValue, AttestationError.Code.collateralUnavailable.rawValue,
+        AttestationError.Code.collateralMalformed.rawValue, AttestationError.Code.fmspcMismatch.rawValue,
+        AttestationError.Code.pceIDMismatch.rawValue, AttestationError.Code.collateralTypeMismatch.rawValue, "usage", "io",
     ]
 
     /// A report for input that could not be judged or evidence that failed verification.

@@ -56,7 +56,8 @@ extension SEVSNP {
             case (.vcek, nil, _?), (.vlek, _?, nil):
                 throw AttestationError(.signingKeyMismatch, "the report is signed by a \(signingKey.rawValue.uppercased()), but only a \(signingKey == .vcek ? "VLEK" : "VCEK") was supplied")
             default:
-                throw AttestationError(.certificateChainMalformed, "no \(signingKey.rawValue.uppercased()) certificate was supplied")
+                // Absent collateral, not a bad chain: the verdict needs a certificate nobody gave.
+                throw AttestationError(.collateralMissing, "no \(signingKey.rawValue.uppercased()) certificate was supplied")
             }
             let chain = try verifyChain(endorsementKey: leaf, certificates: certificates, crls: crls, now: now)
 
@@ -151,7 +152,7 @@ extension SEVSNP {
             let pool = signingKey == .vcek ? certificates.asks : certificates.asvks
             let kind = signingKey == .vcek ? "ASK" : "ASVK"
             guard let candidate = pool.values.first(where: { $0.subject == leaf.issuer }) ?? pool.values.sorted(by: { $0.derRepresentation.lexicographicallyPrecedes($1.derRepresentation) }).first else {
-                throw AttestationError(.certificateChainMalformed, "no \(kind) was supplied for \(leaf.issuerCommonName ?? "the \(signingKey.rawValue.uppercased())")")
+                throw AttestationError(.collateralMissing, "no \(kind) was supplied for \(leaf.issuerCommonName ?? "the \(signingKey.rawValue.uppercased())")")
             }
             // The candidate is from the ASK pool for a VCEK and the ASVK pool for a VLEK, so its role
             // fits; if its name is not the leaf's issuer, `link` reports the broken chain.
