@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Attestation", targets: ["Attestation"]),
+        .library(name: "AttestationCollateral", targets: ["AttestationCollateral"]),
         .library(name: "KeyRelease", targets: ["KeyRelease"]),
         .library(name: "ProviderNode", targets: ["ProviderNode"]),
         .library(name: "Chain", targets: ["Chain"]),
@@ -43,6 +44,16 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        .target(
+            name: "AttestationCollateral",
+            dependencies: [
+                "Attestation",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .systemLibrary(
             name: "CSecp256k1",
             path: "Sources/CSecp256k1",
@@ -67,6 +78,7 @@ let package = Package(
             name: "KeyRelease",
             dependencies: [
                 "Attestation",
+                "AttestationCollateral",
                 "Chain",
                 "DatasetCrypto",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -107,6 +119,7 @@ let package = Package(
             name: "keyrelease-cli",
             dependencies: [
                 "Attestation",
+                "AttestationCollateral",
                 "KeyRelease",
                 "Chain",
                 "ZeroG",
@@ -136,7 +149,7 @@ let package = Package(
         .executableTarget(
             name: "release-load",
             dependencies: [
-                "KeyRelease", "Attestation", "Chain", "DatasetCrypto", "ZeroG", "TestSupport",
+                "KeyRelease", "Attestation", "AttestationCollateral", "Chain", "DatasetCrypto", "ZeroG", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -150,6 +163,10 @@ let package = Package(
             dependencies: ["Attestation", "TestSupport"]
         ),
         .testTarget(
+            name: "AttestationCollateralTests",
+            dependencies: ["AttestationCollateral", "Attestation", "TestSupport"]
+        ),
+        .testTarget(
             name: "ProviderNodeTests",
             dependencies: ["ProviderNode", "Attestation", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
@@ -159,7 +176,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KeyReleaseTests",
-            dependencies: ["KeyRelease", "Attestation", "Chain", "DatasetCrypto", "ProviderNode", "ZeroG", "TestSupport",
+            dependencies: ["KeyRelease", "Attestation", "AttestationCollateral", "Chain", "DatasetCrypto", "ProviderNode", "ZeroG", "TestSupport",
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "BigInt", package: "BigInt"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -6,6 +6,7 @@
 // evidence verification alone takes, measured in the same run.
 import AsyncHTTPClient
 import Attestation
+import AttestationCollateral
 import Chain
 import Crypto
 import DatasetCrypto

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Attestation
+import AttestationCollateral
 import Chain
 import DatasetCrypto
 import Foundation

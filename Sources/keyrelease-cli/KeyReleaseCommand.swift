@@ -1,5 +1,6 @@
 import ArgumentParser
 import Attestation
+import AttestationCollateral
 import Foundation
 import KeyRelease
 import X509

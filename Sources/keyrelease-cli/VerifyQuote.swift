@@ -1,7 +1,7 @@
 import ArgumentParser
 import Attestation
+import AttestationCollateral
 import Foundation
-import KeyRelease
 
 /// `keyrelease verify-quote`: verify and validate one piece of TEE evidence.
 struct VerifyQuote: AsyncParsableCommand, JSONOutputCommand {

@@ -1,4 +1,5 @@
 import Attestation
+import AttestationCollateral
 import Chain
 import Crypto
 import DatasetCrypto

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Attestation
+import AttestationCollateral
 import BigInt
 import Chain
 import Crypto

@@ -1,6 +1,6 @@
 import Attestation
 import Foundation
-import KeyRelease
+import AttestationCollateral
 import TestSupport
 import Testing
 

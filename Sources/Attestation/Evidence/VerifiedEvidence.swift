@@ -1,4 +1,3 @@
-import Attestation
 import Crypto
 import Foundation
 
