@@ -32,8 +32,12 @@ public struct QuoteVerification: Sendable {
     public var policy: Policy?
     /// When the evidence was produced, if known (for the policy's maximum evidence age).
     public var evidenceTime: Date?
-    /// The nonce TPM evidence must carry in extraData. Any nonce is for reference evidence only.
-    public var expectedNonce: ExpectedNonce = .anyForReferenceEvidence
+    /// What the evidence must bind (a nonce, a release binding). Nothing bound is for
+    /// reference evidence only.
+    public var expectedBinding: ExpectedBinding = .anyForReferenceEvidence
+    /// How TPM attestation keys must be anchored. The operator's report judges anchoring as a
+    /// policy matter (an unanchored AK is verified but not accepted); the service requires it.
+    public var attestationKeyAnchoring: EvidenceVerifier.AttestationKeyAnchoring = .judgedByPolicy
     /// The SEV-SNP verifier (pinned AMD roots).
     public var snpVerifier = SEVSNP.ReportVerifier()
     /// An event log given apart from the evidence (`--event-log`); replaces a bundle's own.
@@ -175,8 +179,15 @@ public struct QuoteVerification: Sendable {
         }
     }
 
+    /// The evidence verifier this use case configures: its verifiers, the AK hardware binding
+    /// switch and how AKs must be anchored.
+    public var evidenceVerifier: EvidenceVerifier {
+        EvidenceVerifier(tdx: verifier, snp: snpVerifier, tpm: tpmVerifier, akHardwareBinding: akHardwareBinding, attestationKeyAnchoring: attestationKeyAnchoring)
+    }
+
     /// Verifies an evidence bundle without validating it, keeping the error typed (the
-    /// key-release service tells a collateral outage from invalid evidence by its code).
+    /// key-release service tells a collateral outage from invalid evidence by its code): parse,
+    /// load collateral (files, bundle, network), then ``EvidenceVerifier``.
     public func verified(bundle: EvidenceBundle) async throws(AttestationError) -> VerifiedEvidence {
         var bundle = bundle
         if let eventLog { bundle.eventLog = Data(eventLog) }
@@ -184,69 +195,33 @@ public struct QuoteVerification: Sendable {
         if platform != .auto && platform.rawValue != name {
             throw AttestationError(.wrongTEEType, "the evidence is \(name), not \(platform.rawValue)")
         }
-        switch bundle.platform {
-        case .tdx: return .tdx(try await verifyTDX(bundle))
-        case .snp: return try await verifySNP(bundle)
-        case .tpm: return .tpm(try await verifyTPM(bundle))
-        }
-    }
-
-    private func verifyTDX(_ bundle: EvidenceBundle) async throws(AttestationError) -> TDX.VerifiedQuote {
-        guard let report = bundle.report else { throw AttestationError(.malformed, "the tdx evidence bundle has no report (quote)") }
+        let parsed = try ParsedEvidence(bundle: bundle)
         // One memo per verification when the caller keeps no cache: the PCK chain parsed to pick
         // collateral is the one the verifier checks.
         var useCase = self
         if verifier.cache == nil { useCase.verifier = verifier.with(cache: .perVerification()) }
-        let quote = try TDX.Quote(rawRepresentation: try EvidenceEncoding.decode([UInt8](report)))
-        let collateral = try await useCase.collateral(for: quote, bundled: bundle.collateral)
-        var verified = try useCase.verifier.verify(quote, collateral: collateral, now: now)
-        if let log = bundle.eventLog { try verified.attach(ccEventLog: [UInt8](log)) }
-        return verified
+        let collateral = try await useCase.collateral(for: parsed)
+        return try useCase.evidenceVerifier.verify(parsed, collateral: collateral, expectedBinding: expectedBinding, now: now)
     }
 
-    /// TPM evidence: the quote and its AK (``TPM/QuoteVerifier``); when the bundle carries an
-    /// Azure HCL report, that report is verified like SEV-SNP evidence (signature, VCEK chain to a
-    /// pinned AMD root, runtime-data binding) and anchors the AK if its runtime data names it.
-    private func verifyTPM(_ bundle: EvidenceBundle) async throws(AttestationError) -> TPM.VerifiedQuote {
-        guard let t = bundle.tpm else { throw AttestationError(.malformed, "the tpm evidence bundle has no tpm section") }
-        var q = try tpmVerifier.verify(t, eventLog: bundle.eventLog.map { [UInt8]($0) }, expectedNonce: expectedNonce, now: now)
-        if let raw = bundle.report {
-            guard akHardwareBinding else {
-                throw AttestationError(.akBindingMismatch, "the TPM evidence carries a hardware report, but AK binding by hardware report is not enabled (verification.akHardwareBinding)")
-            }
-            let bytes = try EvidenceEncoding.decode([UInt8](raw))
-            guard bytes.starts(with: SEVSNP.HCLReport.magic) else {
-                throw AttestationError(.akBindingMismatch, "the TPM evidence's hardware report is not an Azure HCL report")
-            }
-            let hcl = try SEVSNP.HCLReport(rawRepresentation: bytes)
-            try hcl.verifyRuntimeDataBinding()
-            _ = try await verifySNPReport(hcl.report, bundle: bundle)
-            try q.anchor(byHardwareReport: "snp", runtimeData: hcl.runtimeData)
+    /// Loads what verifying `evidence` needs: TDX collateral for a quote, AMD certificates for an
+    /// SEV-SNP report (or the HCL report in TPM evidence, when hardware binding is on).
+    public func collateral(for evidence: ParsedEvidence) async throws(AttestationError) -> EvidenceCollateral {
+        switch evidence.form {
+        case .tdx(let quote):
+            return EvidenceCollateral(tdx: try await collateral(for: quote, bundled: evidence.bundle.collateral))
+        case .snp(let report, _):
+            return EvidenceCollateral(snpCertificates: try await snpCertificates(for: report, bundle: evidence.bundle))
+        case .tpm(_, let hcl):
+            // Without hardware binding the verifier refuses the report before it needs certificates.
+            guard let hcl, akHardwareBinding else { return EvidenceCollateral() }
+            return EvidenceCollateral(snpCertificates: try await snpCertificates(for: hcl.report, bundle: evidence.bundle))
         }
-        return q
     }
 
-    private func verifySNP(_ bundle: EvidenceBundle) async throws(AttestationError) -> VerifiedEvidence {
-        guard let raw = bundle.report else { throw AttestationError(.malformed, "the snp evidence bundle has no report") }
-        let bytes = try EvidenceEncoding.decode([UInt8](raw))
-        let report: SEVSNP.Report
-        if bytes.starts(with: SEVSNP.HCLReport.magic) {
-            let hcl = try SEVSNP.HCLReport(rawRepresentation: bytes)
-            try hcl.verifyRuntimeDataBinding()
-            report = hcl.report
-        } else {
-            report = try SEVSNP.Report(rawRepresentation: bytes)
-        }
-        let verified = try await verifySNPReport(report, bundle: bundle)
-        var workload: VerifiedEvidence.Workload?
-        if let manifest = bundle.workloadManifest {
-            workload = try VerifiedEvidence.Workload(snpManifest: [UInt8](manifest), hostData: verified.claims.hostData)
-        }
-        return .snp(verified, workload: workload)
-    }
-
-    /// Verifies an SEV-SNP report with the bundle's certificates, the configured files, or AMD KDS.
-    private func verifySNPReport(_ report: SEVSNP.Report, bundle: EvidenceBundle) async throws(AttestationError) -> SEVSNP.VerifiedReport {
+    /// AMD certificates for `report`: the bundle's, the configured files, and AMD KDS when a
+    /// source is set.
+    private func snpCertificates(for report: SEVSNP.Report, bundle: EvidenceBundle) async throws(AttestationError) -> SEVSNP.CertificateBundle {
         var files = (bundle.collateral ?? [:]).sorted { $0.key < $1.key }.map { [UInt8]($0.value) }
         for p in collateralPaths {
             guard let d = FileManager.default.contents(atPath: p) else { throw AttestationError(.collateralMissing, "cannot read certificate file \(p)") }
@@ -257,19 +232,16 @@ public struct QuoteVerification: Sendable {
             }
             files.append([UInt8](d))
         }
-        let verified: SEVSNP.VerifiedReport
         if let snpCertificateSource {
             // Online: what the source fetches, plus whatever came with the evidence (a VLEK).
             var certificates = try await snpCertificateSource.certificates(for: report, now: now)
             for f in files { try certificates.add(file: f) }
-            verified = try snpVerifier.verify(report, certificates: certificates, now: now)
-        } else {
-            guard !files.isEmpty else {
-                throw AttestationError(.collateralMissing, "no SEV-SNP certificates: pass --cert (VCEK or VLEK, and the ASK/ARK bundle), or --online to fetch them from AMD KDS")
-            }
-            verified = try snpVerifier.verify(report, certificates: try SEVSNP.CertificateBundle(files: files), now: now)
+            return certificates
         }
-        return verified
+        guard !files.isEmpty else {
+            throw AttestationError(.collateralMissing, "no SEV-SNP certificates: pass --cert (VCEK or VLEK, and the ASK/ARK bundle), or --online to fetch them from AMD KDS")
+        }
+        return try SEVSNP.CertificateBundle(files: files)
     }
 
     /// Builds the report for verified evidence by validating it (the policy if one is set, else

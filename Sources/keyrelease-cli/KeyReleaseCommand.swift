@@ -283,7 +283,7 @@ struct VerificationOptions: ParsableArguments {
     /// Applies the TPM and event-log options to a verification use case.
     func configure(_ useCase: inout QuoteVerification) throws {
         useCase.snpCertificateSource = snpCertificateSource
-        useCase.expectedNonce = try nonceBytes()
+        useCase.expectedBinding = try nonceBytes()
         useCase.eventLog = try eventLog.map { [UInt8](try Self.read($0, "--event-log")) }
         var roots = [Certificate]()
         for path in akRoots {
@@ -298,10 +298,10 @@ struct VerificationOptions: ParsableArguments {
     }
 
     /// The `--nonce` bytes: exactly those, or any nonce when `--nonce` is not given.
-    func nonceBytes() throws -> ExpectedNonce {
+    func nonceBytes() throws -> ExpectedBinding {
         guard let nonce else { return .anyForReferenceEvidence }
         guard let b = try? Hex.decode(nonce) else { throw ValidationError("--nonce \(nonce) is not hex") }
-        return .exactly(b)
+        return .nonce(b)
     }
 }
 

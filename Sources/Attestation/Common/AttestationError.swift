@@ -122,6 +122,14 @@ public struct AttestationError: Error, Sendable, Equatable, CustomStringConverti
         case qualifiedSignerMismatch
         /// The hardware report that should vouch for the AK names another key, or none.
         case akBindingMismatch
+        /// Nothing the verifier was configured with vouches for the TPM attestation key: no
+        /// certificate chain to an AK root, no verified hardware report, no pin.
+        case akUntrusted
+
+        // Binding
+        /// The evidence's user data (TDX/SEV-SNP REPORTDATA, TPM extraData) does not bind the
+        /// request it was presented for.
+        case bindingMismatch
 
         // Event logs
         /// Replaying the event log does not give the registers (PCRs, RTMRs) the evidence signs.

@@ -58,8 +58,10 @@ public final class ReleaseService: Sendable {
     public let registry: any JobRegistry
     /// Policies; evidence is accepted when one of them accepts it.
     public let policies: [LoadedPolicy]
+    /// The same policies as a set that decides.
+    let policySet: PolicySet
     /// Evidence verification setup (collateral, AMD certificates, AK roots, caches); `now`,
-    /// `expectedNonce` and `policy` are set per request.
+    /// `expectedBinding` and the AK pins are set per request.
     public let verification: QuoteVerification
     /// The escrow key.
     let escrowKey: EscrowKey
@@ -82,6 +84,7 @@ public final class ReleaseService: Sendable {
         self.store = store
         self.registry = registry
         self.policies = policies
+        policySet = PolicySet(policies.map(\.policy))
         var v = verification
         if v.verifier.cache == nil { v.verifier = v.verifier.with(cache: VerificationCache()) }
         v.bundledCollateral = .onlyIfAtLeastAsNew
@@ -235,22 +238,18 @@ public final class ReleaseService: Sendable {
                                sealedKey: sealed, hpkeSuite: "DHKEM(X25519, HKDF-SHA256)/HKDF-SHA256/AES-256-GCM", requestId: requestID)
     }
 
-    /// Verifies the evidence, checks it binds the request, and finds a policy that accepts it.
+    /// Verifies the evidence (binding and AK anchor included, ``EvidenceVerifier``) and finds a
+    /// policy that accepts it (``PolicySet``).
     private func judge(_ r: ParsedReleaseRequest, issuedAt: Date, now: Date, draft: inout AuditDraft) async throws(KeyReleaseError) -> LoadedPolicy {
-        let binding = r.binding
         var v = verification
         v.now = now
         v.platform = .auto
         v.eventLog = nil
-        v.expectedNonce = .exactly(binding.tpmExtraData)
+        v.expectedBinding = .reportData(r.binding.reportData)
+        v.attestationKeyAnchoring = .required(pins: policySet.attestationKeyPins)
         let verified: VerifiedEvidence
         do { verified = try await v.verified(bundle: r.evidence) } catch {
             throw Self.refusal(for: error, platform: r.evidence.platform)
-        }
-        switch verified {
-        case .tdx(let q): guard q.claims.reportData.bytes == binding.reportData else { throw KeyReleaseError(.bindingMismatch, "the TD quote's REPORTDATA does not bind this request") }
-        case .snp(let rep, _): guard rep.claims.reportData.bytes == binding.reportData else { throw KeyReleaseError(.bindingMismatch, "the SNP report's REPORT_DATA does not bind this request") }
-        case .tpm: break // extraData checked by the verifier against binding.tpmExtraData
         }
         let input = verified.policyInput(evidenceTime: issuedAt)
         draft.claims = Self.summary(input)
@@ -261,19 +260,18 @@ public final class ReleaseService: Sendable {
             if let subject = ak.certificateSubject { draft.claims["akCertificate"] = subject }
             if let anchor = ak.anchor { draft.claims["akAnchor"] = anchor }
         }
-        // Accepted by any policy; otherwise refused with the most telling reason of the policy
-        // that came closest (fewest failures): debug, platform, TCB, measurement, workload, age.
-        var closest: (policy: LoadedPolicy, failures: [ValidationFailure])?
-        for p in policies {
-            let failures = p.policy.validate(input, now: now).failures
-            if failures.isEmpty { return p }
-            if closest == nil || failures.count < closest!.failures.count { closest = (p, failures) }
+        switch policySet.decide(input, now: now) {
+        case .accepted(let i):
+            return policies[i]
+        case .refused(let i, let failures, let reason):
+            let messages = failures.map(\.message).joined(separator: "; ")
+            if let i {
+                draft.policyName = policies[i].policy.name
+                draft.policyDigest = ChainHex.prefixed(policies[i].digest)
+            }
+            draft.claims["policyFailures"] = messages
+            throw KeyReleaseError(Self.refusalCode(reason.code), "policy \(draft.policyName ?? "-") refuses the evidence: \(messages)")
         }
-        let (policy, failures) = closest!
-        draft.policyName = policy.policy.name
-        draft.policyDigest = ChainHex.prefixed(policy.digest)
-        draft.claims["policyFailures"] = failures.map(\.message).joined(separator: "; ")
-        throw KeyReleaseError(Self.refusalCode(failures.map(\.code)), "policy \(policy.policy.name) refuses the evidence: \(failures.map(\.message).joined(separator: "; "))")
     }
 
     /// The service's code for evidence that does not verify: each attack on the TPM anchor has
@@ -281,8 +279,9 @@ public final class ReleaseService: Sendable {
     static func refusal(for error: AttestationError, platform: Policy.Platform) -> KeyReleaseError {
         let code: KeyReleaseError.Code
         switch error.code {
-        case .nonceMismatch:
-            return KeyReleaseError(.bindingMismatch, "the TPM quote's extraData is not the first half of the release binding")
+        case .nonceMismatch, .bindingMismatch:
+            return KeyReleaseError(.bindingMismatch, "evidence does not bind this request: \(error.message)")
+        case .akUntrusted: code = .akUntrusted
         case .collateralUnavailable: code = .collateralUnavailable
         case .akAttributesInvalid, .qualifiedSignerMismatch: code = .akNotRestricted
         case .akBindingMismatch: code = .akBindingInvalid
@@ -294,14 +293,17 @@ public final class ReleaseService: Sendable {
         return KeyReleaseError(code, "evidence does not verify: \(error.code.rawValue): \(error.message)")
     }
 
-    /// The refusal code for a policy's failures, most telling first.
-    static func refusalCode(_ codes: [ValidationFailure.Code]) -> KeyReleaseError.Code {
-        let order: [(ValidationFailure.Code, KeyReleaseError.Code)] = [
-            (.akUntrusted, .akUntrusted), (.debugNotAllowed, .debugNotAllowed), (.platformNotAllowed, .platformNotAllowed), (.tcbStatusNotAccepted, .tcbNotAccepted),
-            (.noMatchingTCBLevel, .tcbNotAccepted), (.tcbBelowMinimum, .tcbNotAccepted), (.measurementMismatch, .measurementNotAllowed),
-            (.workloadNotAllowed, .workloadNotAllowed), (.evidenceTooOld, .evidenceTooOld),
-        ]
-        return order.first { codes.contains($0.0) }?.1 ?? .policyRejected
+    /// The refusal code for a policy's most telling failure.
+    static func refusalCode(_ code: ValidationFailure.Code) -> KeyReleaseError.Code {
+        switch code {
+        case .akUntrusted: .akUntrusted
+        case .debugNotAllowed: .debugNotAllowed
+        case .platformNotAllowed: .platformNotAllowed
+        case .tcbStatusNotAccepted, .noMatchingTCBLevel, .tcbBelowMinimum: .tcbNotAccepted
+        case .measurementMismatch: .measurementNotAllowed
+        case .workloadNotAllowed: .workloadNotAllowed
+        case .evidenceTooOld: .evidenceTooOld
+        }
     }
 
     private func checkChain(_ r: ParsedReleaseRequest, now: Date) async throws(KeyReleaseError) {
