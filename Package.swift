@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "KeyRelease", targets: ["KeyRelease"]),
         .library(name: "ProviderNode", targets: ["ProviderNode"]),
         .library(name: "Chain", targets: ["Chain"]),
+        .library(name: "EVMCrypto", targets: ["EVMCrypto"]),
+        .library(name: "ByteEncoding", targets: ["ByteEncoding"]),
         .library(name: "ZeroG", targets: ["ZeroG"]),
         .library(name: "DatasetCrypto", targets: ["DatasetCrypto"]),
         .executable(name: "keyrelease", targets: ["keyrelease-cli"]),
@@ -34,9 +36,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
+        .target(name: "ByteEncoding"),
         .target(
             name: "Attestation",
             dependencies: [
+                "ByteEncoding",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -46,7 +50,7 @@ let package = Package(
         ),
         .target(
             name: "AttestationCollateral",
-            dependencies: [
+            dependencies: ["ByteEncoding", 
                 "Attestation",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -59,24 +63,26 @@ let package = Package(
             path: "Sources/CSecp256k1",
             providers: [.apt(["libsecp256k1-dev"])]
         ),
+        .target(name: "EVMCrypto", dependencies: ["CSecp256k1", "ByteEncoding"]),
         .target(
             name: "Chain",
             dependencies: [
-                "CSecp256k1",
+                "EVMCrypto",
+                "ByteEncoding",
                 .product(name: "BigInt", package: "BigInt"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
-        .target(name: "ZeroG", dependencies: ["Chain", .product(name: "BigInt", package: "BigInt")]),
+        .target(name: "ZeroG", dependencies: ["Chain", "EVMCrypto", "ByteEncoding", .product(name: "BigInt", package: "BigInt")]),
         .target(
             name: "DatasetCrypto",
-            dependencies: ["Chain", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["EVMCrypto", "ByteEncoding", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "KeyRelease",
-            dependencies: [
+            dependencies: ["ByteEncoding", "EVMCrypto", 
                 "Attestation",
                 "AttestationCollateral",
                 "Chain",
@@ -109,7 +115,7 @@ let package = Package(
         ),
         .target(
             name: "ProviderNode",
-            dependencies: [
+            dependencies: ["ByteEncoding", 
                 "Attestation",
                 "CTSS2",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -117,7 +123,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "keyrelease-cli",
-            dependencies: [
+            dependencies: ["ByteEncoding", "EVMCrypto", 
                 "Attestation",
                 "AttestationCollateral",
                 "KeyRelease",
@@ -132,7 +138,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: [
+            dependencies: ["ByteEncoding", "EVMCrypto", 
                 "Attestation",
                 "Chain",
                 "ZeroG",
@@ -148,7 +154,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "release-load",
-            dependencies: [
+            dependencies: ["ByteEncoding", "EVMCrypto", 
                 "KeyRelease", "Attestation", "AttestationCollateral", "Chain", "DatasetCrypto", "ZeroG", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -160,23 +166,27 @@ let package = Package(
         ),
         .testTarget(
             name: "AttestationTests",
-            dependencies: ["Attestation", "TestSupport"]
+            dependencies: ["ByteEncoding", "Attestation", "TestSupport"]
         ),
         .testTarget(
             name: "AttestationCollateralTests",
-            dependencies: ["AttestationCollateral", "Attestation", "TestSupport"]
+            dependencies: ["ByteEncoding", "AttestationCollateral", "Attestation", "TestSupport"]
         ),
         .testTarget(
             name: "ProviderNodeTests",
-            dependencies: ["ProviderNode", "Attestation", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["ByteEncoding", "ProviderNode", "Attestation", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "EVMCryptoTests",
+            dependencies: ["EVMCrypto", "ByteEncoding"]
         ),
         .testTarget(
             name: "ChainTests",
-            dependencies: ["Chain", "ZeroG", "DatasetCrypto", "TestSupport", .product(name: "BigInt", package: "BigInt"), .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["ByteEncoding", "EVMCrypto", "Chain", "ZeroG", "DatasetCrypto", "TestSupport", .product(name: "BigInt", package: "BigInt"), .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
             name: "KeyReleaseTests",
-            dependencies: ["KeyRelease", "Attestation", "AttestationCollateral", "Chain", "DatasetCrypto", "ProviderNode", "ZeroG", "TestSupport",
+            dependencies: ["ByteEncoding", "EVMCrypto", "KeyRelease", "Attestation", "AttestationCollateral", "Chain", "DatasetCrypto", "ProviderNode", "ZeroG", "TestSupport",
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "BigInt", package: "BigInt"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

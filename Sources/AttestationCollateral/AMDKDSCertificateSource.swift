@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Attestation
+import ByteEncoding
 import Foundation
 import NIOCore
 

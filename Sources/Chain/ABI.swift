@@ -236,7 +236,7 @@ public enum ABI {
         case .address:
             let w = try readWord(d, at)
             guard w[0..<12].allSatisfy({ $0 == 0 }) else { throw ChainError(.encoding, "address word has high bytes set") }
-            return .address(Address(unchecked: Array(w[12...])))
+            return .address(try evm { () throws(EVMCryptoError) in try Address(bytes: Array(w[12...])) })
         case .bool:
             let w = try readWord(d, at)
             guard w[0..<31].allSatisfy({ $0 == 0 }), w[31] <= 1 else { throw ChainError(.encoding, "bool word is not 0 or 1") }
@@ -283,13 +283,15 @@ public enum ABI {
     /// A revert reason from call data: `Error(string)`, `Panic(uint256)`, or a custom error
     /// named in `errors` (by canonical signature); nil for empty data.
     public static func revertReason(_ data: [UInt8], errors: [String] = []) -> String? {
-        guard data.count >= 4 else { return data.isEmpty ? nil : "revert data 0x\(ChainHex.encode(data))" }
+        guard data.count >= 4 else { return data.isEmpty ? nil : "revert data 0x\(Hex.encode(data))" }
         let sel = Array(data.prefix(4)), body = Array(data.dropFirst(4))
         if sel == selector("Error(string)"), let v = try? decode([.string], from: body), let s = v.first?.stringValue { return s }
         if sel == selector("Panic(uint256)"), let v = try? decode([.uint(256)], from: body), let c = v.first?.uintValue { return "Panic(0x\(String(c, radix: 16)))" }
         for e in errors where selector(e) == sel { return e }
-        return "revert data 0x\(ChainHex.encode(data))"
+        return "revert data 0x\(Hex.encode(data))"
     }
 }
 
+import ByteEncoding
+import EVMCrypto
 import struct Foundation.Data

@@ -1,3 +1,6 @@
+import ByteEncoding
+import EVMCrypto
+
 /// The Chain module's one error type: a stable code and an operator-facing message (never a key).
 public struct ChainError: Error, Sendable, CustomStringConvertible {
     /// Stable error codes.
@@ -30,4 +33,19 @@ public struct ChainError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(code.rawValue): \(message)" }
+}
+
+extension ChainError {
+    /// A key, signature or address problem from ``EVMCrypto``, kept under its code.
+    public init(_ error: EVMCryptoError) {
+        self.init(error.code == .invalidKey ? .invalidKey : .encoding, error.message)
+    }
+
+    /// Text that should be hex and is not.
+    public init(_ error: Hex.DecodingError) { self.init(.encoding, error.message) }
+}
+
+/// Runs an ``EVMCrypto`` call, keeping its failure under ``ChainError``.
+func evm<T>(_ body: () throws(EVMCryptoError) -> T) throws(ChainError) -> T {
+    do { return try body() } catch { throw ChainError(error) }
 }

@@ -1,4 +1,5 @@
 import BigInt
+import EVMCrypto
 
 /// The LICEN DataPolicy contract (../shared/docs/datapolicy.md): every read, write and event,
 /// typed. Writes go through a ``TransactionSender`` (the signer is whoever holds its key: the
@@ -263,7 +264,7 @@ public struct DataPolicy: Sendable {
             guard i < log.topics.count else { throw ChainError(.encoding, "event lacks topic \(i)") }
             return log.topics[i]
         }
-        func topicAddress(_ i: Int) throws(ChainError) -> Address { try Address(bytes: Array(try topicBytes(i).suffix(20))) }
+        func topicAddress(_ i: Int) throws(ChainError) -> Address { let b = Array(try topicBytes(i).suffix(20)); return try evm { () throws(EVMCryptoError) in try Address(bytes: b) } }
         switch t0 {
         case Self.topic("DatasetRegistered(bytes32,address,bytes32)"):
             return .datasetRegistered(datasetRoot: try topicBytes(1), owner: try topicAddress(2), manifestHash: try ABI.decode([.fixedBytes(32)], from: log.data)[0].bytesValue!)

@@ -1,4 +1,6 @@
 import BigInt
+import ByteEncoding
+import EVMCrypto
 import Foundation
 
 /// A log entry.
@@ -100,7 +102,7 @@ public struct EthClient: Sendable {
 
     /// `eth_sendRawTransaction`; returns the hash. Nonce errors are ``ChainError/Code/nonce``.
     public func sendRawTransaction(_ raw: [UInt8]) async throws(ChainError) -> [UInt8] {
-        switch try await rpc.callRaw("eth_sendRawTransaction", [.string(ChainHex.prefixed(raw))]) {
+        switch try await rpc.callRaw("eth_sendRawTransaction", [.string(Hex.prefixed(raw))]) {
         case .success(let v): return try Self.bytes(v)
         case .failure(let e):
             let m = e.message.lowercased()
@@ -111,7 +113,7 @@ public struct EthClient: Sendable {
 
     /// `eth_getTransactionReceipt`; nil while pending.
     public func receipt(_ hash: [UInt8]) async throws(ChainError) -> Receipt? {
-        let r = try await rpc.call("eth_getTransactionReceipt", [.string(ChainHex.prefixed(hash))])
+        let r = try await rpc.call("eth_getTransactionReceipt", [.string(Hex.prefixed(hash))])
         if r.isNull { return nil }
         return try Self.receipt(r)
     }
@@ -120,7 +122,7 @@ public struct EthClient: Sendable {
     public func logs(address: Address?, topics: [[[UInt8]]?], fromBlock: UInt64, toBlock: UInt64?) async throws(ChainError) -> [Log] {
         var filter: [String: RPCValue] = ["fromBlock": .string(Self.hexQuantity(fromBlock)), "toBlock": .string(toBlock.map(Self.hexQuantity) ?? "latest")]
         if let address { filter["address"] = .string(address.checksummed) }
-        filter["topics"] = .array(topics.map { t in t.map { alts in alts.count == 1 ? .string(ChainHex.prefixed(alts[0])) : .array(alts.map { .string(ChainHex.prefixed($0)) }) } ?? .null })
+        filter["topics"] = .array(topics.map { t in t.map { alts in alts.count == 1 ? .string(Hex.prefixed(alts[0])) : .array(alts.map { .string(Hex.prefixed($0)) }) } ?? .null })
         let r = try await rpc.call("eth_getLogs", [.object(filter)])
         guard let a = r.array else { throw ChainError(.rpcError, "eth_getLogs did not return an array") }
         var out = [Log]()
@@ -137,7 +139,7 @@ public struct EthClient: Sendable {
     }
 
     static func callObject(from: Address?, to: Address?, data: [UInt8], value: BigUInt) -> RPCValue {
-        var o: [String: RPCValue] = ["data": .string(ChainHex.prefixed(data))]
+        var o: [String: RPCValue] = ["data": .string(Hex.prefixed(data))]
         if let from { o["from"] = .string(from.checksummed) }
         if let to { o["to"] = .string(to.checksummed) }
         if value > 0 { o["value"] = .string("0x" + String(value, radix: 16)) }
@@ -160,14 +162,15 @@ public struct EthClient: Sendable {
 
     static func bytes(_ v: RPCValue) throws(ChainError) -> [UInt8] {
         guard let s = v.string else { throw ChainError(.rpcError, "expected hex data, got \(v)") }
-        return try ChainHex.decode(s)
+        return try Hex.decode(s, or: ChainError.init)
     }
 
     static func log(_ l: RPCValue) throws(ChainError) -> Log {
         guard let a = l["address"]?.string, let topics = l["topics"]?.array, let data = l["data"] else { throw ChainError(.rpcError, "malformed log") }
         var ts = [[UInt8]]()
         for t in topics { ts.append(try bytes(t)) }
-        return Log(address: try Address(a.lowercased()), topics: ts, data: try bytes(data), blockNumber: try quantity64(l["blockNumber"] ?? .null),
+        let address = try evm { () throws(EVMCryptoError) in try Address(a.lowercased()) }
+        return Log(address: address, topics: ts, data: try bytes(data), blockNumber: try quantity64(l["blockNumber"] ?? .null),
                    transactionHash: try bytes(l["transactionHash"] ?? .null), logIndex: try quantity64(l["logIndex"] ?? .null))
     }
 

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import BigInt
+import ByteEncoding
 import Foundation
 import NIOCore
 import NIOFoundationCompat
@@ -63,7 +64,7 @@ public struct HyperIndexJobSource: GrantedJobSource {
         guard let jobs = reply["data"]?["Job"]?.array else { throw ChainError(.rpcError, "HyperIndex reply has no data.Job") }
         var out = [GrantedJob]()
         for j in jobs {
-            guard let id = j["id"]?.string, let root = j["datasetRoot"]?.string, let idBytes = try? ChainHex.decode(id), let rootBytes = try? ChainHex.decode(root),
+            guard let id = j["id"]?.string, let root = j["datasetRoot"]?.string, let idBytes = try? Hex.decode(id), let rootBytes = try? Hex.decode(root),
                   idBytes.count == 32, rootBytes.count == 32 else { throw ChainError(.rpcError, "HyperIndex job is malformed") }
             var epochs: UInt32 = 0
             switch j["requestedEpochs"] {

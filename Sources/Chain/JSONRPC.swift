@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ByteEncoding
 import Foundation
 import NIOCore
 import NIOFoundationCompat
@@ -134,7 +135,7 @@ public struct JSONRPCClient: Sendable {
         if let e = reply["error"], !e.isNull {
             var code = 0
             if case .number(let n)? = e["code"] { code = Int(n) }
-            let data = e["data"]?.string.flatMap { try? ChainHex.decode($0) }
+            let data = e["data"]?.string.flatMap { try? Hex.decode($0) }
             return .failure(ErrorObject(code: code, message: e["message"]?.string ?? "error", data: data))
         }
         guard let result = reply["result"] else { throw ChainError(.rpcError, "\(method): reply has neither result nor error") }

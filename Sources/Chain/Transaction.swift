@@ -1,4 +1,5 @@
 import BigInt
+import EVMCrypto
 
 /// An Ethereum transaction, signed locally: EIP-155 legacy or EIP-1559 (type 2).
 public struct Transaction: Sendable, Hashable {
@@ -50,7 +51,8 @@ public struct Transaction: Sendable, Hashable {
 
     /// Signs and returns the raw transaction (for `eth_sendRawTransaction`) and its hash.
     public func signed(with key: Secp256k1.PrivateKey) throws(ChainError) -> (raw: [UInt8], hash: [UInt8]) {
-        let sig = try key.signature(forDigest: Keccak256.hash(signingPayload))
+        let payload = Keccak256.hash(signingPayload)
+        let sig = try evm { () throws(EVMCryptoError) in try key.signature(forDigest: payload) }
         let r = RLP.uint(BigUInt(Data(sig.r))), s = RLP.uint(BigUInt(Data(sig.s)))
         let raw: [UInt8]
         switch fees {
@@ -70,40 +72,6 @@ public struct Transaction: Sendable, Hashable {
         case .legacy(let p): p
         case .eip1559(_, let m): m
         }
-    }
-}
-
-/// Message signing: EIP-191 personal messages and EIP-712 typed data.
-public enum MessageSigning {
-    /// EIP-191 version 0x45: keccak256("\u{19}Ethereum Signed Message:\n" ‖ len ‖ message).
-    public static func personalMessageHash(_ message: [UInt8]) -> [UInt8] {
-        Keccak256.hash(Array("\u{19}Ethereum Signed Message:\n\(message.count)".utf8) + message)
-    }
-
-    /// EIP-712: keccak256(0x1901 ‖ domainSeparator ‖ structHash).
-    public static func typedDataHash(domainSeparator: [UInt8], structHash: [UInt8]) -> [UInt8] {
-        Keccak256.hash([0x19, 0x01] + domainSeparator + structHash)
-    }
-
-    /// EIP-712 hashStruct for a struct of static fields and strings/bytes (hashed):
-    /// keccak256(typeHash ‖ enc(field)…), with `typeSignature` like
-    /// `Ticket(bytes32 jobId,address node,uint256 expiry)`.
-    public static func structHash(typeSignature: String, fields: [(ABI.ParameterType, ABI.Value)]) throws(ChainError) -> [UInt8] {
-        var enc = Keccak256.hash(Array(typeSignature.utf8))
-        for (t, v) in fields {
-            switch (t, v) {
-            case (.string, .string(let s)): enc += Keccak256.hash(Array(s.utf8))
-            case (.bytes, .bytes(let b)): enc += Keccak256.hash(b)
-            default: enc += try ABI.encode([v], as: [t])
-            }
-        }
-        return Keccak256.hash(enc)
-    }
-
-    /// The EIP-712 domain separator for `EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)`.
-    public static func domainSeparator(name: String, version: String, chainID: UInt64, verifyingContract: Address) throws(ChainError) -> [UInt8] {
-        try structHash(typeSignature: "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)",
-                       fields: [(.string, .string(name)), (.string, .string(version)), (.uint(256), .uint(BigUInt(chainID))), (.address, .address(verifyingContract))])
     }
 }
 

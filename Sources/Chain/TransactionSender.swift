@@ -1,4 +1,6 @@
 import BigInt
+import ByteEncoding
+import EVMCrypto
 import Foundation
 
 /// Sends transactions from one key: assigns nonces without gaps or reuse across concurrent
@@ -82,7 +84,7 @@ public actor TransactionSender {
                 }
             }
             if clock.now - started > timeout {
-                throw ChainError(.timeout, "no receipt for \(ChainHex.prefixed(hashes.last!)) after \(timeout)")
+                throw ChainError(.timeout, "no receipt for \(Hex.prefixed(hashes.last!)) after \(timeout)")
             }
             if clock.now - lastSend > stuckAfter {
                 tx.fees = Self.bumped(tx.fees)

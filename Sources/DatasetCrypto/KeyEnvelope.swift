@@ -1,5 +1,6 @@
-import Chain
+import ByteEncoding
 import Crypto
+import EVMCrypto
 import Foundation
 
 /// The LICEN key envelope (../shared/docs/datapolicy.md): a dataset key and IV sealed to a
@@ -23,7 +24,7 @@ public struct KeyEnvelope: Sendable {
 
     /// Parses `0x`-prefixed hex (the web app's form).
     public init(hex: String) throws(DatasetCryptoError) {
-        guard let b = try? ChainHex.decode(hex) else { throw DatasetCryptoError(.malformed, "the envelope is not hex") }
+        guard let b = try? Hex.decode(hex) else { throw DatasetCryptoError(.malformed, "the envelope is not hex") }
         try self.init(bytes: b)
     }
 
@@ -56,7 +57,7 @@ public struct KeyEnvelope: Sendable {
     }
 
     /// `0x` + hex.
-    public var hex: String { ChainHex.prefixed(bytes) }
+    public var hex: String { Hex.prefixed(bytes) }
 
     private static func sharedSecret(_ k: Secp256k1.PrivateKey, _ p: Secp256k1.PublicKey) throws(DatasetCryptoError) -> [UInt8] {
         do { return try k.sharedSecretX(with: p) } catch { throw DatasetCryptoError(.invalidKey, "ECDH failed") }

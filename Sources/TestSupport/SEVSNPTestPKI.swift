@@ -1,4 +1,5 @@
 import Attestation
+import ByteEncoding
 import Crypto
 import _CryptoExtras
 import Foundation

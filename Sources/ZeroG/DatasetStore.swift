@@ -1,3 +1,4 @@
+import ByteEncoding
 import Chain
 import Foundation
 
@@ -11,7 +12,7 @@ public struct LocalDatasetStore: Sendable {
     /// A store in `directory` (created on first write).
     public init(directory: String) { self.directory = directory }
 
-    func path(_ root: ZeroG.Hash) -> String { (directory as NSString).appendingPathComponent(ChainHex.encode(root.bytes)) }
+    func path(_ root: ZeroG.Hash) -> String { (directory as NSString).appendingPathComponent(Hex.encode(root.bytes)) }
 
     /// Stores a copy of the file at `source` and returns its root.
     @discardableResult

@@ -1,5 +1,6 @@
 import Chain
 import Dispatch
+import EVMCrypto
 import Foundation
 
 extension ZeroG {

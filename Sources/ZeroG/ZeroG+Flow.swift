@@ -1,5 +1,6 @@
 import BigInt
 import Chain
+import EVMCrypto
 import Foundation
 
 extension ZeroG {

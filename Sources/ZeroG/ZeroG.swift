@@ -1,4 +1,6 @@
+import ByteEncoding
 import Chain
+import EVMCrypto
 
 /// 0G Storage: file merkle roots (the Flow `dataMerkleRoot`), segment proofs, and the storage
 /// clients (`Docs/zerog.md`-derived; constants cite the 0G sources in ../shared/docs/zerog.md).
@@ -25,7 +27,7 @@ public enum ZeroG {
 
         /// Parses `0x`-prefixed or bare hex of 32 bytes; nil otherwise.
         public init?(hex: String) {
-            guard let b = try? ChainHex.decode(hex), b.count == 32 else { return nil }
+            guard let b = try? Hex.decode(hex), b.count == 32 else { return nil }
             self.bytes = b
         }
 
@@ -37,7 +39,7 @@ public enum ZeroG {
         }
 
         /// `0x` + lowercase hex.
-        public var description: String { "0x" + ChainHex.encode(bytes) }
+        public var description: String { "0x" + Hex.encode(bytes) }
     }
 
     /// Flow padding of a chunk count (`ComputePaddedSize`): a power of two stays; otherwise round

@@ -1,5 +1,7 @@
 import ArgumentParser
+import ByteEncoding
 import Chain
+import EVMCrypto
 import Foundation
 
 /// `keyrelease chain`: read the DataPolicy contract.
@@ -30,7 +32,7 @@ struct ChainCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            guard let id = try? ChainHex.decode(jobID), id.count == 32 else { throw ValidationError("JOBID must be 32 bytes of hex") }
+            guard let id = try? Hex.decode(jobID), id.count == 32 else { throw ValidationError("JOBID must be 32 bytes of hex") }
             let address: Address
             do { address = try Address(contract) } catch { throw ValidationError("--contract: \(error.message)") }
             let dp = DataPolicy(address: address, client: EthClient(url: rpc, retries: 1))
@@ -39,10 +41,10 @@ struct ChainCommand: AsyncParsableCommand {
                 throw CLIFailure(status: 3, code: error.code.rawValue, message: error.message)
             }
             let fields: [(String, Any)] = [
-                ("jobId", ChainHex.prefixed(id)), ("state", job.state.description), ("datasetRoot", ChainHex.prefixed(job.datasetRoot)),
-                ("requester", job.requester.checksummed), ("provider", job.provider.checksummed), ("purposeId", ChainHex.prefixed(job.purposeID)),
+                ("jobId", Hex.prefixed(id)), ("state", job.state.description), ("datasetRoot", Hex.prefixed(job.datasetRoot)),
+                ("requester", job.requester.checksummed), ("provider", job.provider.checksummed), ("purposeId", Hex.prefixed(job.purposeID)),
                 ("requestedEpochs", Int(job.requestedEpochs)), ("escrowAmount", job.escrowAmount.description), ("requestTime", Int(job.requestTime)),
-                ("termsHash", ChainHex.prefixed(job.termsHash)),
+                ("termsHash", Hex.prefixed(job.termsHash)),
             ]
             if json {
                 print(String(decoding: try JSONSerialization.data(withJSONObject: Dictionary(uniqueKeysWithValues: fields), options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))

@@ -1,7 +1,9 @@
 import ArgumentParser
+import ByteEncoding
 import Chain
 import Crypto
 import DatasetCrypto
+import EVMCrypto
 import Foundation
 import ZeroG
 
@@ -83,7 +85,7 @@ struct DatasetCommand: AsyncParsableCommand {
             try InputFile.check(input, "--in")
             let out = try OutputFile(output, flag: "--out", force: force, inputs: [input])
             let recipient: Secp256k1.PublicKey
-            do { recipient = try Secp256k1.PublicKey(bytes: try ChainHex.decode(sealTo)) } catch { throw CLIFailure.usage("--seal-to is not a secp256k1 public key") }
+            do { recipient = try Secp256k1.PublicKey(bytes: try Hex.decode(sealTo)) } catch { throw CLIFailure.usage("--seal-to is not a secp256k1 public key") }
             let key = SymmetricKey(size: .bits256)
             let format = self.format
             // Everything, the envelope included, is done before the file is renamed into place.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Attestation
+import ByteEncoding
 import Foundation
 import KeyRelease
 

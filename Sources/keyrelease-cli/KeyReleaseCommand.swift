@@ -1,6 +1,7 @@
 import ArgumentParser
 import Attestation
 import AttestationCollateral
+import ByteEncoding
 import Foundation
 import KeyRelease
 import X509

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ByteEncoding
 import Chain
 import DatasetCrypto
 import Foundation
@@ -35,7 +36,7 @@ struct Serve: AsyncParsableCommand {
         let (service, listener) = built
         if check {
             await service.store.close()
-            print("configuration ok: \(service.policies.count) policies, escrow key \(ChainHex.prefixed(service.escrowPublicKey.serialized(compressed: true)))")
+            print("configuration ok: \(service.policies.count) policies, escrow key \(Hex.prefixed(service.escrowPublicKey.serialized(compressed: true)))")
             return
         }
         do {
@@ -119,7 +120,7 @@ struct EscrowCommand: AsyncParsableCommand {
 
         func run() throws {
             let key = try EscrowKey.generate(file: out)
-            print(ChainHex.prefixed(key.publicKey.serialized(compressed: true)))
+            print(Hex.prefixed(key.publicKey.serialized(compressed: true)))
         }
     }
 
@@ -143,8 +144,8 @@ struct EscrowCommand: AsyncParsableCommand {
         var ownerKey: String
 
         func run() throws {
-            guard let root = try? ChainHex.decode(datasetRoot), root.count == 32 else { throw ValidationError("--dataset-root must be 32 bytes of hex") }
-            guard let env = try? ChainHex.decode(envelope), env.count == KeyEnvelope.length else { throw ValidationError("--envelope must be \(KeyEnvelope.length) bytes of hex") }
+            guard let root = try? Hex.decode(datasetRoot), root.count == 32 else { throw ValidationError("--dataset-root must be 32 bytes of hex") }
+            guard let env = try? Hex.decode(envelope), env.count == KeyEnvelope.length else { throw ValidationError("--envelope must be \(KeyEnvelope.length) bytes of hex") }
             try InputFile.check(ownerKey, "--owner-key")
             let key: EscrowKey
             do { key = try EscrowKey(file: ownerKey) } catch { throw CLIFailure.usage(error.message) }

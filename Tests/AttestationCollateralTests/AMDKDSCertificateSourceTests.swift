@@ -1,4 +1,5 @@
 import Attestation
+import ByteEncoding
 import Foundation
 import AttestationCollateral
 import TestSupport

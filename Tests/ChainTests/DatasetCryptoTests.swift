@@ -1,6 +1,8 @@
+import ByteEncoding
 import Chain
 import Crypto
 import DatasetCrypto
+import EVMCrypto
 import Foundation
 import Testing
 import TestSupport
@@ -119,7 +121,7 @@ struct DatasetEncryptCLITests {
         try Data(plain).write(to: URL(fileURLWithPath: input))
         let escrow = Secp256k1.PrivateKey()
         let r = try CLIRunner.run("keyrelease", ["dataset", "encrypt", "--in", input, "--out", output, "--format", format,
-                                                 "--seal-to", ChainHex.encode(escrow.publicKey.serialized(compressed: true))])
+                                                 "--seal-to", Hex.encode(escrow.publicKey.serialized(compressed: true))])
         #expect(r.status == 0, "\(r.stderr)")
         let j = try r.json()
         let envelope = try KeyEnvelope(hex: try #require(j["envelope"] as? String))
@@ -134,7 +136,7 @@ struct DatasetEncryptCLITests {
         }
         #expect(j["root"] as? String == (try ZeroG.merkle(of: sealed)).root.description)
         // The raw key appears nowhere in what the command printed.
-        let keyHex = key.withUnsafeBytes { ChainHex.encode($0) }
+        let keyHex = key.withUnsafeBytes { Hex.encode($0) }
         #expect(!r.stdout.lowercased().contains(keyHex) && !r.stderr.lowercased().contains(keyHex))
         #expect(!r.stdout.contains(key.withUnsafeBytes { Data($0).base64EncodedString() }))
         let bad = try CLIRunner.run("keyrelease", ["dataset", "encrypt", "--in", input, "--out", output, "--seal-to", "02abcd"])
@@ -160,17 +162,17 @@ struct EnvelopeInteropTests {
         let key = SymmetricKey(size: .bits256)
         let iv = (0..<12).map { _ in UInt8.random(in: 0...255) }
         let plain = key.withUnsafeBytes { Array($0) } + iv
-        let (s1, pyEnvelope) = try Self.python(["seal", ChainHex.encode(escrow.publicKey.serialized(compressed: false)), ChainHex.encode(plain)])
+        let (s1, pyEnvelope) = try Self.python(["seal", Hex.encode(escrow.publicKey.serialized(compressed: false)), Hex.encode(plain)])
         #expect(s1 == 0, "\(pyEnvelope)")
         let (k, i) = try KeyEnvelope(hex: pyEnvelope).open(with: escrow)
         #expect(k == key && i == iv)
         let swiftEnvelope = try KeyEnvelope.seal(datasetKey: key, datasetIV: iv, to: escrow.publicKey)
-        let (s2, opened) = try Self.python(["open", ChainHex.encode(escrow.rawRepresentation), swiftEnvelope.hex])
+        let (s2, opened) = try Self.python(["open", Hex.encode(escrow.rawRepresentation), swiftEnvelope.hex])
         #expect(s2 == 0, "\(opened)")
-        #expect(opened == ChainHex.encode(plain))
+        #expect(opened == Hex.encode(plain))
         // A flipped byte fails in Python too.
         var bad = swiftEnvelope.bytes
         bad[70] ^= 1
-        #expect(try Self.python(["open", ChainHex.encode(escrow.rawRepresentation), ChainHex.encode(bad)]).0 != 0)
+        #expect(try Self.python(["open", Hex.encode(escrow.rawRepresentation), Hex.encode(bad)]).0 != 0)
     }
 }

@@ -1,5 +1,7 @@
 import BigInt
+import ByteEncoding
 import Chain
+import EVMCrypto
 import Foundation
 import TestSupport
 import Testing
@@ -19,7 +21,7 @@ struct DevChainTests {
     static func world() async throws -> World {
         let chain = try DevChain()
         let client = EthClient(url: chain.info.rpcUrl)
-        let key = { (a: DevChain.Account) throws -> Secp256k1.PrivateKey in try Secp256k1.PrivateKey(rawRepresentation: ChainHex.decode(a.privateKey)) }
+        let key = { (a: DevChain.Account) throws -> Secp256k1.PrivateKey in try Secp256k1.PrivateKey(rawRepresentation: Hex.decode(a.privateKey)) }
         let owner = TransactionSender(client: client, key: try key(chain.info.owner))
         let requester = TransactionSender(client: client, key: try key(chain.info.requester))
         let backend = TransactionSender(client: client, key: try key(chain.info.backend))
@@ -102,10 +104,10 @@ struct DevChainTests {
         #expect(all.filter { if case .accessGranted = $0 { true } else { false } }.count == 2)
 
         // The CLI reads the same job.
-        let cli = try CLIRunner.run("keyrelease", ["chain", "job", ChainHex.prefixed(jobID), "--rpc", w.chain.info.rpcUrl, "--contract", w.chain.info.dataPolicy, "--json"])
+        let cli = try CLIRunner.run("keyrelease", ["chain", "job", Hex.prefixed(jobID), "--rpc", w.chain.info.rpcUrl, "--contract", w.chain.info.dataPolicy, "--json"])
         #expect(cli.status == 0, "\(cli.stderr)")
         #expect(try cli.json()["state"] as? String == "Completed")
-        let none = try CLIRunner.run("keyrelease", ["chain", "job", ChainHex.prefixed(Self.bytes32("nope")), "--rpc", w.chain.info.rpcUrl, "--contract", w.chain.info.dataPolicy, "--json"])
+        let none = try CLIRunner.run("keyrelease", ["chain", "job", Hex.prefixed(Self.bytes32("nope")), "--rpc", w.chain.info.rpcUrl, "--contract", w.chain.info.dataPolicy, "--json"])
         #expect(try none.json()["state"] as? String == "None")
     }
 
@@ -152,7 +154,7 @@ struct TransactionSenderRecoveryTests {
         let proxy = try LoopbackRPCProxy(upstream: chain.info.rpcUrl)
         defer { proxy.stop() }
         let client = EthClient(url: proxy.url)
-        let sender = TransactionSender(client: client, key: try Secp256k1.PrivateKey(rawRepresentation: ChainHex.decode(chain.info.owner.privateKey)))
+        let sender = TransactionSender(client: client, key: try Secp256k1.PrivateKey(rawRepresentation: Hex.decode(chain.info.owner.privateKey)))
         await sender.configure(pollInterval: .milliseconds(50), stuckAfter: .seconds(1), timeout: .seconds(30))
         let to = try Address(chain.info.extra[0].address)
         let before = try await client.balance(of: to)
@@ -161,7 +163,7 @@ struct TransactionSenderRecoveryTests {
         #expect(receipt.succeeded)
         #expect(try await client.balance(of: to) == before + 12345)
         // Two raw transactions went out: the swallowed one and its replacement, same nonce, higher fees.
-        let raws = try proxy.rawSends.map { try ChainHex.decode($0) }
+        let raws = try proxy.rawSends.map { try Hex.decode($0) }
         #expect(raws.count == 2)
         let fields = try raws.map { raw -> [RLP] in try #require(try RLP(decoding: Array(raw.dropFirst())).listValue) } // type-2: 0x02 ‖ RLP
         #expect(fields[0][1] == fields[1][1], "same nonce")

@@ -1,4 +1,6 @@
+import ByteEncoding
 import Chain
+import EVMCrypto
 import Foundation
 import TestSupport
 import Testing
@@ -62,7 +64,7 @@ struct ZeroGStorageTests {
         let client = EthClient(url: chain.info.rpcUrl)
         let flow = ZeroG.FlowContract(address: try Address(chain.info.flow), client: client)
         node.follow(flow: flow)
-        let sender = TransactionSender(client: client, key: try Secp256k1.PrivateKey(rawRepresentation: ChainHex.decode(chain.info.owner.privateKey)))
+        let sender = TransactionSender(client: client, key: try Secp256k1.PrivateKey(rawRepresentation: Hex.decode(chain.info.owner.privateKey)))
         await sender.configure(pollInterval: .milliseconds(20), knownErrors: ZeroG.FlowContract.errors)
         let balanceBefore = try await client.balance(of: sender.address)
         let (root, txSeq) = try await ZeroG.upload(Self.data, node: ZeroG.StorageNodeClient(url: node.url), flow: flow, sender: sender)
@@ -117,7 +119,7 @@ struct LocalDatasetStoreTests {
         try Data(data).write(to: URL(fileURLWithPath: src))
         #expect(try store.put(fileAt: src) == root)
         // A byte changed on disk is caught on read.
-        let path = (dir as NSString).appendingPathComponent(ChainHex.encode(root.bytes))
+        let path = (dir as NSString).appendingPathComponent(Hex.encode(root.bytes))
         var onDisk = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         onDisk[12345] ^= 1
         try Data(onDisk).write(to: URL(fileURLWithPath: path))
@@ -143,7 +145,7 @@ struct GrantedJobSourceTests {
         let fromLogs = try await ChainLogJobSource(dataPolicy: w.dp).grantedJobs()
         #expect(fromLogs == [GrantedJob(jobID: j1, datasetRoot: root, requestedEpochs: 2)])
 
-        let reply = #"{"data":{"Job":[{"id":"\#(ChainHex.prefixed(j1))","datasetRoot":"\#(ChainHex.prefixed(root))","requestedEpochs":"2","dataset":{"manifestHash":"0x00"}}]}}"#
+        let reply = #"{"data":{"Job":[{"id":"\#(Hex.prefixed(j1))","datasetRoot":"\#(Hex.prefixed(root))","requestedEpochs":"2","dataset":{"manifestHash":"0x00"}}]}}"#
         let gql = try LoopbackHTTPServer { request in
             let body = String(decoding: request.body, as: UTF8.self)
             guard request.method == "POST", body.contains(#"state: { _eq: \"Granted\" }"#) else { return .init(status: 400) }

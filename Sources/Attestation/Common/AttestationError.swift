@@ -1,3 +1,4 @@
+import ByteEncoding
 /// The one error type of the Attestation module.
 ///
 /// Every failure carries a stable ``Code`` that scripts and HTTP responses may rely on, and a
@@ -148,4 +149,9 @@ public struct AttestationError: Error, Sendable, Equatable, CustomStringConverti
     }
 
     public var description: String { "\(code.rawValue): \(message)" }
+}
+
+extension AttestationError {
+    /// Text that should be hex and is not: ``Code/badEncoding``.
+    public init(_ error: Hex.DecodingError) { self.init(.badEncoding, error.message) }
 }

@@ -1,3 +1,4 @@
+import ByteEncoding
 import Foundation
 import SwiftASN1
 import X509

@@ -1,3 +1,4 @@
+import ByteEncoding
 import Foundation
 
 /// Every piece of one platform's evidence in one JSON document, so it can be verified, stored and

@@ -1,3 +1,5 @@
+import ByteEncoding
+
 /// A byte string whose length is part of its type (`FixedBytes<48>` for a SHA-384 measurement).
 ///
 /// Fixed sizes as types: a 32-byte value can never be passed where 48 are required. Renders as
@@ -22,7 +24,7 @@ public struct FixedBytes<let count: Int>: Hashable, Sendable, Codable, CustomStr
 
     /// Parses lowercase or uppercase hex of exactly `2 × count` digits.
     public init(hex: String) throws(AttestationError) {
-        try self.init(try Hex.decode(hex))
+        try self.init(try Hex.decode(hex, or: AttestationError.init))
     }
 
     /// All zero bytes.

@@ -1,3 +1,4 @@
+import ByteEncoding
 import Foundation
 
 /// A parsed JSON value, for Intel collateral documents.

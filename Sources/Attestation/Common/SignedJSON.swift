@@ -1,3 +1,5 @@
+import ByteEncoding
+
 /// Finds the exact bytes of one member's value in a JSON object, without re-serialising.
 ///
 /// Intel PCS signs the bytes of the `tcbInfo` / `enclaveIdentity` value as served, so the

@@ -1,3 +1,5 @@
+import ByteEncoding
+
 extension EventLog {
     /// What a log vouches for once its replay equals registers that signed evidence carries.
     public struct Verified: Sendable, Hashable {

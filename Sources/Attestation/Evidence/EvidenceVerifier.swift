@@ -1,3 +1,4 @@
+import ByteEncoding
 import Foundation
 
 /// What evidence must bind to count as an answer to one question (and not a replay of another).

@@ -1,3 +1,4 @@
+import ByteEncoding
 import Chain
 import Foundation
 
@@ -40,9 +41,9 @@ public enum AuditChain {
                 guard r.sequence >= 1 else { throw KeyReleaseError(.auditChainBroken, "a record is numbered \(r.sequence), before the first (1)") }
                 guard r.sequence == expected else { throw KeyReleaseError(.auditChainBroken, "record \(expected) is missing (found \(r.sequence) next)") }
                 guard r.previousHash == previous else {
-                    throw KeyReleaseError(.auditChainBroken, "record \(r.sequence) names previous hash \(ChainHex.prefixed(r.previousHash)), the chain has \(ChainHex.prefixed(previous))")
+                    throw KeyReleaseError(.auditChainBroken, "record \(r.sequence) names previous hash \(Hex.prefixed(r.previousHash)), the chain has \(Hex.prefixed(previous))")
                 }
-                guard r.hashIsConsistent else { throw KeyReleaseError(.auditChainBroken, "record \(r.sequence): its contents do not hash to its stored hash \(ChainHex.prefixed(r.hash))") }
+                guard r.hashIsConsistent else { throw KeyReleaseError(.auditChainBroken, "record \(r.sequence): its contents do not hash to its stored hash \(Hex.prefixed(r.hash))") }
                 if r.draft.outcome == "released" { released += 1 } else { refused += 1 }
                 previous = r.hash
                 expected += 1
@@ -50,6 +51,6 @@ public enum AuditChain {
             if page.count < pageSize { break }
             after = expected - 1
         }
-        return Summary(records: expected - 1, head: expected == 1 ? nil : ChainHex.prefixed(previous), released: released, refused: refused)
+        return Summary(records: expected - 1, head: expected == 1 ? nil : Hex.prefixed(previous), released: released, refused: refused)
     }
 }

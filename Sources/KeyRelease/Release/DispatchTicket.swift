@@ -1,5 +1,4 @@
-import BigInt
-import Chain
+import EVMCrypto
 import Foundation
 
 /// The coordinator's word that it dispatched a job to one node: EIP-712 typed data
@@ -34,22 +33,19 @@ public struct DispatchTicket: Sendable, Hashable {
     }
 
     /// The EIP-712 digest the provider signs.
-    public func digest(chainID: UInt64, dataPolicy: Address) throws(ChainError) -> [UInt8] {
-        let domain = try MessageSigning.domainSeparator(name: Self.domainName, version: Self.domainVersion, chainID: chainID, verifyingContract: dataPolicy)
-        let body = try MessageSigning.structHash(typeSignature: Self.typeSignature, fields: [
-            (.fixedBytes(32), .fixedBytes(jobID)), (.fixedBytes(32), .fixedBytes(datasetRoot)),
-            (.address, .address(node)), (.uint(64), .uint(BigUInt(expiry))),
-        ])
+    public func digest(chainID: UInt64, dataPolicy: Address) throws(EVMCryptoError) -> [UInt8] {
+        let domain = MessageSigning.domainSeparator(name: Self.domainName, version: Self.domainVersion, chainID: chainID, verifyingContract: dataPolicy)
+        let body = try MessageSigning.structHash(typeSignature: Self.typeSignature, fields: [.fixedBytes(jobID), .fixedBytes(datasetRoot), .address(node), .uint(expiry)])
         return MessageSigning.typedDataHash(domainSeparator: domain, structHash: body)
     }
 
     /// Signs (the coordinator's side).
-    public func sign(with key: Secp256k1.PrivateKey, chainID: UInt64, dataPolicy: Address) throws(ChainError) -> [UInt8] {
+    public func sign(with key: Secp256k1.PrivateKey, chainID: UInt64, dataPolicy: Address) throws(EVMCryptoError) -> [UInt8] {
         try key.signature(forDigest: digest(chainID: chainID, dataPolicy: dataPolicy)).rawRepresentation
     }
 
     /// The address that produced `signature` (65 bytes r ‖ s ‖ v) over this ticket.
-    public func signer(of signature: [UInt8], chainID: UInt64, dataPolicy: Address) throws(ChainError) -> Address {
+    public func signer(of signature: [UInt8], chainID: UInt64, dataPolicy: Address) throws(EVMCryptoError) -> Address {
         try Secp256k1.RecoverableSignature(rawRepresentation: signature).recoverPublicKey(digest: digest(chainID: chainID, dataPolicy: dataPolicy)).address
     }
 }

@@ -1,4 +1,5 @@
 import Chain
+import EVMCrypto
 import Foundation
 import NIOConcurrencyHelpers
 

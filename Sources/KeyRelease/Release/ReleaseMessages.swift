@@ -1,6 +1,8 @@
 import Attestation
+import ByteEncoding
 import Chain
 import Crypto
+import EVMCrypto
 import Foundation
 
 /// `GET /v1/challenge` response.
@@ -34,9 +36,9 @@ public struct DispatchTicketMessage: Codable, Sendable, Hashable {
     }
 
     /// Signs `ticket` (the coordinator's side).
-    public init(signing ticket: DispatchTicket, with key: Secp256k1.PrivateKey, chainID: UInt64, dataPolicy: Address) throws(ChainError) {
-        self.init(jobId: ChainHex.prefixed(ticket.jobID), datasetRoot: ChainHex.prefixed(ticket.datasetRoot), node: ticket.node.checksummed,
-                  expiry: ticket.expiry, signature: ChainHex.prefixed(try ticket.sign(with: key, chainID: chainID, dataPolicy: dataPolicy)))
+    public init(signing ticket: DispatchTicket, with key: Secp256k1.PrivateKey, chainID: UInt64, dataPolicy: Address) throws(EVMCryptoError) {
+        self.init(jobId: Hex.prefixed(ticket.jobID), datasetRoot: Hex.prefixed(ticket.datasetRoot), node: ticket.node.checksummed,
+                  expiry: ticket.expiry, signature: Hex.prefixed(try ticket.sign(with: key, chainID: chainID, dataPolicy: dataPolicy)))
     }
 }
 
@@ -76,12 +78,12 @@ public struct ReleaseRequest: Codable, Sendable, Hashable {
     /// The EIP-191 message the signer key signs: `licen-keyrelease-v1 possession\n` and the
     /// binding's REPORTDATA in hex (it hashes the nonce, the job, the HPKE key and the signer key).
     public static func possessionMessage(binding: ReleaseBinding) -> [UInt8] {
-        Array("licen-keyrelease-v1 possession\n\(ChainHex.prefixed(binding.reportData))".utf8)
+        Array("licen-keyrelease-v1 possession\n\(Hex.prefixed(binding.reportData))".utf8)
     }
 
     /// The signer key's proof of possession for `binding` (the node's side).
-    public static func proof(binding: ReleaseBinding, signer: Secp256k1.PrivateKey) throws(ChainError) -> String {
-        ChainHex.prefixed(try signer.signature(forDigest: MessageSigning.personalMessageHash(possessionMessage(binding: binding))).rawRepresentation)
+    public static func proof(binding: ReleaseBinding, signer: Secp256k1.PrivateKey) throws(EVMCryptoError) -> String {
+        Hex.prefixed(try signer.signature(forDigest: MessageSigning.personalMessageHash(possessionMessage(binding: binding))).rawRepresentation)
     }
 
     /// The decoder for release bodies (bundle dates are ISO 8601).
@@ -163,7 +165,7 @@ struct ParsedReleaseRequest: Sendable {
     }
 
     static func hex(_ text: String, _ field: String, count: Int?) throws(KeyReleaseError) -> [UInt8] {
-        guard let b = try? ChainHex.decode(text) else { throw KeyReleaseError(.badRequest, "\(field) is not hex") }
+        guard let b = try? Hex.decode(text) else { throw KeyReleaseError(.badRequest, "\(field) is not hex") }
         if let count, b.count != count { throw KeyReleaseError(.badRequest, "\(field) has \(b.count) bytes, not \(count)") }
         return b
     }
@@ -219,13 +221,13 @@ public struct EscrowUpload: Codable, Sendable, Hashable {
     /// The text the owner signs (EIP-191 personal message):
     /// `licen-keyrelease-v1 escrow\ndatasetRoot: 0x…\nversion: N\nenvelopeSHA256: 0x…`.
     public static func message(datasetRoot: [UInt8], envelope: [UInt8], version: UInt64) -> [UInt8] {
-        Array("licen-keyrelease-v1 escrow\ndatasetRoot: \(ChainHex.prefixed(datasetRoot))\nversion: \(version)\nenvelopeSHA256: \(ChainHex.prefixed(SHA256.hash(data: envelope)))".utf8)
+        Array("licen-keyrelease-v1 escrow\ndatasetRoot: \(Hex.prefixed(datasetRoot))\nversion: \(version)\nenvelopeSHA256: \(Hex.prefixed(SHA256.hash(data: envelope)))".utf8)
     }
 
     /// Builds a signed upload (the owner's side).
-    public static func signed(datasetRoot: [UInt8], envelope: [UInt8], version: UInt64, owner: Secp256k1.PrivateKey) throws(ChainError) -> EscrowUpload {
+    public static func signed(datasetRoot: [UInt8], envelope: [UInt8], version: UInt64, owner: Secp256k1.PrivateKey) throws(EVMCryptoError) -> EscrowUpload {
         let sig = try owner.signature(forDigest: MessageSigning.personalMessageHash(message(datasetRoot: datasetRoot, envelope: envelope, version: version)))
-        return EscrowUpload(datasetRoot: ChainHex.prefixed(datasetRoot), envelope: ChainHex.prefixed(envelope), version: version, signature: ChainHex.prefixed(sig.rawRepresentation))
+        return EscrowUpload(datasetRoot: Hex.prefixed(datasetRoot), envelope: Hex.prefixed(envelope), version: version, signature: Hex.prefixed(sig.rawRepresentation))
     }
 }
 
@@ -261,8 +263,8 @@ public struct AuditRecordResponse: Codable, Sendable, Hashable {
     /// Renders a stored record.
     public init(_ r: AuditRecord) {
         sequence = r.sequence
-        hash = ChainHex.prefixed(r.hash)
-        previousHash = ChainHex.prefixed(r.previousHash)
+        hash = Hex.prefixed(r.hash)
+        previousHash = Hex.prefixed(r.previousHash)
         body = String(decoding: r.body, as: UTF8.self)
         record = r.draft
     }

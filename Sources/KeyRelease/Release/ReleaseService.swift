@@ -1,8 +1,10 @@
 import Attestation
 import AttestationCollateral
+import ByteEncoding
 import Chain
 import Crypto
 import DatasetCrypto
+import EVMCrypto
 import Foundation
 import Logging
 
@@ -131,7 +133,7 @@ public final class ReleaseService: Sendable {
         for i in nonce.indices { nonce[i] = rng.next() }
         let issued = IssuedNonce(nonce: nonce, issuedAt: now, expiresAt: now.addingTimeInterval(settings.nonceTTL))
         try await store.insertNonce(issued)
-        return ChallengeResponse(nonce: ChainHex.prefixed(nonce), expiresAt: issued.expiresAt.iso8601)
+        return ChallengeResponse(nonce: Hex.prefixed(nonce), expiresAt: issued.expiresAt.iso8601)
     }
 
     // MARK: - Release
@@ -177,9 +179,9 @@ public final class ReleaseService: Sendable {
         draft.signerPublicKey = raw.signerPublicKey
         draft.hpkePublicKey = raw.hpkePublicKey
         let r = try ParsedReleaseRequest(raw)
-        draft.jobID = ChainHex.prefixed(r.jobID)
-        draft.datasetRoot = ChainHex.prefixed(r.datasetRoot)
-        draft.evidenceDigest = ChainHex.prefixed(r.evidenceDigest)
+        draft.jobID = Hex.prefixed(r.jobID)
+        draft.datasetRoot = Hex.prefixed(r.datasetRoot)
+        draft.evidenceDigest = Hex.prefixed(r.evidenceDigest)
         draft.platform = r.evidence.platform.rawValue
 
         // 1. The nonce: issued here, unexpired, unused (spent atomically in step 6).
@@ -201,18 +203,18 @@ public final class ReleaseService: Sendable {
         let accepted = try await judge(r, issuedAt: issuedAt, now: now, draft: &draft)
         metrics.verification(ContinuousClock.now - started)
         draft.policyName = accepted.policy.name
-        draft.policyDigest = ChainHex.prefixed(accepted.digest)
+        draft.policyDigest = Hex.prefixed(accepted.digest)
 
         // 4. The chain: the job is live, for this dataset, and dispatched to this node.
         try await chain.get()
 
         // 5. The escrowed envelope, opened in memory only.
         guard let entry = try await escrowed.get() else {
-            throw KeyReleaseError(.escrowMissing, "no envelope is escrowed for dataset \(ChainHex.prefixed(r.datasetRoot))")
+            throw KeyReleaseError(.escrowMissing, "no envelope is escrowed for dataset \(Hex.prefixed(r.datasetRoot))")
         }
         let opened: (datasetKey: SymmetricKey, datasetIV: [UInt8])
         do { opened = try KeyEnvelope(bytes: entry.envelope).open(with: escrowKey.privateKey) } catch {
-            throw KeyReleaseError(.internalError, "the escrowed envelope for \(ChainHex.prefixed(r.datasetRoot)) does not open")
+            throw KeyReleaseError(.internalError, "the escrowed envelope for \(Hex.prefixed(r.datasetRoot)) does not open")
         }
 
         // 6. Spend the nonce and append the audit record in one transaction (its hash is bound
@@ -232,9 +234,9 @@ public final class ReleaseService: Sendable {
         let info = SealedDatasetKey.info(jobID: r.jobID, datasetRoot: r.datasetRoot, attestationRef: record.hash)
         let sealed = try SealedDatasetKey.seal(key: opened.datasetKey, iv: opened.datasetIV, to: try r.hpkeKey, info: info)
         metrics.released()
-        logger.info("released", metadata: ["requestId": "\(requestID)", "jobId": "\(ChainHex.prefixed(r.jobID))",
-                                           "datasetRoot": "\(ChainHex.prefixed(r.datasetRoot))", "attestationRef": "\(ChainHex.prefixed(record.hash))"])
-        return ReleaseResponse(jobId: ChainHex.prefixed(r.jobID), datasetRoot: ChainHex.prefixed(r.datasetRoot), attestationRef: ChainHex.prefixed(record.hash),
+        logger.info("released", metadata: ["requestId": "\(requestID)", "jobId": "\(Hex.prefixed(r.jobID))",
+                                           "datasetRoot": "\(Hex.prefixed(r.datasetRoot))", "attestationRef": "\(Hex.prefixed(record.hash))"])
+        return ReleaseResponse(jobId: Hex.prefixed(r.jobID), datasetRoot: Hex.prefixed(r.datasetRoot), attestationRef: Hex.prefixed(record.hash),
                                sealedKey: sealed, hpkeSuite: "DHKEM(X25519, HKDF-SHA256)/HKDF-SHA256/AES-256-GCM", requestId: requestID)
     }
 
@@ -267,7 +269,7 @@ public final class ReleaseService: Sendable {
             let messages = failures.map(\.message).joined(separator: "; ")
             if let i {
                 draft.policyName = policies[i].policy.name
-                draft.policyDigest = ChainHex.prefixed(policies[i].digest)
+                draft.policyDigest = Hex.prefixed(policies[i].digest)
             }
             draft.claims["policyFailures"] = messages
             throw KeyReleaseError(Self.refusalCode(reason.code), "policy \(draft.policyName ?? "-") refuses the evidence: \(messages)")
@@ -307,12 +309,12 @@ public final class ReleaseService: Sendable {
     }
 
     private func checkChain(_ r: ParsedReleaseRequest, now: Date) async throws(KeyReleaseError) {
-        guard let job = try await registry.job(r.jobID) else { throw KeyReleaseError(.jobNotFound, "job \(ChainHex.prefixed(r.jobID)) does not exist on chain") }
+        guard let job = try await registry.job(r.jobID) else { throw KeyReleaseError(.jobNotFound, "job \(Hex.prefixed(r.jobID)) does not exist on chain") }
         guard job.state == .granted || job.state == .running else {
-            throw KeyReleaseError(.jobNotActive, "job \(ChainHex.prefixed(r.jobID)) is \(job.state), not Granted or Running")
+            throw KeyReleaseError(.jobNotActive, "job \(Hex.prefixed(r.jobID)) is \(job.state), not Granted or Running")
         }
         guard job.datasetRoot == r.datasetRoot else {
-            throw KeyReleaseError(.datasetMismatch, "job \(ChainHex.prefixed(r.jobID)) is for dataset \(ChainHex.prefixed(job.datasetRoot)), not \(ChainHex.prefixed(r.datasetRoot))")
+            throw KeyReleaseError(.datasetMismatch, "job \(Hex.prefixed(r.jobID)) is for dataset \(Hex.prefixed(job.datasetRoot)), not \(Hex.prefixed(r.datasetRoot))")
         }
         // Proof that the requester holds the signer key the ticket names, before the ticket.
         let prover: Address
@@ -380,7 +382,7 @@ public final class ReleaseService: Sendable {
                 .recoverPublicKey(digest: MessageSigning.personalMessageHash(EscrowUpload.message(datasetRoot: root, envelope: envelope, version: upload.version))).address
         } catch { throw KeyReleaseError(.escrowSignature, "the escrow signature does not recover") }
         guard let owner = try await registry.owner(ofDataset: root) else {
-            throw KeyReleaseError(.escrowSignature, "dataset \(ChainHex.prefixed(root)) is not registered on chain")
+            throw KeyReleaseError(.escrowSignature, "dataset \(Hex.prefixed(root)) is not registered on chain")
         }
         guard signer == owner else { throw KeyReleaseError(.escrowSignature, "the escrow upload is signed by \(signer), not the dataset owner \(owner)") }
         do { _ = try KeyEnvelope(bytes: envelope).open(with: escrowKey.privateKey) } catch {
@@ -388,7 +390,7 @@ public final class ReleaseService: Sendable {
         }
         guard upload.version >= 1, upload.version <= UInt64(Int64.max) else { throw KeyReleaseError(.badRequest, "escrow version must be 1…2^63−1") }
         try await store.putEscrow(EscrowEntry(datasetRoot: root, envelope: envelope, owner: owner.bytes, signature: signature, storedAt: settings.clock(), version: upload.version))
-        logger.info("escrowed", metadata: ["requestId": "\(requestID)", "datasetRoot": "\(ChainHex.prefixed(root))", "owner": "\(owner)", "version": "\(upload.version)"])
+        logger.info("escrowed", metadata: ["requestId": "\(requestID)", "datasetRoot": "\(Hex.prefixed(root))", "owner": "\(owner)", "version": "\(upload.version)"])
     }
 
     // MARK: - Audit and health

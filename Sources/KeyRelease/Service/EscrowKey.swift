@@ -1,4 +1,6 @@
+import ByteEncoding
 import Chain
+import EVMCrypto
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -40,7 +42,7 @@ public struct EscrowKey: Sendable {
     private init(hexText: String, source: String) throws(KeyReleaseError) {
         let trimmed = hexText.trimmingCharacters(in: .whitespacesAndNewlines)
         // The message names the source only: never echo key text.
-        guard let bytes = try? ChainHex.decode(trimmed), bytes.count == 32, let key = try? Secp256k1.PrivateKey(rawRepresentation: bytes) else {
+        guard let bytes = try? Hex.decode(trimmed), bytes.count == 32, let key = try? Secp256k1.PrivateKey(rawRepresentation: bytes) else {
             throw KeyReleaseError(.configInvalid, "the escrow key in the \(source) is not 64 hex digits of a valid secp256k1 private key")
         }
         privateKey = key
@@ -53,7 +55,7 @@ public struct EscrowKey: Sendable {
         guard fd >= 0 else { throw KeyReleaseError(.configInvalid, "cannot create \(path) (it may exist already; an escrow key is never overwritten)") }
         defer { close(fd) }
         let key = Secp256k1.PrivateKey()
-        let text = Array((ChainHex.encode(key.rawRepresentation) + "\n").utf8)
+        let text = Array((Hex.encode(key.rawRepresentation) + "\n").utf8)
         guard text.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == text.count else { throw KeyReleaseError(.configInvalid, "cannot write \(path)") }
         return EscrowKey(privateKey: key)
     }

@@ -1,3 +1,4 @@
+import ByteEncoding
 import Chain
 import Crypto
 import Foundation
@@ -64,7 +65,7 @@ public enum ReleaseHTTP {
         router.get("/v1/escrow-key") { _, _ in
             await handle(service, route: "escrow-key") { _ throws(KeyReleaseError) in
                 let pk = service.escrowPublicKey
-                return try json(EscrowKeyResponse(publicKey: ChainHex.prefixed(pk.serialized(compressed: true)), publicKeyUncompressed: ChainHex.prefixed(pk.serialized(compressed: false))))
+                return try json(EscrowKeyResponse(publicKey: Hex.prefixed(pk.serialized(compressed: true)), publicKeyUncompressed: Hex.prefixed(pk.serialized(compressed: false))))
             }
         }
         router.get("/v1/audit/:ref") { _, context in
@@ -173,7 +174,7 @@ public enum ReleaseHTTP {
 
     static func newRequestID() -> String {
         var rng = SystemRandomNumberGenerator()
-        return ChainHex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) })
+        return Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) })
     }
 
     /// Compares two secrets in time that depends on neither's content nor on where they differ,

@@ -1,6 +1,7 @@
 import Attestation
 import AttestationCollateral
 import Chain
+import EVMCrypto
 import Foundation
 import Logging
 import X509

@@ -1,4 +1,5 @@
 import Attestation
+import ByteEncoding
 import CTSS2
 import Crypto
 import Foundation

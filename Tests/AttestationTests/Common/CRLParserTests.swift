@@ -1,4 +1,5 @@
 @testable import Attestation
+import ByteEncoding
 import Crypto
 import Foundation
 import SwiftASN1

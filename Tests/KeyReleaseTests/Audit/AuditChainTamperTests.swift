@@ -1,3 +1,4 @@
+import ByteEncoding
 import Chain
 import Crypto
 import Foundation
@@ -221,7 +222,7 @@ extension AuditChainTamperTests {
     /// The library and the CLI both find `chain` intact and summarise it alike.
     static func expectIntact(_ fx: StoreFixture, _ store: any ReleaseStore, _ chain: [AuditRecord],
                              sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        let head = chain.last.map { ChainHex.prefixed($0.hash) }
+        let head = chain.last.map { Hex.prefixed($0.hash) }
         let released = Int64(chain.filter { $0.draft.outcome == "released" }.count)
         for pageSize in [Self.pageSize, 3] {
             let summary = try await AuditChain.verify(store, pageSize: pageSize)

@@ -1,8 +1,10 @@
 import Attestation
 import AttestationCollateral
+import ByteEncoding
 import Chain
 import Crypto
 import DatasetCrypto
+import EVMCrypto
 import Foundation
 import KeyRelease
 import Logging

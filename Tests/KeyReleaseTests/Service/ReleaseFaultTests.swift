@@ -1,8 +1,10 @@
 import Attestation
 import AttestationCollateral
+import ByteEncoding
 import Chain
 import Crypto
 import DatasetCrypto
+import EVMCrypto
 import Foundation
 import KeyRelease
 import TestSupport
@@ -116,7 +118,7 @@ struct ReleaseFaultTests {
             #expect(s4 == 413 && j4["code"] as? String == "payload_too_large", "\(j4)")
             let (s5, _) = try await w.get("/v1/audit/0x1234")
             #expect(s5 == 400)
-            let (s6, j6) = try await w.get("/v1/audit/" + ChainHex.prefixed(Array(repeating: UInt8(7), count: 32)))
+            let (s6, j6) = try await w.get("/v1/audit/" + Hex.prefixed(Array(repeating: UInt8(7), count: 32)))
             #expect(s6 == 404 && j6["code"] as? String == "not_found")
             // Still up and serving.
             #expect(try await w.get("/healthz").0 == 200)
@@ -174,7 +176,7 @@ struct ReleaseFaultTests {
         let diskData = Data(disk) // Data.range(of:) searches tens of MiB quickly; a generic search does not
         for envelope in stored { #expect(diskData.range(of: Data(envelope)) != nil, "the search must find what the store keeps") }
         for (name, bytes) in needles {
-            for form in [Hex.encode(bytes), Hex.encode(bytes).uppercased(), Data(bytes).base64EncodedString(), ChainHex.prefixed(bytes)] {
+            for form in [Hex.encode(bytes), Hex.encode(bytes).uppercased(), Data(bytes).base64EncodedString(), Hex.prefixed(bytes)] {
                 #expect(!logs.contains(form), "\(name) in the logs")
                 #expect(!responses.contains(form), "\(name) in a response")
                 #expect(diskData.range(of: Data(form.utf8)) == nil, "\(name) in the database files")

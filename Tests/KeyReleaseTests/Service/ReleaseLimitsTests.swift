@@ -1,8 +1,10 @@
 import Attestation
 import AttestationCollateral
+import ByteEncoding
 import Chain
 import Crypto
 import DatasetCrypto
+import EVMCrypto
 import Foundation
 import KeyRelease
 import Logging
@@ -68,7 +70,7 @@ struct ReleaseLimitsTests {
                 case 0: #expect(try await w.post("/v1/release", raw: Array("{not json \(i)".utf8)).0 == 400)
                 case 1:
                     var r = wellFormed
-                    r.nonce = ChainHex.prefixed((0..<32).map { _ in UInt8.random(in: 0...255) })
+                    r.nonce = Hex.prefixed((0..<32).map { _ in UInt8.random(in: 0...255) })
                     #expect(try await w.post("/v1/release", r).0 == 409)
                 default:
                     var r = wellFormed

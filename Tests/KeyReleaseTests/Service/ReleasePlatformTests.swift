@@ -1,7 +1,9 @@
 import Attestation
 import AttestationCollateral
+import ByteEncoding
 import Chain
 import Crypto
+import EVMCrypto
 import Foundation
 import KeyRelease
 import TestSupport

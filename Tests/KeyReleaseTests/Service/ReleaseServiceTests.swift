@@ -1,8 +1,10 @@
 import Attestation
 import AttestationCollateral
+import ByteEncoding
 import Chain
 import Crypto
 import DatasetCrypto
+import EVMCrypto
 import Foundation
 import KeyRelease
 import ProviderNode
@@ -35,17 +37,17 @@ struct ReleaseServiceTests {
             #expect(astatus == 200)
             let record = try #require(audit["record"] as? [String: Any])
             #expect(record["outcome"] as? String == "released")
-            #expect(record["jobID"] as? String == ChainHex.prefixed(d.jobID))
-            #expect(record["datasetRoot"] as? String == ChainHex.prefixed(d.root))
-            #expect(record["signerPublicKey"] as? String == ChainHex.prefixed(node.signerPublic))
+            #expect(record["jobID"] as? String == Hex.prefixed(d.jobID))
+            #expect(record["datasetRoot"] as? String == Hex.prefixed(d.root))
+            #expect(record["signerPublicKey"] as? String == Hex.prefixed(node.signerPublic))
             #expect(record["policyName"] as? String == "swtpm-reference")
             #expect((record["claims"] as? [String: String])?["imageDigests"] == ReleaseWorld.image)
             #expect(audit["hash"] as? String == ref)
             // The body as served hashes to the reference.
             let body = try #require(audit["body"] as? String)
             let seq = try #require(audit["sequence"] as? Int)
-            let prev = try ChainHex.decode(try #require(audit["previousHash"] as? String))
-            #expect(ChainHex.prefixed(AuditRecord.computeHash(sequence: Int64(seq), previousHash: prev, body: Array(body.utf8))) == ref)
+            let prev = try Hex.decode(try #require(audit["previousHash"] as? String))
+            #expect(Hex.prefixed(AuditRecord.computeHash(sequence: Int64(seq), previousHash: prev, body: Array(body.utf8))) == ref)
 
             // The chain verifies offline, through the library and the CLI.
             let summary = try await AuditChain.verify(w.store)
@@ -62,7 +64,7 @@ struct ReleaseServiceTests {
             #expect(try await w.get("/healthz").0 == 200)
             #expect(try await w.get("/readyz").0 == 200)
             let (ek, escrowKeyJSON) = try await w.get("/v1/escrow-key")
-            #expect(ek == 200 && escrowKeyJSON["publicKey"] as? String == ChainHex.prefixed(w.escrowKey.publicKey.serialized(compressed: true)))
+            #expect(ek == 200 && escrowKeyJSON["publicKey"] as? String == Hex.prefixed(w.escrowKey.publicKey.serialized(compressed: true)))
             // Admin listing needs the token.
             #expect(try await w.get("/v1/admin/audit").0 == 401)
             let (adm, _) = try await w.get("/v1/admin/audit?limit=5", headers: [("authorization", "Bearer admin-secret")])

@@ -2,9 +2,11 @@ import AsyncHTTPClient
 import Attestation
 import AttestationCollateral
 import BigInt
+import ByteEncoding
 import Chain
 import Crypto
 import DatasetCrypto
+import EVMCrypto
 import Foundation
 import KeyRelease
 import Logging
@@ -100,7 +102,7 @@ final class ReleaseWorld: @unchecked Sendable {
         proxy = try LoopbackRPCProxy(upstream: chain.info.rpcUrl)
         client = EthClient(url: chain.info.rpcUrl)
         dp = DataPolicy(address: try Address(chain.info.dataPolicy), client: client)
-        func key(_ a: DevChain.Account) throws -> Secp256k1.PrivateKey { try Secp256k1.PrivateKey(rawRepresentation: ChainHex.decode(a.privateKey)) }
+        func key(_ a: DevChain.Account) throws -> Secp256k1.PrivateKey { try Secp256k1.PrivateKey(rawRepresentation: Hex.decode(a.privateKey)) }
         ownerKey = try key(chain.info.owner)
         requesterKey = try key(chain.info.requester)
         backendKey = try key(chain.info.backend)
@@ -238,7 +240,7 @@ final class ReleaseWorld: @unchecked Sendable {
     func challenge(_ base: String? = nil) async throws -> [UInt8] {
         let (status, json) = try await get("/v1/challenge", base: base)
         #expect(status == 200, "challenge: \(json)")
-        return try ChainHex.decode(json["nonce"] as? String ?? "")
+        return try Hex.decode(json["nonce"] as? String ?? "")
     }
 
     /// Builds a release request. By default everything is right; each parameter bends one thing.
@@ -252,8 +254,8 @@ final class ReleaseWorld: @unchecked Sendable {
         let ticket = DispatchTicket(jobID: ticketJobID ?? job, datasetRoot: root, node: ticketNode ?? node.signer.publicKey.address,
                                     expiry: ticketExpiry ?? UInt64(clock.now.timeIntervalSince1970) + 600)
         let message = try DispatchTicketMessage(signing: ticket, with: ticketSigner ?? backendKey, chainID: chain.info.chainId, dataPolicy: try Address(chain.info.dataPolicy))
-        return ReleaseRequest(jobId: ChainHex.prefixed(job), datasetRoot: ChainHex.prefixed(root), evidence: bundle, hpkePublicKey: ChainHex.prefixed(node.hpkePublic),
-                              signerPublicKey: ChainHex.prefixed(node.signerPublic), nonce: ChainHex.prefixed(nonce), ticket: message,
+        return ReleaseRequest(jobId: Hex.prefixed(job), datasetRoot: Hex.prefixed(root), evidence: bundle, hpkePublicKey: Hex.prefixed(node.hpkePublic),
+                              signerPublicKey: Hex.prefixed(node.signerPublic), nonce: Hex.prefixed(nonce), ticket: message,
                               signerProof: try ReleaseRequest.proof(binding: ReleaseBinding(nonce: nonce, jobID: job, hpkePublicKey: node.hpkePublic, signerPublicKey: node.signerPublic),
                                                                     signer: proofSigner ?? node.signer))
     }
@@ -262,7 +264,7 @@ final class ReleaseWorld: @unchecked Sendable {
     func open(_ json: [String: Any], _ d: Dataset, node: NodeKeys) throws -> [UInt8] {
         let sealedJSON = try JSONSerialization.data(withJSONObject: json["sealedKey"] as Any)
         let sealed = try JSONDecoder().decode(SealedDatasetKey.self, from: sealedJSON)
-        let ref = try ChainHex.decode(json["attestationRef"] as? String ?? "")
+        let ref = try Hex.decode(json["attestationRef"] as? String ?? "")
         let (key, iv) = try sealed.open(with: node.hpke, info: SealedDatasetKey.info(jobID: d.jobID, datasetRoot: d.root, attestationRef: ref))
         return try LICENFile.open(d.sealed, key: key, iv: iv)
     }

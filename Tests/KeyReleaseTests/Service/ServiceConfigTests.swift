@@ -1,3 +1,4 @@
+import ByteEncoding
 import Chain
 import Foundation
 import KeyRelease
@@ -80,7 +81,7 @@ struct ServiceConfigTests {
         do { _ = try EscrowKey(file: dir + "/k"); Issue.record("a world-readable key file was accepted") } catch {
             #expect(error.code == .configInvalid && error.message.contains("0600"))
         }
-        let hex = ChainHex.encode(key.privateKey.rawRepresentation)
+        let hex = Hex.encode(key.privateKey.rawRepresentation)
         #expect(try EscrowKey(environment: "K", environment: ["K": "0x" + hex]).publicKey == key.publicKey)
         do { _ = try EscrowKey(environment: "K", environment: ["K": "zz" + hex]); Issue.record("bad key text accepted") } catch {
             #expect(!error.message.contains(hex), "the key text must never be echoed")

@@ -1,3 +1,4 @@
+import ByteEncoding
 import Foundation
 import SwiftASN1
 import X509
@@ -193,8 +194,8 @@ extension TDX {
                     // Not parsed: the PCK CRL is checked against the PCK CA certificate of the
                     // quote's own, verified chain, so this copy would only cost time.
                     _ = try f.string("pck_crl_issuer_chain")
-                    pckCRL = try CertificateRevocationList(derEncoded: try Hex.decode(try f.string("pck_crl")))
-                    rootCACRL = try CertificateRevocationList(derEncoded: try Hex.decode(try f.string("root_ca_crl")))
+                    pckCRL = try CertificateRevocationList(derEncoded: try Hex.decode(try f.string("pck_crl"), or: AttestationError.init))
+                    rootCACRL = try CertificateRevocationList(derEncoded: try Hex.decode(try f.string("root_ca_crl"), or: AttestationError.init))
                     return true
                 }
                 if j["tcbInfo"] != nil {

@@ -1,3 +1,4 @@
+import ByteEncoding
 import Foundation
 
 extension TPM {

@@ -29,11 +29,11 @@ public enum Secp256k1 {
             }
         }
 
-        /// Wraps 32 bytes; throws ``ChainError/Code/invalidKey`` if they are not a valid scalar.
-        public init(rawRepresentation: some Collection<UInt8>) throws(ChainError) {
+        /// Wraps 32 bytes; throws ``EVMCryptoError/Code/invalidKey`` if they are not a valid scalar.
+        public init(rawRepresentation: some Collection<UInt8>) throws(EVMCryptoError) {
             let b = Array(rawRepresentation)
             guard b.count == 32, secp256k1_ec_seckey_verify(Secp256k1.context, b) == 1 else {
-                throw ChainError(.invalidKey, "not a secp256k1 private key")
+                throw EVMCryptoError(.invalidKey, "not a secp256k1 private key")
             }
             bytes = b
         }
@@ -49,12 +49,12 @@ public enum Secp256k1 {
         }
 
         /// Signs a 32-byte digest (RFC 6979 nonces, low-S).
-        public func signature(forDigest digest: some Collection<UInt8>) throws(ChainError) -> RecoverableSignature {
+        public func signature(forDigest digest: some Collection<UInt8>) throws(EVMCryptoError) -> RecoverableSignature {
             let d = Array(digest)
-            guard d.count == 32 else { throw ChainError(.encoding, "a secp256k1 signature covers a 32-byte digest, not \(d.count) bytes") }
+            guard d.count == 32 else { throw EVMCryptoError(.encoding, "a secp256k1 signature covers a 32-byte digest, not \(d.count) bytes") }
             var sig = secp256k1_ecdsa_recoverable_signature()
             guard secp256k1_ecdsa_sign_recoverable(Secp256k1.context, &sig, d, bytes, nil, nil) == 1 else {
-                throw ChainError(.invalidKey, "signing failed")
+                throw EVMCryptoError(.invalidKey, "signing failed")
             }
             var compact = [UInt8](repeating: 0, count: 64)
             var recid: Int32 = 0
@@ -63,11 +63,11 @@ public enum Secp256k1 {
         }
 
         /// ECDH with `peer`: the shared point's x-coordinate (32 bytes, unhashed).
-        public func sharedSecretX(with peer: PublicKey) throws(ChainError) -> [UInt8] {
+        public func sharedSecretX(with peer: PublicKey) throws(EVMCryptoError) -> [UInt8] {
             var out = [UInt8](repeating: 0, count: 32)
             var pub = peer.raw
             guard secp256k1_ecdh(Secp256k1.context, &out, &pub, bytes, licen_ecdh_x_only, nil) == 1 else {
-                throw ChainError(.invalidKey, "ECDH failed")
+                throw EVMCryptoError(.invalidKey, "ECDH failed")
             }
             return out
         }
@@ -89,13 +89,13 @@ public enum Secp256k1 {
         }
 
         /// Parses a compressed (33), uncompressed (65) or raw x ‖ y (64) key. Throws
-        /// ``ChainError/Code/invalidKey`` for anything else or a point not on the curve.
-        public init(bytes: some Collection<UInt8>) throws(ChainError) {
+        /// ``EVMCryptoError/Code/invalidKey`` for anything else or a point not on the curve.
+        public init(bytes: some Collection<UInt8>) throws(EVMCryptoError) {
             var b = Array(bytes)
             if b.count == 64 { b = [0x04] + b }
             var pub = secp256k1_pubkey()
             guard b.count == 33 || b.count == 65, secp256k1_ec_pubkey_parse(Secp256k1.context, &pub, b, b.count) == 1 else {
-                throw ChainError(.invalidKey, "not a secp256k1 public key (\(b.count) bytes)")
+                throw EVMCryptoError(.invalidKey, "not a secp256k1 public key (\(b.count) bytes)")
             }
             self.init(pub)
         }
@@ -132,10 +132,10 @@ public enum Secp256k1 {
         }
 
         /// Parses r ‖ s ‖ v (65 bytes; v 0/1 or 27/28).
-        public init(rawRepresentation b: [UInt8]) throws(ChainError) {
-            guard b.count == 65 else { throw ChainError(.encoding, "a recoverable signature is 65 bytes, not \(b.count)") }
+        public init(rawRepresentation b: [UInt8]) throws(EVMCryptoError) {
+            guard b.count == 65 else { throw EVMCryptoError(.encoding, "a recoverable signature is 65 bytes, not \(b.count)") }
             let v = b[64] >= 27 ? b[64] - 27 : b[64]
-            guard v <= 1 else { throw ChainError(.encoding, "signature v \(b[64]) is not 0, 1, 27 or 28") }
+            guard v <= 1 else { throw EVMCryptoError(.encoding, "signature v \(b[64]) is not 0, 1, 27 or 28") }
             self.init(r: Array(b[0..<32]), s: Array(b[32..<64]), recoveryID: v)
         }
 
@@ -143,22 +143,22 @@ public enum Secp256k1 {
         public var rawRepresentation: [UInt8] { r + s + [27 + recoveryID] }
 
         /// Recovers the signer's public key for a 32-byte digest. Throws
-        /// ``ChainError/Code/invalidKey`` if the signature is malformed or recovers nothing.
-        public func recoverPublicKey(digest: some Collection<UInt8>) throws(ChainError) -> PublicKey {
+        /// ``EVMCryptoError/Code/invalidKey`` if the signature is malformed or recovers nothing.
+        public func recoverPublicKey(digest: some Collection<UInt8>) throws(EVMCryptoError) -> PublicKey {
             let d = Array(digest)
-            guard d.count == 32 else { throw ChainError(.encoding, "digest must be 32 bytes") }
+            guard d.count == 32 else { throw EVMCryptoError(.encoding, "digest must be 32 bytes") }
             var sig = secp256k1_ecdsa_recoverable_signature()
             guard recoveryID <= 3, secp256k1_ecdsa_recoverable_signature_parse_compact(Secp256k1.context, &sig, r + s, Int32(recoveryID)) == 1 else {
-                throw ChainError(.invalidKey, "malformed signature")
+                throw EVMCryptoError(.invalidKey, "malformed signature")
             }
             // High-S signatures are malleable copies: Ethereum (EIP-2) rejects them.
             var normal = secp256k1_ecdsa_signature()
             secp256k1_ecdsa_recoverable_signature_convert(Secp256k1.context, &normal, &sig)
             guard secp256k1_ecdsa_signature_normalize(Secp256k1.context, nil, &normal) == 0 else {
-                throw ChainError(.invalidKey, "high-S signature")
+                throw EVMCryptoError(.invalidKey, "high-S signature")
             }
             var pub = secp256k1_pubkey()
-            guard secp256k1_ecdsa_recover(Secp256k1.context, &pub, &sig, d) == 1 else { throw ChainError(.invalidKey, "no key recovers from this signature") }
+            guard secp256k1_ecdsa_recover(Secp256k1.context, &pub, &sig, d) == 1 else { throw EVMCryptoError(.invalidKey, "no key recovers from this signature") }
             return PublicKey(pub)
         }
     }

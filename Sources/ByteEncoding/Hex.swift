@@ -1,7 +1,18 @@
-import Foundation
-
-/// Hex and evidence-text decoding shared by every platform's parser.
+/// The package's one hex codec (and the base64 and byte-search helpers PEM and evidence text
+/// need), shared by evidence parsing, the EVM code and the services. Dependency-free. Written by
+/// hand: Foundation has no hex codec, and the table-driven decode matters on the hot path of
+/// TPM PCR values and claims.
 public enum Hex {
+    /// Why text is not hex. Callers map it into their own module's error.
+    public struct DecodingError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// What is wrong, without echoing the text (it may be key material).
+        public let message: String
+        /// Creates an error.
+        public init(_ message: String) { self.message = message }
+        public var description: String { message }
+    }
+
+
     private static let digits = Array("0123456789abcdef".utf8)
 
     /// Nibble values by byte; 0xFF for a byte that is not a hex digit.
@@ -12,6 +23,19 @@ public enum Hex {
         case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt8(c) - UInt8(ascii: "A") + 10
         default: 0xFF
         }
+    }
+
+    /// `0x` + lowercase hex of `bytes` (Ethereum's form).
+    public static func prefixed<B: Sequence>(_ bytes: B) -> String where B.Element == UInt8 { "0x" + encode(bytes) }
+
+    /// Decodes hex, mapping a failure into the caller's error type: `try Hex.decode(s, or: MyError.init)`.
+    public static func decode<E: Error>(_ text: String, or makeError: (DecodingError) -> E) throws(E) -> [UInt8] {
+        do { return try decode(text) } catch { throw makeError(error) }
+    }
+
+    /// ``decode(utf8:)``, mapping a failure into the caller's error type.
+    public static func decode<E: Error>(utf8 raw: [UInt8], or makeError: (DecodingError) -> E) throws(E) -> [UInt8] {
+        do { return try decode(utf8: raw) } catch { throw makeError(error) }
     }
 
     /// Lowercase hex of `bytes`.
@@ -26,8 +50,8 @@ public enum Hex {
     }
 
     /// Decodes hex digits (either case, optional `0x` prefix, surrounding whitespace ignored).
-    /// Throws ``AttestationError/Code/badEncoding`` on an odd length or a non-hex character.
-    public static func decode(_ text: String) throws(AttestationError) -> [UInt8] {
+    /// Throws ``DecodingError`` on an odd length or a non-hex character.
+    public static func decode(_ text: String) throws(DecodingError) -> [UInt8] {
         // Fast path for plain even-length hex in contiguous UTF-8 (the common case: PCR values,
         // claims); anything else goes through the general decoder and its error messages.
         var text = text
@@ -73,20 +97,20 @@ public enum Hex {
     }
 
     /// Decodes hex from UTF-8 bytes; see ``decode(_:)``.
-    public static func decode(utf8 raw: [UInt8]) throws(AttestationError) -> [UInt8] {
+    public static func decode(utf8 raw: [UInt8]) throws(DecodingError) -> [UInt8] {
         var s = raw[...]
         while let f = s.first, isSpace(f) { s = s.dropFirst() }
         while let l = s.last, isSpace(l) { s = s.dropLast() }
         if s.count >= 2, s[s.startIndex] == UInt8(ascii: "0"), s[s.startIndex + 1] | 0x20 == UInt8(ascii: "x") {
             s = s.dropFirst(2)
         }
-        guard s.count % 2 == 0 else { throw AttestationError(.badEncoding, "hex text has an odd number of digits") }
+        guard s.count % 2 == 0 else { throw DecodingError("hex text has an odd number of digits") }
         var out = [UInt8]()
         out.reserveCapacity(s.count / 2)
         var i = s.startIndex
         while i < s.endIndex {
             guard let hi = nibble(s[i]), let lo = nibble(s[i + 1]) else {
-                throw AttestationError(.badEncoding, "non-hex character at position \(i - raw.startIndex)")
+                throw DecodingError("non-hex character at position \(i - raw.startIndex)")
             }
             out.append(hi << 4 | lo)
             i += 2
@@ -104,7 +128,7 @@ public enum Hex {
     }
 
     /// The range of the first occurrence of `needle` in `haystack`, or nil.
-    static func find(_ needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Range<Int>? {
+    public static func find(_ needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Range<Int>? {
         guard let first = needle.first, needle.count <= haystack.count else { return nil }
         var i = haystack.startIndex
         let last = haystack.endIndex - needle.count
@@ -117,7 +141,7 @@ public enum Hex {
 
     /// Decodes standard base64 (RFC 4648 §4, `=` padding), skipping ASCII whitespace as PEM
     /// line breaks require; nil on any other character or bad padding.
-    static func base64Decode(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+    public static func base64Decode(_ text: ArraySlice<UInt8>) -> [UInt8]? {
         // One table lookup per character (0–63 a digit, 64 whitespace, 65 '=', 255 anything
         // else) and writes into uninitialized storage: the switch-and-append form was a visible
         // share of a cold TDX verification (five certificates of PEM).
@@ -170,23 +194,5 @@ public enum Hex {
         }
     }
 
-    static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09 }
-}
-
-/// How a piece of evidence arrived on disk or over the wire.
-public enum EvidenceEncoding {
-    /// Returns raw bytes for evidence that may be binary, hex text (with or without `0x`), or
-    /// base64 text. Binary is detected first: anything that is not entirely printable text is
-    /// taken as-is, so a binary quote that happens to start with hex digits still parses.
-    public static func decode(_ data: [UInt8]) throws(AttestationError) -> [UInt8] {
-        let isText = !data.isEmpty && data.allSatisfy { (0x20...0x7e).contains($0) || Hex.isSpace($0) }
-        guard isText else { return data }
-        let trimmed = data.filter { !Hex.isSpace($0) }
-        let hexDigits = trimmed.starts(with: Array("0x".utf8)) || trimmed.starts(with: Array("0X".utf8)) ? Array(trimmed.dropFirst(2)) : trimmed
-        if hexDigits.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) }) {
-            return try Hex.decode(utf8: trimmed)
-        }
-        if let b = Data(base64Encoded: Data(trimmed)) { return [UInt8](b) }
-        throw AttestationError(.badEncoding, "evidence is text but neither hex nor base64")
-    }
+    public static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09 }
 }

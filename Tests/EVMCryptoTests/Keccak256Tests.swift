@@ -1,4 +1,5 @@
-import Chain
+import ByteEncoding
+import EVMCrypto
 import Foundation
 import Testing
 
@@ -15,7 +16,7 @@ struct Keccak256Tests {
 
     @Test(arguments: vectors)
     func publishedVectors(_ input: String, _ digest: String) {
-        #expect(ChainHex.encode(Keccak256.hash(Array(input.utf8))) == digest)
+        #expect(Hex.encode(Keccak256.hash(Array(input.utf8))) == digest)
     }
 
     @Test func incrementalEqualsOneShotAtEveryBoundary() {
@@ -33,8 +34,8 @@ struct Keccak256Tests {
             #expect(out == whole, "pointer form n=\(n)")
         }
         // 256 zero bytes: 0G's empty-chunk hash.
-        #expect(ChainHex.encode(Keccak256.hash([UInt8](repeating: 0, count: 256))) == "d397b3b043d87fcd6fad1291ff0bfd16401c274896d8c63a923727f077b8e0b5")
+        #expect(Hex.encode(Keccak256.hash([UInt8](repeating: 0, count: 256))) == "d397b3b043d87fcd6fad1291ff0bfd16401c274896d8c63a923727f077b8e0b5")
         // A million 'a's (long input, many blocks).
-        #expect(ChainHex.encode(Keccak256.hash([UInt8](repeating: 0x61, count: 1_000_000))) == "fadae6b49f129bbb812be8407b7b2894f34aecf6dbd1f9b0f0c7e9853098fc96")
+        #expect(Hex.encode(Keccak256.hash([UInt8](repeating: 0x61, count: 1_000_000))) == "fadae6b49f129bbb812be8407b7b2894f34aecf6dbd1f9b0f0c7e9853098fc96")
     }
 }

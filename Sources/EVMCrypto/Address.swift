@@ -1,3 +1,5 @@
+import ByteEncoding
+
 /// A 20-byte Ethereum address; renders with the EIP-55 mixed-case checksum.
 public struct Address: Sendable, Hashable, CustomStringConvertible, Codable {
     /// The 20 bytes.
@@ -7,19 +9,19 @@ public struct Address: Sendable, Hashable, CustomStringConvertible, Codable {
 
     /// Parses `0x` + 40 hex digits. All-lowercase or all-uppercase is accepted as is; mixed case
     /// must carry a valid EIP-55 checksum (a typo then fails instead of sending funds astray).
-    public init(_ text: String) throws(ChainError) {
-        let b = try ChainHex.decode(text)
-        guard b.count == 20 else { throw ChainError(.encoding, "an address is 20 bytes, not \(b.count)") }
+    public init(_ text: String) throws(EVMCryptoError) {
+        let b = try Hex.decode(text, or: EVMCryptoError.init)
+        guard b.count == 20 else { throw EVMCryptoError(.encoding, "an address is 20 bytes, not \(b.count)") }
         self.bytes = b
         let digits = text.hasPrefix("0x") || text.hasPrefix("0X") ? String(text.dropFirst(2)) : text
         if digits != digits.lowercased() && digits != digits.uppercased() && "0x" + digits != checksummed {
-            throw ChainError(.encoding, "address \(text) has a wrong EIP-55 checksum")
+            throw EVMCryptoError(.encoding, "address \(text) has a wrong EIP-55 checksum")
         }
     }
 
     /// Wraps 20 bytes.
-    public init(bytes: [UInt8]) throws(ChainError) {
-        guard bytes.count == 20 else { throw ChainError(.encoding, "an address is 20 bytes, not \(bytes.count)") }
+    public init(bytes: [UInt8]) throws(EVMCryptoError) {
+        guard bytes.count == 20 else { throw EVMCryptoError(.encoding, "an address is 20 bytes, not \(bytes.count)") }
         self.bytes = bytes
     }
 
@@ -28,7 +30,7 @@ public struct Address: Sendable, Hashable, CustomStringConvertible, Codable {
 
     /// EIP-55: hex digit i is upper case when nibble i of keccak256(lowercase hex) is ≥ 8.
     public var checksummed: String {
-        let lower = ChainHex.encode(bytes)
+        let lower = Hex.encode(bytes)
         let hash = Keccak256.hash(Array(lower.utf8))
         var out = "0x"
         for (i, c) in lower.enumerated() {
