@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Attestation", targets: ["Attestation"]),
         .library(name: "AttestationCollateral", targets: ["AttestationCollateral"]),
         .library(name: "KeyRelease", targets: ["KeyRelease"]),
+        .library(name: "ReleaseProtocol", targets: ["ReleaseProtocol"]),
         .library(name: "ProviderNode", targets: ["ProviderNode"]),
         .library(name: "Chain", targets: ["Chain"]),
         .library(name: "EVMCrypto", targets: ["EVMCrypto"]),
@@ -82,7 +83,7 @@ let package = Package(
         ),
         .target(
             name: "KeyRelease",
-            dependencies: ["ByteEncoding", "EVMCrypto", 
+            dependencies: ["ReleaseProtocol", "ByteEncoding", "EVMCrypto", 
                 "Attestation",
                 "AttestationCollateral",
                 "Chain",
@@ -108,6 +109,10 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ]
         ),
+        .target(
+            name: "ReleaseProtocol",
+            dependencies: ["Attestation", "ByteEncoding", "EVMCrypto", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .systemLibrary(
             name: "CTSS2",
             path: "Sources/CTSS2",
@@ -115,7 +120,7 @@ let package = Package(
         ),
         .target(
             name: "ProviderNode",
-            dependencies: ["ByteEncoding", 
+            dependencies: ["EVMCrypto", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"), "ReleaseProtocol", "ByteEncoding", 
                 "Attestation",
                 "CTSS2",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -123,7 +128,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "keyrelease-cli",
-            dependencies: ["ByteEncoding", "EVMCrypto", 
+            dependencies: ["ReleaseProtocol", "ByteEncoding", "EVMCrypto", 
                 "Attestation",
                 "AttestationCollateral",
                 "KeyRelease",
@@ -154,7 +159,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "release-load",
-            dependencies: ["ByteEncoding", "EVMCrypto", 
+            dependencies: ["ProviderNode", "ReleaseProtocol", "ByteEncoding", "EVMCrypto", 
                 "KeyRelease", "Attestation", "AttestationCollateral", "Chain", "DatasetCrypto", "ZeroG", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -186,7 +191,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KeyReleaseTests",
-            dependencies: ["ByteEncoding", "EVMCrypto", "KeyRelease", "Attestation", "AttestationCollateral", "Chain", "DatasetCrypto", "ProviderNode", "ZeroG", "TestSupport",
+            dependencies: ["ReleaseProtocol", "ByteEncoding", "EVMCrypto", "KeyRelease", "Attestation", "AttestationCollateral", "Chain", "DatasetCrypto", "ProviderNode", "ZeroG", "TestSupport",
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "BigInt", package: "BigInt"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

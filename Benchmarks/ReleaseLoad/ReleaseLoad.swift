@@ -7,14 +7,18 @@
 import AsyncHTTPClient
 import Attestation
 import AttestationCollateral
+import ByteEncoding
 import Chain
 import Crypto
 import DatasetCrypto
+import EVMCrypto
 import Foundation
 import KeyRelease
 import Logging
 import NIOCore
 import NIOConcurrencyHelpers
+import ProviderNode
+import ReleaseProtocol
 import TestSupport
 import ZeroG
 
@@ -45,10 +49,8 @@ final class Samples: Sendable {
 /// One simulated node: its HPKE key (kept as raw bytes: swift-crypto's key type is not
 /// Sendable), signer key and dispatch ticket.
 struct Node: Sendable {
-    let hpkeRaw: [UInt8]
-    let signer: Secp256k1.PrivateKey
+    let keys: ReleaseClient.NodeKeys
     let ticket: DispatchTicketMessage
-    var hpke: Curve25519.KeyAgreement.PrivateKey { try! Curve25519.KeyAgreement.PrivateKey(rawRepresentation: hpkeRaw) }
 }
 
 func percentile(_ xs: [Double], _ p: Double) -> Double {
@@ -83,10 +85,10 @@ struct ReleaseLoad {
         let client = EthClient(url: chain.info.rpcUrl)
         let contract = try Address(chain.info.dataPolicy)
         let dp = DataPolicy(address: contract, client: client)
-        let ownerKey = try Secp256k1.PrivateKey(rawRepresentation: ChainHex.decode(chain.info.owner.privateKey))
-        let backendKey = try Secp256k1.PrivateKey(rawRepresentation: ChainHex.decode(chain.info.backend.privateKey))
+        let ownerKey = try Secp256k1.PrivateKey(rawRepresentation: Hex.decode(chain.info.owner.privateKey))
+        let backendKey = try Secp256k1.PrivateKey(rawRepresentation: Hex.decode(chain.info.backend.privateKey))
         let owner = TransactionSender(client: client, key: ownerKey)
-        let requester = TransactionSender(client: client, key: try Secp256k1.PrivateKey(rawRepresentation: ChainHex.decode(chain.info.requester.privateKey)))
+        let requester = TransactionSender(client: client, key: try Secp256k1.PrivateKey(rawRepresentation: Hex.decode(chain.info.requester.privateKey)))
         for s in [owner, requester] { await s.configure(pollInterval: .milliseconds(20), timeout: .seconds(60)) }
 
         let key = SymmetricKey(size: .bits256)
@@ -125,49 +127,35 @@ struct ReleaseLoad {
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: .init(idleTimeout: .seconds(120), concurrentHTTP1ConnectionsPerHostSoftLimit: options.clients + 8)))
         let chainID = chain.info.chainId
         let keyBytes = key.withUnsafeBytes { Array($0) }
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
 
         /// One challenge + release; returns (challenge µs, release µs) or throws with why.
+        let releaseClient = ReleaseClient(baseURL: base, http: http)
         @Sendable func once(_ node: Node) async throws -> (Double, Double) {
+            // The provider node's own client, step by step so the two round trips are timed apart.
             let t0 = ContinuousClock.now
-            let ch = try await http.execute(HTTPClientRequest(url: base + "/v1/challenge"), timeout: .seconds(60))
-            let chBody = try await ch.body.collect(upTo: 1 << 16)
-            guard ch.status == .ok else { throw CLIError("challenge \(ch.status)") }
-            let challenge = try JSONDecoder().decode(ChallengeResponse.self, from: Data(buffer: chBody))
+            let nonce = try await releaseClient.challenge()
             let tChallenge = micros(since: t0)
-            let nonce = try ChainHex.decode(challenge.nonce)
-            let hpkePub = Array(node.hpke.publicKey.rawRepresentation), signerPub = node.signer.publicKey.serialized(compressed: true)
-            let binding = ReleaseBinding(nonce: nonce, jobID: jobID, hpkePublicKey: hpkePub, signerPublicKey: signerPub)
+            let binding = node.keys.binding(nonce: nonce, jobID: jobID)
             let quote = try pki.quote(reportData: binding.reportData)
-            let body = ReleaseRequest(jobId: ChainHex.prefixed(jobID), datasetRoot: ChainHex.prefixed(root), evidence: EvidenceBundle(platform: .tdx, report: Data(quote)),
-                                      hpkePublicKey: ChainHex.prefixed(hpkePub), signerPublicKey: ChainHex.prefixed(signerPub), nonce: challenge.nonce, ticket: node.ticket,
-                                      signerProof: try ReleaseRequest.proof(binding: binding, signer: node.signer))
-            var req = HTTPClientRequest(url: base + "/v1/release")
-            req.method = .POST
-            req.body = .bytes(try encoder.encode(body))
+            let body = try ReleaseClient.request(jobID: jobID, datasetRoot: root, nonce: nonce, keys: node.keys, evidence: EvidenceBundle(platform: .tdx, report: Data(quote)), ticket: node.ticket)
             let t1 = ContinuousClock.now
-            let r = try await http.execute(req, timeout: .seconds(60))
-            let rBody = try await r.body.collect(upTo: 1 << 20)
+            let resp = try await releaseClient.release(body)
             let tRelease = micros(since: t1)
-            guard r.status == .ok else { throw CLIError("release \(r.status): \(String(buffer: rBody))") }
-            let resp = try JSONDecoder().decode(ReleaseResponse.self, from: Data(buffer: rBody))
-            let opened = try resp.sealedKey.open(with: node.hpke, info: SealedDatasetKey.info(jobID: jobID, datasetRoot: root, attestationRef: try ChainHex.decode(resp.attestationRef)))
+            let opened = try ReleaseClient.open(resp, jobID: jobID, datasetRoot: root, keys: node.keys)
             guard opened.key.withUnsafeBytes({ Array($0) }) == keyBytes, opened.iv == iv else { throw CLIError("released key differs") }
             return (tChallenge, tRelease)
         }
         func makeNode() throws -> Node {
-            let hpke = Curve25519.KeyAgreement.PrivateKey(), signer = Secp256k1.PrivateKey()
-            let ticket = try DispatchTicketMessage(signing: DispatchTicket(jobID: jobID, datasetRoot: root, node: signer.publicKey.address,
+            let keys = ReleaseClient.NodeKeys()
+            let ticket = try DispatchTicketMessage(signing: DispatchTicket(jobID: jobID, datasetRoot: root, node: keys.address,
                                                                            expiry: UInt64(TDXTestPKI.validInstant.timeIntervalSince1970) + 86400),
                                                    with: backendKey, chainID: chainID, dataPolicy: contract)
-            return Node(hpkeRaw: Array(hpke.rawRepresentation), signer: signer, ticket: ticket)
+            return Node(keys: keys, ticket: ticket)
         }
 
         // Baseline, same run: the evidence verification alone (verify + policy), warm, in-process.
         let probeNode = try makeNode()
-        let probeBinding = ReleaseBinding(nonce: Array(repeating: 1, count: 32), jobID: jobID, hpkePublicKey: Array(probeNode.hpke.publicKey.rawRepresentation),
-                                          signerPublicKey: probeNode.signer.publicKey.serialized(compressed: true))
+        let probeBinding = probeNode.keys.binding(nonce: Array(repeating: 1, count: 32), jobID: jobID)
         let probe = EvidenceBundle(platform: .tdx, report: Data(try pki.quote(reportData: probeBinding.reportData)))
         var v = service.verification
         var verifySamples = [Double]()

@@ -8,17 +8,34 @@ public struct ProviderNodeError: Error, Sendable, Equatable, CustomStringConvert
         case tpmCommandFailed
         /// An argument was out of range (PCR index, nonce size, …).
         case invalidArgument
+        /// The key-release service could not be reached, or answered something that is not its
+        /// protocol (retry later).
+        case releaseUnavailable
+        /// The key-release service refused the release; ``serviceCode`` says why.
+        case releaseRefused
+        /// The released key does not open under this node's key and context, or is not for the
+        /// job and dataset asked for.
+        case releaseInvalid
+        /// The evidence source could not produce evidence for the binding.
+        case evidenceUnavailable
     }
 
     /// The stable code.
     public let code: Code
     /// Operator-facing explanation (never key material).
     public let message: String
+    /// For ``Code/releaseRefused``: the service's code (`ak_untrusted`, `nonce_used`, …) and
+    /// HTTP status.
+    public let serviceCode: String?
+    /// The HTTP status of a refusal.
+    public let httpStatus: Int?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, serviceCode: String? = nil, httpStatus: Int? = nil) {
         self.code = code
         self.message = message
+        self.serviceCode = serviceCode
+        self.httpStatus = httpStatus
     }
 
     public var description: String { "\(code.rawValue): \(message)" }

@@ -5,6 +5,7 @@ import DatasetCrypto
 import Foundation
 import KeyRelease
 import Logging
+import ReleaseProtocol
 
 /// `keyrelease serve --config FILE`: run the key-release service.
 struct Serve: AsyncParsableCommand {

@@ -7,6 +7,7 @@ import DatasetCrypto
 import EVMCrypto
 import Foundation
 import Logging
+import ReleaseProtocol
 
 /// A policy file as loaded: its rules, its name and the SHA-256 of its bytes (recorded in audit).
 public struct LoadedPolicy: Sendable {
@@ -232,7 +233,11 @@ public final class ReleaseService: Sendable {
             }
         }
         let info = SealedDatasetKey.info(jobID: r.jobID, datasetRoot: r.datasetRoot, attestationRef: record.hash)
-        let sealed = try SealedDatasetKey.seal(key: opened.datasetKey, iv: opened.datasetIV, to: try r.hpkeKey, info: info)
+        let recipient = try r.hpkeKey
+        let sealed: SealedDatasetKey
+        do { sealed = try SealedDatasetKey.seal(key: opened.datasetKey, iv: opened.datasetIV, to: recipient, info: info) } catch {
+            throw KeyReleaseError(.internalError, error.message)
+        }
         metrics.released()
         logger.info("released", metadata: ["requestId": "\(requestID)", "jobId": "\(Hex.prefixed(r.jobID))",
                                            "datasetRoot": "\(Hex.prefixed(r.datasetRoot))", "attestationRef": "\(Hex.prefixed(record.hash))"])

@@ -8,6 +8,7 @@ import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOSSL
+import ReleaseProtocol
 
 /// The key-release service over HTTP (Hummingbird 2). Routes:
 /// `GET /v1/challenge`, `POST /v1/release`, `POST /v1/escrow`, `GET /v1/escrow-key`,

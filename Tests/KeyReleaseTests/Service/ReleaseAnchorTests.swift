@@ -9,6 +9,7 @@ import Foundation
 import KeyRelease
 import Logging
 import ProviderNode
+import ReleaseProtocol
 import TestSupport
 import Testing
 
@@ -38,7 +39,7 @@ struct ReleaseAnchorTests {
     /// The genuine evidence for a fresh challenge, and its binding.
     static func genuine(_ w: ReleaseWorld, _ d: Dataset, _ node: NodeKeys) async throws -> (nonce: [UInt8], binding: ReleaseBinding, bundle: EvidenceBundle) {
         let nonce = try await w.challenge()
-        let binding = ReleaseBinding(nonce: nonce, jobID: d.jobID, hpkePublicKey: node.hpkePublic, signerPublicKey: node.signerPublic)
+        let binding = ReleaseBinding(nonce: nonce, jobID: d.jobID, hpkePublicKey: node.hpkePublicKey, signerPublicKey: node.signerPublicKey)
         return (nonce, binding, try await w.producer.quote(nonce: binding.tpmExtraData))
     }
 

@@ -8,6 +8,7 @@ import EVMCrypto
 import Foundation
 import KeyRelease
 import Logging
+import ReleaseProtocol
 import SQLiteNIO
 import TestSupport
 import Testing
@@ -278,7 +279,7 @@ struct ReleaseLimitsTests {
             let up = try await w.serve(try w.tdxService(pki, source: pki.collateralSource, policyYAML: yaml))
             let node = NodeKeys()
             let nonce = try await w.challenge(down)
-            let binding = ReleaseBinding(nonce: nonce, jobID: d.jobID, hpkePublicKey: node.hpkePublic, signerPublicKey: node.signerPublic)
+            let binding = ReleaseBinding(nonce: nonce, jobID: d.jobID, hpkePublicKey: node.hpkePublicKey, signerPublicKey: node.signerPublicKey)
             let request = try await w.request(d, nonce: nonce, node: node, evidence: EvidenceBundle(platform: .tdx, report: Data(try pki.quote(reportData: binding.reportData))),
                                               ticketExpiry: UInt64(TDXTestPKI.validInstant.timeIntervalSince1970) + 600)
             let before = try await Self.auditCount(w)
@@ -313,7 +314,7 @@ struct ReleaseLimitsTests {
             func request(_ base: String, bundled: [UInt8]?) async throws -> (ReleaseRequest, NodeKeys) {
                 let node = NodeKeys()
                 let nonce = try await w.challenge(base)
-                let binding = ReleaseBinding(nonce: nonce, jobID: d.jobID, hpkePublicKey: node.hpkePublic, signerPublicKey: node.signerPublic)
+                let binding = ReleaseBinding(nonce: nonce, jobID: d.jobID, hpkePublicKey: node.hpkePublicKey, signerPublicKey: node.signerPublicKey)
                 let bundle = EvidenceBundle(platform: .tdx, report: Data(try pki.quote(reportData: binding.reportData)),
                                             collateral: bundled.map { ["collateral.json": Data($0)] })
                 return (try await w.request(d, nonce: nonce, node: node, evidence: bundle, ticketExpiry: UInt64(TDXTestPKI.validInstant.timeIntervalSince1970) + 600), node)

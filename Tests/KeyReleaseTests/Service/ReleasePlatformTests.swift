@@ -6,6 +6,7 @@ import Crypto
 import EVMCrypto
 import Foundation
 import KeyRelease
+import ReleaseProtocol
 import TestSupport
 import Testing
 
@@ -41,7 +42,7 @@ struct ReleasePlatformTests {
                         _ make: (ReleaseBinding) throws -> EvidenceBundle) async throws -> (request: ReleaseRequest, node: NodeKeys) {
         let node = NodeKeys()
         let nonce = try await w.challenge(base)
-        let binding = ReleaseBinding(nonce: nonce, jobID: d.jobID, hpkePublicKey: node.hpkePublic, signerPublicKey: node.signerPublic)
+        let binding = ReleaseBinding(nonce: nonce, jobID: d.jobID, hpkePublicKey: node.hpkePublicKey, signerPublicKey: node.signerPublicKey)
         let evidence = try make(binding)
         return (try await w.request(d, nonce: nonce, node: node, evidence: evidence, ticketExpiry: ticketExpiry), node)
     }
@@ -120,7 +121,7 @@ struct ReleasePlatformTests {
 
             // REPORT_DATA of another binding (another node's HPKE key for the same nonce and job).
             let (other, _) = try await Self.request(w, d, base: base) { binding in
-                let elsewhere = ReleaseBinding(nonce: binding.nonce, jobID: binding.jobID, hpkePublicKey: NodeKeys().hpkePublic, signerPublicKey: binding.signerPublicKey)
+                let elsewhere = ReleaseBinding(nonce: binding.nonce, jobID: binding.jobID, hpkePublicKey: NodeKeys().hpkePublicKey, signerPublicKey: binding.signerPublicKey)
                 return try Self.snpBundle(options, reportData: elsewhere.reportData)
             }
             try await ReleaseServiceTests.expectRefusal(w, other, code: "binding_mismatch", status: 403, base: base)

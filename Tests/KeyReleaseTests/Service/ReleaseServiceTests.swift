@@ -8,6 +8,7 @@ import EVMCrypto
 import Foundation
 import KeyRelease
 import ProviderNode
+import ReleaseProtocol
 import TestSupport
 import Testing
 
@@ -29,7 +30,7 @@ struct ReleaseServiceTests {
 
             // Another HPKE key cannot open it, nor the right key under another context.
             let other = NodeKeys()
-            #expect(throws: KeyReleaseError.self) { _ = try w.open(json, d, node: other) }
+            #expect(throws: ProviderNodeError.self) { _ = try w.open(json, d, node: other) }
 
             // The audit record is public and names the job, the dataset and the attested signer key.
             let ref = try #require(json["attestationRef"] as? String)
@@ -39,7 +40,7 @@ struct ReleaseServiceTests {
             #expect(record["outcome"] as? String == "released")
             #expect(record["jobID"] as? String == Hex.prefixed(d.jobID))
             #expect(record["datasetRoot"] as? String == Hex.prefixed(d.root))
-            #expect(record["signerPublicKey"] as? String == Hex.prefixed(node.signerPublic))
+            #expect(record["signerPublicKey"] as? String == Hex.prefixed(node.signerPublicKey))
             #expect(record["policyName"] as? String == "swtpm-reference")
             #expect((record["claims"] as? [String: String])?["imageDigests"] == ReleaseWorld.image)
             #expect(audit["hash"] as? String == ref)
@@ -112,10 +113,10 @@ struct ReleaseServiceTests {
 
             // Evidence bound to another nonce, or to another HPKE key.
             var n = try await w.challenge()
-            let otherNonce = ReleaseBinding(nonce: Array(repeating: 1, count: 32), jobID: d.jobID, hpkePublicKey: node.hpkePublic, signerPublicKey: node.signerPublic)
+            let otherNonce = ReleaseBinding(nonce: Array(repeating: 1, count: 32), jobID: d.jobID, hpkePublicKey: node.hpkePublicKey, signerPublicKey: node.signerPublicKey)
             try await Self.expectRefusal(w, try await w.request(d, nonce: n, node: node, quoteBinding: otherNonce), code: "binding_mismatch", status: 403)
             n = try await w.challenge()
-            let otherKey = ReleaseBinding(nonce: n, jobID: d.jobID, hpkePublicKey: NodeKeys().hpkePublic, signerPublicKey: node.signerPublic)
+            let otherKey = ReleaseBinding(nonce: n, jobID: d.jobID, hpkePublicKey: NodeKeys().hpkePublicKey, signerPublicKey: node.signerPublicKey)
             try await Self.expectRefusal(w, try await w.request(d, nonce: n, node: node, quoteBinding: otherKey), code: "binding_mismatch", status: 403)
 
             // A flipped signature byte: evidence that does not verify.
@@ -236,7 +237,7 @@ struct ReleaseServiceTests {
             for debug in [true, false] {
                 let node = NodeKeys()
                 let nonce = try await w.challenge(url)
-                let binding = ReleaseBinding(nonce: nonce, jobID: d.jobID, hpkePublicKey: node.hpkePublic, signerPublicKey: node.signerPublic)
+                let binding = ReleaseBinding(nonce: nonce, jobID: d.jobID, hpkePublicKey: node.hpkePublicKey, signerPublicKey: node.signerPublicKey)
                 let quote = try pki.quote(reportData: binding.reportData, debug: debug)
                 let request = try await w.request(d, nonce: nonce, node: node, evidence: EvidenceBundle(platform: .tdx, report: Data(quote)), ticketExpiry: expiry)
                 if debug {

@@ -13,6 +13,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import ProviderNode
+import ReleaseProtocol
 import TestSupport
 import Testing
 import ZeroG
@@ -61,12 +62,7 @@ struct Dataset {
 }
 
 /// The node side inside the "TEE": its ephemeral HPKE key and manifest signer key.
-struct NodeKeys {
-    let hpke = Curve25519.KeyAgreement.PrivateKey()
-    let signer = Secp256k1.PrivateKey()
-    var hpkePublic: [UInt8] { Array(hpke.publicKey.rawRepresentation) }
-    var signerPublic: [UInt8] { signer.publicKey.serialized(compressed: true) }
-}
+typealias NodeKeys = ReleaseClient.NodeKeys
 
 /// Everything a key-release test needs, all real: the dev chain (py-evm, Vyper DataPolicy), a
 /// swtpm producing evidence through tss2, a store (SQLite file or the Debian PostgreSQL server),
@@ -248,26 +244,27 @@ final class ReleaseWorld: @unchecked Sendable {
                  evidence: EvidenceBundle? = nil, ticketSigner: Secp256k1.PrivateKey? = nil, ticketNode: Address? = nil, ticketJobID: [UInt8]? = nil,
                  ticketExpiry: UInt64? = nil, proofSigner: Secp256k1.PrivateKey? = nil) async throws -> ReleaseRequest {
         let job = jobID ?? d.jobID, root = datasetRoot ?? d.root
-        let binding = quoteBinding ?? ReleaseBinding(nonce: nonce, jobID: job, hpkePublicKey: node.hpkePublic, signerPublicKey: node.signerPublic)
+        let binding = quoteBinding ?? node.binding(nonce: nonce, jobID: job)
         let bundle: EvidenceBundle
         if let evidence { bundle = evidence } else { bundle = try await producer.quote(nonce: binding.tpmExtraData) }
-        let ticket = DispatchTicket(jobID: ticketJobID ?? job, datasetRoot: root, node: ticketNode ?? node.signer.publicKey.address,
+        let ticket = DispatchTicket(jobID: ticketJobID ?? job, datasetRoot: root, node: ticketNode ?? node.address,
                                     expiry: ticketExpiry ?? UInt64(clock.now.timeIntervalSince1970) + 600)
         let message = try DispatchTicketMessage(signing: ticket, with: ticketSigner ?? backendKey, chainID: chain.info.chainId, dataPolicy: try Address(chain.info.dataPolicy))
-        return ReleaseRequest(jobId: Hex.prefixed(job), datasetRoot: Hex.prefixed(root), evidence: bundle, hpkePublicKey: Hex.prefixed(node.hpkePublic),
-                              signerPublicKey: Hex.prefixed(node.signerPublic), nonce: Hex.prefixed(nonce), ticket: message,
-                              signerProof: try ReleaseRequest.proof(binding: ReleaseBinding(nonce: nonce, jobID: job, hpkePublicKey: node.hpkePublic, signerPublicKey: node.signerPublic),
-                                                                    signer: proofSigner ?? node.signer))
+        // The node's own request (ReleaseClient), with the proof re-signed when a test bends it.
+        var request = try ReleaseClient.request(jobID: job, datasetRoot: root, nonce: nonce, keys: node, evidence: bundle, ticket: message)
+        if let proofSigner { request.signerProof = try ReleaseRequest.proof(binding: node.binding(nonce: nonce, jobID: job), signer: proofSigner) }
+        return request
     }
 
     /// Opens a release response with the node's HPKE key and decrypts the dataset with it.
     func open(_ json: [String: Any], _ d: Dataset, node: NodeKeys) throws -> [UInt8] {
-        let sealedJSON = try JSONSerialization.data(withJSONObject: json["sealedKey"] as Any)
-        let sealed = try JSONDecoder().decode(SealedDatasetKey.self, from: sealedJSON)
-        let ref = try Hex.decode(json["attestationRef"] as? String ?? "")
-        let (key, iv) = try sealed.open(with: node.hpke, info: SealedDatasetKey.info(jobID: d.jobID, datasetRoot: d.root, attestationRef: ref))
-        return try LICENFile.open(d.sealed, key: key, iv: iv)
+        let response = try JSONDecoder().decode(ReleaseResponse.self, from: JSONSerialization.data(withJSONObject: json))
+        let released = try ReleaseClient.open(response, jobID: d.jobID, datasetRoot: d.root, keys: node)
+        return try LICENFile.open(d.sealed, key: released.key, iv: released.iv)
     }
+
+    /// The node's client for this world's service.
+    func client(_ base: String? = nil) -> ReleaseClient { ReleaseClient(baseURL: base ?? baseURL, http: http) }
 
     // MARK: - HTTP
 

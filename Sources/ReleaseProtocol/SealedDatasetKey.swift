@@ -1,4 +1,3 @@
-import Chain
 import Crypto
 import Foundation
 #if canImport(Glibc)
@@ -30,7 +29,7 @@ public struct SealedDatasetKey: Sendable, Hashable, Codable {
     }
 
     /// Seals `key ‖ iv` to `recipient`. The caller's plaintext copy is zeroed here once sealed.
-    public static func seal(key: SymmetricKey, iv: [UInt8], to recipient: Curve25519.KeyAgreement.PublicKey, info: Data) throws(KeyReleaseError) -> SealedDatasetKey {
+    public static func seal(key: SymmetricKey, iv: [UInt8], to recipient: Curve25519.KeyAgreement.PublicKey, info: Data) throws(ReleaseProtocolError) -> SealedDatasetKey {
         var plaintext = key.withUnsafeBytes { [UInt8]($0) } + iv
         defer { zeroize(&plaintext) }
         do {
@@ -38,22 +37,22 @@ public struct SealedDatasetKey: Sendable, Hashable, Codable {
             let ct = try sender.seal(plaintext)
             return SealedDatasetKey(encapsulatedKey: sender.encapsulatedKey, ciphertext: ct)
         } catch {
-            throw KeyReleaseError(.internalError, "HPKE sealing failed")
+            throw ReleaseProtocolError(.sealingFailed, "HPKE sealing failed")
         }
     }
 
     /// Opens (the TEE's side): the dataset key and IV.
-    public func open(with privateKey: Curve25519.KeyAgreement.PrivateKey, info: Data) throws(KeyReleaseError) -> (key: SymmetricKey, iv: [UInt8]) {
+    public func open(with privateKey: Curve25519.KeyAgreement.PrivateKey, info: Data) throws(ReleaseProtocolError) -> (key: SymmetricKey, iv: [UInt8]) {
         do {
             var recipient = try HPKE.Recipient(privateKey: privateKey, ciphersuite: Self.ciphersuite, info: info, encapsulatedKey: encapsulatedKey)
             var plain = [UInt8](try recipient.open(ciphertext))
             defer { Self.zeroize(&plain) }
-            guard plain.count == 44 else { throw KeyReleaseError(.badRequest, "sealed key holds \(plain.count) bytes, not 44") }
+            guard plain.count == 44 else { throw ReleaseProtocolError(.sealedKeyInvalid, "sealed key holds \(plain.count) bytes, not 44") }
             return (SymmetricKey(data: plain[0..<32]), Array(plain[32..<44]))
-        } catch let e as KeyReleaseError {
+        } catch let e as ReleaseProtocolError {
             throw e
         } catch {
-            throw KeyReleaseError(.badRequest, "the sealed key does not open under this key and context")
+            throw ReleaseProtocolError(.sealedKeyInvalid, "the sealed key does not open under this key and context")
         }
     }
 

@@ -1,4 +1,3 @@
-import Chain
 import Crypto
 
 /// What a TEE's evidence must bind for a release (Docs/protocol.md):
