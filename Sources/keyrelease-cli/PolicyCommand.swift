@@ -55,15 +55,27 @@ struct PolicyCommand: AsyncParsableCommand {
     }
 
     /// `keyrelease policy derive EVIDENCE…`.
-    struct Derive: AsyncParsableCommand {
+    struct Derive: AsyncParsableCommand, JSONOutputCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a policy that accepts exactly the measurements of the given (golden) evidence.",
             discussion: """
             Each evidence file is verified first (same flags as verify-quote); evidence that does not
-            verify is refused (exit 2). The policy lists every measured value exactly (several files:
-            any of their values), the TCB statuses seen, debug only if seen, and maxEvidenceAge as
-            given (default unchecked: set it before production use). -o never overwrites an input,
-            and an existing file only with --force.
+            verify is refused (exit 2). One golden combination of measurements is written as exact
+            values (measurements); several are written as complete sets (measurementSets, TPM
+            pcrSets), so values of different files are never combined. The policy also lists the
+            TCB statuses seen (TDX), the lowest TCB components seen (SEV-SNP), the attestation
+            keys (TPM), the workload identities seen, and maxEvidenceAge as given (default
+            unchecked: set it before production use).
+
+            Golden evidence that would widen the policy is refused (exit 3, code
+            goldenEvidenceRefused) unless allowed by name: a debug TEE (--allow-debug: the policy
+            then accepts debug TEEs), or TDX evidence that matched no TCB level
+            (--allow-unknown-tcb: its measurements are taken; the policy still refuses evidence
+            without a TCB status).
+
+            -o never overwrites an input, and an existing file only with --force. --json prints
+            one object: {policy (the YAML text), output (the file written, or null), error
+            ({code, message}, or null)}.
             """
         )
 
@@ -78,37 +90,74 @@ struct PolicyCommand: AsyncParsableCommand {
         @Option(help: "Maximum evidence age in seconds (default: unchecked).")
         var maxEvidenceAge: Int?
 
+        @Flag(help: "Take debug TEEs as golden evidence: the policy then accepts debug TEEs (their memory is readable by the host: never in production).")
+        var allowDebug = false
+
+        @Flag(name: .customLong("allow-unknown-tcb"), help: "Take TDX evidence that matched no TCB level as golden evidence, for its measurements (the policy still refuses evidence without a TCB status).")
+        var allowUnknownTCB = false
+
         @Option(name: .shortAndLong, help: "Write the policy here instead of standard output (never over an input; over an existing file only with --force).")
         var output: String?
 
         @Flag(help: "Let -o replace an existing file (never one of the inputs).")
         var force = false
 
+        @Flag(help: "Print one JSON object: {policy, output, error}.")
+        var json = false
+
         func run() async throws {
             var out: OutputFile?
             if let output { out = try OutputFile(output, flag: "-o", force: force, inputs: files + options.inputPaths) }
             let evidence = try files.map { try options.readEvidence($0) }
+            var platforms = Set<Policy.Platform>()
             for (file, raw) in zip(files, evidence) {
-                do { try options.checkFlags(for: options.evidencePlatform(raw)) } catch let f as CLIFailure {
+                let platform = options.evidencePlatform(raw)
+                if let platform { platforms.insert(platform) }
+                do { try options.checkFlags(for: platform) } catch let f as CLIFailure {
                     throw CLIFailure.usage("\(file): \(f.message)")
                 }
+            }
+            // An allowance for a platform none of the files is would be ignored: refuse it, as
+            // verify-quote refuses a flag for another platform.
+            for (flag, given, applies) in [("--allow-debug", allowDebug, Set<Policy.Platform>([.tdx, .snp])), ("--allow-unknown-tcb", allowUnknownTCB, [.tdx])]
+            where given && !platforms.isEmpty && platforms.isDisjoint(with: applies) {
+                throw CLIFailure.usage("\(flag) applies to \(applies.map(\.rawValue).sorted().joined(separator: " and ")) evidence; none of the files is")
             }
             let useCase = try options.useCase()
             var inputs = [PolicyInput]()
             for (file, raw) in zip(files, evidence) {
                 switch await useCase.verify(evidence: raw) {
-                case .success(let v): inputs.append(v.policyInput(evidenceTime: nil))
+                case .success(let v):
+                    let input = v.policyInput(evidenceTime: nil)
+                    // Why exit 3: the evidence is authentic; taking it as golden is the operator's
+                    // choice to make explicitly, like a usage error.
+                    do { try Policy.checkGolden(input, allowDebug: allowDebug, allowUnknownTCB: allowUnknownTCB) } catch {
+                        throw CLIFailure(status: 3, code: error.code.rawValue, message: "\(file): refused as golden evidence: \(error.message)")
+                    }
+                    inputs.append(input)
                 case .failure(let report):
                     throw CLIFailure(status: report.exitCode == 3 ? 3 : 2, code: report.error?.code ?? "malformed",
                                      message: "\(file): does not verify: \(report.error.map { "\($0.code): \($0.message)" } ?? "?")")
                 }
             }
-            let yaml = Policy.derived(from: inputs, name: name, maxEvidenceAge: maxEvidenceAge.map(TimeInterval.init)).yaml
-            if let out {
-                try out.write(Data(yaml.utf8))
-            } else {
+            let yaml: String
+            do {
+                yaml = try Policy.derived(from: inputs, name: name, maxEvidenceAge: maxEvidenceAge.map(TimeInterval.init),
+                                          allowDebug: allowDebug, allowUnknownTCB: allowUnknownTCB).yaml
+            } catch {
+                throw CLIFailure(status: 3, code: error.code.rawValue, message: error.message)
+            }
+            if let out { try out.write(Data(yaml.utf8)) }
+            if json {
+                print(JSONText.object(["policy": yaml, "output": output.map { $0 as Any } ?? NSNull(), "error": NSNull()]))
+            } else if out == nil {
                 print(yaml, terminator: "")
             }
+        }
+
+        /// `{policy: null, output: null, error: {code, message}}`: nothing was derived.
+        static func jsonObject(for failure: CLIFailure) -> String {
+            JSONText.object(["policy": NSNull(), "output": NSNull(), "error": JSONText.error(failure)])
         }
     }
 }

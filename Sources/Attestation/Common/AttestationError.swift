@@ -106,6 +106,9 @@ public struct AttestationError: Error, Sendable, Equatable, CustomStringConverti
         // Policy
         /// A policy file does not follow the schema (the message lists every problem with its line).
         case policyInvalid
+        /// Golden evidence given to derive a policy would widen it silently (a debug TEE, or TDX
+        /// evidence that matched no TCB level) and was not explicitly allowed.
+        case goldenEvidenceRefused
 
         // TPM
         /// The PCR digest in the quote is not the digest of the presented PCR values.

@@ -99,11 +99,24 @@ private struct PolicyReader {
         let p = platform.rawValue
         guard let map = mapping(node, "platforms.\(p)") else { return nil }
         let known: [String] = switch platform {
-        case .tdx: ["measurements", "tcbStatuses", "allowDebug", "minimumTCBEvaluationDataNumber"]
-        case .snp: ["measurements", "minimumTCB", "allowDebug"]
-        case .tpm: ["pcrs", "attestationKeys"]
+        case .tdx: ["measurements", "measurementSets", "tcbStatuses", "allowDebug", "minimumTCBEvaluationDataNumber"]
+        case .snp: ["measurements", "measurementSets", "minimumTCB", "allowDebug"]
+        case .tpm: ["pcrs", "pcrSets", "attestationKeys"]
         }
-        let f = fieldsOf(map, in: "platforms.\(p)", known: known, required: platform == .tpm ? ["pcrs"] : platform == .tdx ? ["measurements", "tcbStatuses", "allowDebug"] : nil)
+        let required: [String] = switch platform {
+        case .tdx: ["tcbStatuses", "allowDebug"]
+        case .snp: ["minimumTCB", "allowDebug"]
+        case .tpm: []
+        }
+        let f = fieldsOf(map, in: "platforms.\(p)", known: known, required: required)
+        // Exactly one form of measurements: per field, or complete sets. Both would leave a
+        // reader guessing which one is meant; neither would check nothing.
+        let (perField, sets) = platform == .tpm ? ("pcrs", "pcrSets") : ("measurements", "measurementSets")
+        switch (f[perField], f[sets]) {
+        case (nil, nil): fail(map.first?.0, "platforms.\(p): missing field \(perField) (or \(sets), a list of complete measurement sets)")
+        case (_?, let n?): fail(n, "platforms.\(p): \(perField) and \(sets) cannot both be given: write per-field \(perField), or a list of complete \(sets)")
+        default: break
+        }
         var minimumEvaluation: Int?
         if let n = f["minimumTCBEvaluationDataNumber"] {
             if let v = Int(n.scalar?.string ?? ""), v >= 0 { minimumEvaluation = v } else { fail(n, "tdx.minimumTCBEvaluationDataNumber: must be a non-negative integer") }
@@ -125,22 +138,13 @@ private struct PolicyReader {
             } else { fail(a, "tpm.attestationKeys: must be a non-empty list of AK names or sha256:<hex> key digests (omit it to require a certificate or hardware anchor)") }
         }
         var measurements = [String: Expectation<String>]()
-        if let m = f["measurements"], let mMap = mapping(m, "\(p).measurements") {
-            let required = Policy.requiredMeasurements(platform)
-            for (field, n) in fieldsOf(mMap, in: "\(p).measurements", known: required) {
-                if let e = expectation(n, "\(p).measurements.\(field)", format: Self.format(platform, field)) { measurements[field] = e }
-            }
-        }
-        if let pcrs = f["pcrs"], let banks = mapping(pcrs, "tpm.pcrs") {
-            let bankFields = fieldsOf(banks, in: "tpm.pcrs", known: ["sha1", "sha256", "sha384"], required: [])
-            if bankFields.isEmpty { fail(pcrs, "tpm.pcrs: at least one bank (sha1, sha256, sha384) is required") }
-            for (bank, bNode) in bankFields {
-                guard let indices = mapping(bNode, "tpm.pcrs.\(bank)") else { continue }
-                for (k, v) in indices {
-                    guard let i = Int(k.scalar?.string ?? ""), (0...23).contains(i) else { fail(k, "tpm.pcrs.\(bank): PCR index must be 0…23"); continue }
-                    let size = ["sha1": 20, "sha256": 32, "sha384": 48][bank]!
-                    if let e = expectation(v, "tpm.pcrs.\(bank).\(i)", format: .hex(size)) { measurements["pcr.\(bank).\(i)"] = e }
-                }
+        if let m = f[perField] { measurements = readMeasurements(platform, m, "\(p).\(perField)") ?? [:] }
+        var measurementSets: [[String: Expectation<String>]]?
+        if let node = f[sets] {
+            if case .sequence(let seq) = node, !seq.isEmpty {
+                measurementSets = seq.enumerated().compactMap { i, item in readMeasurements(platform, item, "\(p).\(sets)[\(i)]") }
+            } else {
+                fail(node, "\(p).\(sets): must be a non-empty list of complete measurement sets, each a mapping like \(perField)")
             }
         }
         var statuses: Set<String>?
@@ -170,9 +174,35 @@ private struct PolicyReader {
         if let d = f["allowDebug"] {
             switch d.scalar?.string { case "true": allowDebug = true; case "false": allowDebug = false; default: fail(d, "\(p).allowDebug: must be true or false") }
         }
-        var rules = Policy.PlatformRules(measurements: measurements, tcbStatuses: statuses, minimumTCB: minimum, allowDebug: allowDebug, attestationKeys: attestationKeys)
+        var rules = Policy.PlatformRules(measurements: measurements, measurementSets: measurementSets, tcbStatuses: statuses, minimumTCB: minimum,
+                                         allowDebug: allowDebug, attestationKeys: attestationKeys)
         rules.minimumTCBEvaluationDataNumber = minimumEvaluation
         return rules
+    }
+
+    /// One platform's measurements, as `measurements` (or `pcrs`) or one entry of
+    /// `measurementSets` (or `pcrSets`): TDX and SNP name every required measurement; TPM lists
+    /// PCRs by bank and index (at least one bank). `field` names the place for messages.
+    mutating func readMeasurements(_ platform: Policy.Platform, _ node: Node, _ field: String) -> [String: Expectation<String>]? {
+        guard let map = mapping(node, field) else { return nil }
+        var measurements = [String: Expectation<String>]()
+        guard platform == .tpm else {
+            for (name, n) in fieldsOf(map, in: field, known: Policy.requiredMeasurements(platform)) {
+                if let e = expectation(n, "\(field).\(name)", format: Self.format(platform, name)) { measurements[name] = e }
+            }
+            return measurements
+        }
+        let bankFields = fieldsOf(map, in: field, known: ["sha1", "sha256", "sha384"], required: [])
+        if bankFields.isEmpty { fail(node, "\(field): at least one bank (sha1, sha256, sha384) is required") }
+        for (bank, bNode) in bankFields {
+            guard let indices = mapping(bNode, "\(field).\(bank)") else { continue }
+            for (k, v) in indices {
+                guard let i = Int(k.scalar?.string ?? ""), (0...23).contains(i) else { fail(k, "\(field).\(bank): PCR index must be 0…23"); continue }
+                let size = ["sha1": 20, "sha256": 32, "sha384": 48][bank]!
+                if let e = expectation(v, "\(field).\(bank).\(i)", format: .hex(size)) { measurements["pcr.\(bank).\(i)"] = e }
+            }
+        }
+        return measurements
     }
 
     enum Format { case hex(Int), decimal, digest }
@@ -228,7 +258,9 @@ private struct PolicyReader {
         for (k, v) in pairs {
             guard let key = k.scalar?.string else { fail(k, "\(context): keys must be strings"); continue }
             guard known.contains(key) else {
-                let hint = known.first { $0.lowercased() == key.lowercased() || Self.distance($0.lowercased(), key.lowercased()) <= 2 }
+                // The nearest known name (the first on a tie), so "measurementSet" suggests
+                // measurementSets rather than measurements.
+                let hint = known.map { ($0, Self.distance($0.lowercased(), key.lowercased())) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }?.0
                 fail(k, "\(context): unknown field \"\(key)\"\(hint.map { " (did you mean \"\($0)\"?)" } ?? "") — known: \(known.joined(separator: ", "))")
                 continue
             }

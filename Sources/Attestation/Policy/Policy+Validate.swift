@@ -10,18 +10,10 @@ extension Policy {
         guard let rules = platforms[input.platform] else {
             return .rejected([ValidationFailure(.platformNotAllowed, "policy \"\(name)\" has no \(p) section: \(p) evidence is not allowed")])
         }
-        for (field, expectation) in rules.measurements.sorted(by: { $0.key < $1.key }) {
-            guard case .unchecked = expectation else {
-                guard let value = input.measurements[field] else {
-                    failures.append(ValidationFailure(.measurementMismatch, "\(p).\(field): the evidence does not carry this value"))
-                    continue
-                }
-                if !expectation.admits(value) {
-                    failures.append(ValidationFailure(.measurementMismatch, "\(p).\(field): \(value) is not allowed (allowed: \(expectation.allowed.joined(separator: ", ")))"))
-                }
-                continue
-            }
+        for mismatch in Self.mismatches(input.measurements, rules.measurements) {
+            failures.append(ValidationFailure(.measurementMismatch, "\(p).\(mismatch)"))
         }
+        if let sets = rules.measurementSets, let failure = Self.judgeSets(input, sets) { failures.append(failure) }
         if input.platform == .tpm {
             if let failure = Self.judgeAttestationKey(input.attestationKey, pins: rules.attestationKeys) { failures.append(failure) }
         }
@@ -72,6 +64,44 @@ extension Policy {
             }
         }
         return failures.isEmpty ? .accepted(input) : .rejected(failures)
+    }
+
+    /// Why `measurements` do not meet `expected`, one line per field (`rtmr1: … is not
+    /// allowed (allowed: …)`), sorted by field; empty when they do. A field the evidence does not
+    /// carry fails unless `unchecked`.
+    static func mismatches(_ measurements: [String: String], _ expected: [String: Expectation<String>]) -> [String] {
+        var out = [String]()
+        for (field, expectation) in expected.sorted(by: { $0.key < $1.key }) {
+            if case .unchecked = expectation { continue }
+            guard let value = measurements[field] else {
+                out.append("\(field): the evidence does not carry this value")
+                continue
+            }
+            if !expectation.admits(value) {
+                out.append("\(field): \(value) is not allowed (allowed: \(expectation.allowed.joined(separator: ", ")))")
+            }
+        }
+        return out
+    }
+
+    /// The measurement-set rule: nil when one set admits every measurement of `input`; else one
+    /// `measurementMismatch` naming the closest set (fewest mismatching fields, the first on a
+    /// tie) and each of its fields the evidence does not meet. An empty list admits nothing.
+    static func judgeSets(_ input: PolicyInput, _ sets: [[String: Expectation<String>]]) -> ValidationFailure? {
+        let p = input.platform.rawValue
+        let key = input.platform == .tpm ? "pcrSets" : "measurementSets"
+        var closest: (index: Int, mismatches: [String])?
+        for (i, set) in sets.enumerated() {
+            let m = mismatches(input.measurements, set)
+            if m.isEmpty { return nil }
+            if closest == nil || m.count < closest!.mismatches.count { closest = (i, m) }
+        }
+        guard let closest else {
+            return ValidationFailure(.measurementMismatch, "\(p).\(key): the policy lists no measurement set, so no evidence is allowed")
+        }
+        return ValidationFailure(.measurementMismatch, "\(p).\(key): no set allows all of the evidence's measurements; the closest is \(key)[\(closest.index)] (of \(sets.count)), "
+                                 + "which differs in \(closest.mismatches.count) field\(closest.mismatches.count == 1 ? "" : "s"): "
+                                 + closest.mismatches.map { "\(p).\(key)[\(closest.index)].\($0)" }.joined(separator: "; "))
     }
 
     /// The TPM anchor rule: with `pins`, the AK must be one of them (by name or key digest);

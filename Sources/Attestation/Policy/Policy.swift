@@ -4,8 +4,9 @@ import Foundation
 /// meet, the workload identities (image digests, training-code hashes) allowed to run, and the
 /// maximum evidence age. Version 1 of the schema is documented in `policies/README.md`.
 ///
-/// A platform without a section is not allowed at all. Inside a section every field is required;
-/// `unchecked` must be written out. Validation lists every failure, not the first.
+/// A platform without a section is not allowed at all. Inside a section every field is required
+/// (measurements either per field or as complete sets, one of the two); `unchecked` must be
+/// written out. Validation lists every failure, not the first.
 public struct Policy: Sendable, Hashable {
     /// The only schema version this build reads.
     public static let schemaVersion = 1
@@ -22,9 +23,17 @@ public struct Policy: Sendable, Hashable {
 
     /// The rules for one platform.
     public struct PlatformRules: Sendable, Hashable {
-        /// Expected measured values by claim name (lowercase hex, or decimal for integers). Which
-        /// names are required depends on the platform (``Policy/requiredMeasurements``).
+        /// Expected measured values by claim name (lowercase hex, or decimal for integers), each
+        /// judged on its own. Which names are required depends on the platform
+        /// (``Policy/requiredMeasurements``); TPM names are `pcr.<bank>.<index>`. Empty when the
+        /// section is written with ``measurementSets`` instead.
         public var measurements: [String: Expectation<String>]
+        /// Complete measurement sets (written `measurementSets`, for TPM `pcrSets`): evidence is
+        /// accepted only when every one of its measurements meets the same set, so values of
+        /// different golden evidence are never combined. Each set names what ``measurements``
+        /// would (every required name; for TPM the PCRs it checks). Nil when the section uses the
+        /// per-field form. Never empty when set; when both are set, both must be met (fails closed).
+        public var measurementSets: [[String: Expectation<String>]]?
         /// TCB statuses accepted (TDX: Intel's names). Nil for platforms without a status (TPM).
         public var tcbStatuses: Set<String>?
         /// Minimum TCB component versions by name (SNP: bootloader, tee, snp, microcode[, fmc]),
@@ -41,9 +50,12 @@ public struct Policy: Sendable, Hashable {
         /// judged with (refuses judgements made with collateral from before a TCB recovery).
         public var minimumTCBEvaluationDataNumber: Int?
 
-        /// Creates platform rules.
-        public init(measurements: [String: Expectation<String>], tcbStatuses: Set<String>?, minimumTCB: [String: Int]?, allowDebug: Bool, attestationKeys: [String]? = nil) {
+        /// Creates platform rules: per-field `measurements`, or (with `measurements` empty)
+        /// complete `measurementSets`.
+        public init(measurements: [String: Expectation<String>], measurementSets: [[String: Expectation<String>]]? = nil, tcbStatuses: Set<String>?,
+                    minimumTCB: [String: Int]?, allowDebug: Bool, attestationKeys: [String]? = nil) {
             self.measurements = measurements
+            self.measurementSets = measurementSets
             self.tcbStatuses = tcbStatuses
             self.minimumTCB = minimumTCB
             self.allowDebug = allowDebug

@@ -30,7 +30,7 @@ struct TPMAnchorTests {
         let genuine = try Self.genuine()
         let nonce = Array("release-binding".utf8)
         let golden = PolicyInput(tpm: try TPM.QuoteVerifier().verify(genuine, eventLog: nil, expectedNonce: .exactly([0x90, 0x09]), now: Self.at))
-        let pinnedPolicy = Policy.derived(from: [golden], name: "gce")
+        let pinnedPolicy = try Policy.derived(from: [golden], name: "gce")
         #expect(pinnedPolicy.platforms[.tpm]?.attestationKeys == [golden.attestationKey!.name])
         var unpinned = pinnedPolicy
         unpinned.platforms[.tpm]?.attestationKeys = nil

@@ -88,7 +88,7 @@ struct CLISweepTests {
         Case(command: ["bench", "dataset"], arguments: { p, _ in [p, "--iterations", "1"] }, hasJSON: false, onEmpty: [3], onRandom: [0]),
         // policy: check judges the file (2 when invalid); derive verifies evidence (2).
         Case(command: ["policy", "check"], arguments: { p, _ in [p] }, hasJSON: true, onContent: [2]),
-        Case(command: ["policy", "derive"], arguments: { p, s in [p] + (try tdxCollateral()) + tdxAt + ["-o", s + "/derived.yaml"] }, hasJSON: false, onContent: evidenceInvalid),
+        Case(command: ["policy", "derive"], arguments: { p, s in [p] + (try tdxCollateral()) + tdxAt + ["-o", s + "/derived.yaml"] }, hasJSON: true, onContent: evidenceInvalid),
         // evidence pack verifies nothing: any readable bytes are packed, except a PCR file it
         // must parse (2).
         Case(command: ["evidence", "pack"], arguments: { p, s in ["--platform", "tdx", "--report", p, "-o", s + "/bundle.json"] }, hasJSON: false, onContent: [0]),

@@ -100,7 +100,7 @@ struct ReleasePlatformTests {
             let options = Self.snpOptions()
             let (golden, input) = try Self.snpGolden(options)
             // The reference policy pins every claim of the golden report, minimumTCB included.
-            let reference = Policy.derived(from: [input], name: "snp-reference", maxEvidenceAge: 300)
+            let reference = try Policy.derived(from: [input], name: "snp-reference", maxEvidenceAge: 300)
             let snp = try #require(reference.platforms[.snp])
             #expect(snp.measurements["measurement"] == .exactly(String(repeating: "4d", count: 48)))
             #expect(snp.measurements["hostData"] == .exactly(String(repeating: "00", count: 32)))
@@ -170,7 +170,7 @@ struct ReleasePlatformTests {
             let allowed = Self.manifest(image: image, code: code)
             let options = Self.snpOptions()
             let (golden, input) = try Self.snpGolden(options, imageDigests: [image], codeHashes: [code])
-            var policy = Policy.derived(from: [input], name: "snp-workload", maxEvidenceAge: 300)
+            var policy = try Policy.derived(from: [input], name: "snp-workload", maxEvidenceAge: 300)
             #expect(policy.workload == Policy.Workload(imageDigests: .exactly(image), codeHashes: .exactly(code)))
             // The workload rule is what pins the guest's image and code here; HOST_DATA differs with
             // every manifest, so pinning it too would report a measurement before the workload.
@@ -230,7 +230,7 @@ struct ReleasePlatformTests {
             let golden = try TDX.QuoteVerifier(trustAnchor: pki.root).verify(TDX.Quote(rawRepresentation: try pki.quote()), collateral: pki.collateral,
                                                                              now: TDXTestPKI.validInstant)
             #expect(golden.tcb?.status.rawValue == "UpToDate")
-            let reference = Policy.derived(from: [PolicyInput(tdx: golden)], name: "tdx-reference", maxEvidenceAge: 300)
+            let reference = try Policy.derived(from: [PolicyInput(tdx: golden)], name: "tdx-reference", maxEvidenceAge: 300)
             let tdx = try #require(reference.platforms[.tdx])
             #expect(tdx.measurements["mrTD"] == .exactly(String(repeating: "22", count: 48)))
             #expect(tdx.measurements["mrSeam"] == .exactly(String(repeating: "11", count: 48)))

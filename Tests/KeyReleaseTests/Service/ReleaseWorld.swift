@@ -129,7 +129,7 @@ final class ReleaseWorld: @unchecked Sendable {
         // the image digest and code hash from the replayed PCR-23 log), at most 5 minutes old.
         let golden = try await producer.quote(nonce: Array(repeating: 7, count: 32))
         let verified = try TPM.QuoteVerifier().verify(golden.tpm!, eventLog: golden.eventLog.map { [UInt8]($0) }, expectedNonce: .anyForReferenceEvidence, now: Date())
-        policy = Policy.derived(from: [VerifiedEvidence.tpm(verified).policyInput(evidenceTime: Date())], name: "swtpm-reference", maxEvidenceAge: 300)
+        policy = try Policy.derived(from: [VerifiedEvidence.tpm(verified).policyInput(evidenceTime: Date())], name: "swtpm-reference", maxEvidenceAge: 300)
 
         let clock = self.clock
         var settings = ReleaseService.Settings()

@@ -81,7 +81,7 @@ struct TPMRoundTripTests {
         #expect(withLog.eventLog?.imageDigests == [TPMEvidenceProducerTests.image])
         #expect(withLog.eventLog?.codeHashes == [])
         #expect(withLog.eventLog?.registers.keys.sorted() == [23])
-        let golden = Policy.derived(from: [PolicyInput(tpm: withLog)], name: "swtpm")
+        let golden = try Policy.derived(from: [PolicyInput(tpm: withLog)], name: "swtpm")
         #expect(golden.workload.imageDigests == .exactly(TPMEvidenceProducerTests.image))
         #expect(golden.validate(PolicyInput(tpm: withLog), now: Date()).failures.isEmpty)
         var otherImage = golden
