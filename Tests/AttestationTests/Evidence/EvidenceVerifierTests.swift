@@ -88,7 +88,7 @@ struct EvidenceVerifierTests {
     func policySet() throws {
         let genuine = try TPMAnchorTests.genuine()
         let golden = PolicyInput(tpm: try TPM.QuoteVerifier().verify(genuine, eventLog: nil, expectedNonce: .exactly([0x90, 0x09]), now: TPMAnchorTests.at))
-        let accepting = Policy.derived(from: [golden], name: "accepting")
+        let accepting = try Policy.derived(from: [golden], name: "accepting")
         var wrongPCR = accepting
         wrongPCR.name = "wrong-pcr"
         let pcr = try #require(wrongPCR.platforms[.tpm]?.measurements.keys.sorted().first)
