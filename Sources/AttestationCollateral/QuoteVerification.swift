@@ -4,20 +4,9 @@ import Foundation
 /// The operator's "verify this evidence" use case, shared by `keyrelease verify-quote`, its
 /// benchmark and (later) the release service: load collateral, verify, validate, report.
 public struct QuoteVerification: Sendable {
-    /// Which platform's verifier to use.
-    public enum Platform: String, Sendable, CaseIterable {
-        /// Decide from the evidence's header.
-        case auto
-        /// Intel TDX DCAP quote.
-        case tdx
-        /// AMD SEV-SNP attestation report (or Azure HCL report).
-        case snp
-        /// TPM 2.0 quote (from a bundle, or with `--signature`, `--ak`, `--pcrs`).
-        case tpm
-    }
-
-    /// The platform requested.
-    public var platform: Platform
+    /// The platform requested; nil: decide from the evidence (a bundle's platform, a DCAP
+    /// quote's header).
+    public var platform: Platform?
     /// Collateral files or folders, merged in order (later pieces replace earlier ones).
     public var collateralPaths: [String]
     /// A network source, used when no collateral path is given.
@@ -64,7 +53,7 @@ public struct QuoteVerification: Sendable {
     public var akHardwareBinding = false
 
     /// Creates the use case; defaults fail closed (UpToDate only, no debug, Intel root).
-    public init(platform: Platform = .auto, collateralPaths: [String] = [], collateralSource: (any TDX.CollateralSource)? = nil, now: Date = Date(),
+    public init(platform: Platform? = nil, collateralPaths: [String] = [], collateralSource: (any TDX.CollateralSource)? = nil, now: Date = Date(),
                 validator: TDX.Validator = TDX.Validator(), verifier: TDX.QuoteVerifier = TDX.QuoteVerifier(), policy: Policy? = nil, evidenceTime: Date? = nil) {
         self.policy = policy
         self.evidenceTime = evidenceTime
@@ -77,11 +66,11 @@ public struct QuoteVerification: Sendable {
     }
 
     /// Tells the platform from the first bytes of decoded evidence (a DCAP header's TEE type).
-    public static func detectPlatform(_ bytes: [UInt8]) -> String? {
+    public static func detectPlatform(_ bytes: [UInt8]) -> Platform? {
         guard bytes.count >= 8 else { return nil }
         let tee = UInt32(bytes[4]) | UInt32(bytes[5]) << 8 | UInt32(bytes[6]) << 16 | UInt32(bytes[7]) << 24
         let version = UInt16(bytes[0]) | UInt16(bytes[1]) << 8
-        if (3...5).contains(version) && (tee == TDX.teeTypeTDX || tee == TDX.teeTypeSGX) { return "tdx" }
+        if (3...5).contains(version) && (tee == TDX.teeTypeTDX || tee == TDX.teeTypeSGX) { return .tdx }
         return nil
     }
 
@@ -141,23 +130,23 @@ public struct QuoteVerification: Sendable {
         do { bytes = try EvidenceEncoding.decode(raw) } catch {
             return .failure(.failed(platform: nil, error: .init(code: error.code.rawValue, message: error.message), at: now))
         }
-        let platform: Policy.Platform
+        let platform: Platform
         switch self.platform {
-        case .tdx: platform = .tdx
-        case .snp: platform = .snp
-        case .tpm:
+        case .tdx?: platform = .tdx
+        case .snp?: platform = .snp
+        case .tpm?:
             // Separate tpm2-tools files arrive packed as a bundle; a lone file may be go-tpm-tools'
             // attest.Attestation protobuf (AK, quotes, event log, AK certificates).
             guard let pb = try? TPM.GoTPMAttestation(protobuf: bytes) else {
                 // A TPMS_ATTEST alone lacks its companions (usage); anything else is not TPM evidence.
                 if bytes.starts(with: [0xff, 0x54, 0x43, 0x47]) {
-                    return .failure(.failed(platform: "tpm", error: .init(code: "usage", message: "TPM evidence needs --signature, --ak and --pcrs with the TPMS_ATTEST file, an evidence bundle, or a go-tpm-tools attest.Attestation protobuf"), at: now))
+                    return .failure(.failed(platform: .tpm, error: .init(code: "usage", message: "TPM evidence needs --signature, --ak and --pcrs with the TPMS_ATTEST file, an evidence bundle, or a go-tpm-tools attest.Attestation protobuf"), at: now))
                 }
-                return .failure(.failed(platform: "tpm", error: .init(code: AttestationError.Code.malformed.rawValue, message: "not TPM evidence: neither a TPMS_ATTEST (magic TPM_GENERATED_VALUE), an evidence bundle, nor a go-tpm-tools attest.Attestation protobuf"), at: now))
+                return .failure(.failed(platform: .tpm, error: .init(code: AttestationError.Code.malformed.rawValue, message: "not TPM evidence: neither a TPMS_ATTEST (magic TPM_GENERATED_VALUE), an evidence bundle, nor a go-tpm-tools attest.Attestation protobuf"), at: now))
             }
             return await verify(bundle: pb.bundle())
-        case .auto:
-            guard let detected = Self.detectPlatform(bytes).flatMap(Policy.Platform.init(rawValue:)) else {
+        case nil:
+            guard let detected = Self.detectPlatform(bytes) else {
                 return .failure(.failed(platform: nil, error: .init(code: AttestationError.Code.malformed.rawValue,
                                                                      message: "cannot tell the evidence's platform: not a DCAP quote (pass --platform snp|tpm, or an evidence bundle)"), at: now))
             }
@@ -166,16 +155,16 @@ public struct QuoteVerification: Sendable {
         return await verify(bundle: EvidenceBundle(platform: platform, report: Data(bytes)))
     }
 
-    /// Verifies an evidence bundle without validating it. A `--platform` other than auto must
+    /// Verifies an evidence bundle without validating it. A platform, when set, must
     /// match the bundle's.
     public func verify(bundle: EvidenceBundle) async -> Result<VerifiedEvidence, VerificationReport> {
-        if platform != .auto && platform.rawValue != bundle.platform.rawValue {
+        if let platform, platform != bundle.platform {
             // The operator asked for another platform than the bundle declares: a usage problem,
             // not a verdict on the evidence.
-            return .failure(.failed(platform: bundle.platform.rawValue, error: .init(code: "usage", message: "the evidence bundle is \(bundle.platform.rawValue), not \(platform.rawValue): drop --platform or pass --platform \(bundle.platform.rawValue)"), at: now))
+            return .failure(.failed(platform: bundle.platform, error: .init(code: "usage", message: "the evidence bundle is \(bundle.platform.rawValue), not \(platform.rawValue): drop --platform or pass --platform \(bundle.platform.rawValue)"), at: now))
         }
         do throws(AttestationError) { return .success(try await verified(bundle: bundle)) } catch {
-            return .failure(.failed(platform: bundle.platform.rawValue, error: .init(code: error.code.rawValue, message: error.message), at: now))
+            return .failure(.failed(platform: bundle.platform, error: .init(code: error.code.rawValue, message: error.message), at: now))
         }
     }
 
@@ -191,9 +180,8 @@ public struct QuoteVerification: Sendable {
     public func verified(bundle: EvidenceBundle) async throws(AttestationError) -> VerifiedEvidence {
         var bundle = bundle
         if let eventLog { bundle.eventLog = Data(eventLog) }
-        let name = bundle.platform.rawValue
-        if platform != .auto && platform.rawValue != name {
-            throw AttestationError(.wrongTEEType, "the evidence is \(name), not \(platform.rawValue)")
+        if let platform, platform != bundle.platform {
+            throw AttestationError(.wrongTEEType, "the evidence is \(bundle.platform.rawValue), not \(platform.rawValue)")
         }
         let parsed = try ParsedEvidence(bundle: bundle)
         // One memo per verification when the caller keeps no cache: the PCK chain parsed to pick
@@ -269,14 +257,14 @@ public struct QuoteVerification: Sendable {
         let failures = problems
         switch verified {
         case .tdx(let q):
-            return VerificationReport(platform: "tdx", verified: true, tcbStatus: q.tcb?.status.rawValue, advisories: q.tcb?.advisoryIDs ?? [],
+            return VerificationReport(platform: .tdx, verified: true, tcbStatus: q.tcb?.status.rawValue, advisories: q.tcb?.advisoryIDs ?? [],
                                       accepted: failures.isEmpty, failures: problems, claims: .tdx(q.claims), error: nil,
                                       verifiedAt: q.verifiedAt.iso8601, validUntil: q.validUntil.iso8601)
         case .snp(let r, _):
-            return VerificationReport(platform: "snp", verified: true, tcbStatus: nil, advisories: [], accepted: failures.isEmpty, failures: problems,
+            return VerificationReport(platform: .snp, verified: true, tcbStatus: nil, advisories: [], accepted: failures.isEmpty, failures: problems,
                                       claims: .snp(r.claims), error: nil, verifiedAt: r.verifiedAt.iso8601, validUntil: r.validUntil.iso8601)
         case .tpm(let q):
-            return VerificationReport(platform: "tpm", verified: true, tcbStatus: nil, advisories: [], accepted: failures.isEmpty, failures: problems,
+            return VerificationReport(platform: .tpm, verified: true, tcbStatus: nil, advisories: [], accepted: failures.isEmpty, failures: problems,
                                       claims: .tpm(q.claims), error: nil, verifiedAt: now.iso8601, validUntil: nil)
         }
     }

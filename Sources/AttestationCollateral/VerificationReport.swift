@@ -36,8 +36,8 @@ public struct VerificationReport: Error, Sendable, Encodable {
         }
     }
 
-    /// `tdx` (later also `snp`, `tpm`), or null when the platform could not be told.
-    public var platform: String?
+    /// `tdx`, `snp` or `tpm`, or null when the platform could not be told.
+    public var platform: Platform?
     /// Signatures, chains and collateral all good.
     public var verified: Bool
     /// Intel's merged TCB status, or null (not verified, or no TCB level matched).
@@ -80,13 +80,13 @@ public struct VerificationReport: Error, Sendable, Encodable {
     ]
 
     /// A report for input that could not be judged or evidence that failed verification.
-    public static func failed(platform: String?, error: Problem, at now: Date) -> VerificationReport {
+    public static func failed(platform: Platform?, error: Problem, at now: Date) -> VerificationReport {
         VerificationReport(platform: platform, verified: false, tcbStatus: nil, advisories: [], accepted: false, failures: [], claims: nil, error: error, verifiedAt: now.iso8601, validUntil: nil)
     }
 
     /// Human-readable lines for the terminal.
     public var text: String {
-        var lines = ["platform:    \(platform ?? "unknown")",
+        var lines = ["platform:    \(platform?.rawValue ?? "unknown")",
                      "verified:    \(verified ? "yes" : "no")"]
         if verified {
             lines.append("tcb status:  \(tcbStatus ?? "none (no TCB level matches)")\(advisories.isEmpty ? "" : " [\(advisories.joined(separator: ", "))]")")

@@ -48,7 +48,7 @@ struct CLIFailure: Error, Sendable {
         case let e as ZeroGError: self.init(status: 3, code: e.code.rawValue, message: e.message)
         case let e as DatasetCryptoError: self.init(status: 3, code: e.code.rawValue, message: e.message)
         case let e as ChainError: self.init(status: 3, code: e.code.rawValue, message: e.message)
-        default: self = .io(Self.describe(error))
+        default: self = .io(ErrorDescription.describe(error))
         }
     }
 
@@ -56,15 +56,5 @@ struct CLIFailure: Error, Sendable {
     /// back by a parser) become spaces, so the contract "one line on stderr" holds.
     var oneLineMessage: String {
         String(String.UnicodeScalarView(message.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 }))
-    }
-
-    /// A Foundation error's reason without its domain boilerplate.
-    static func describe(_ error: any Error) -> String {
-        let ns = error as NSError
-        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
-        return ns.localizedDescription
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Attestation
 import ByteEncoding
 import Chain
 import Crypto
@@ -108,7 +109,7 @@ struct DatasetCommand: AsyncParsableCommand {
                 } catch let e as ZeroGError {
                     throw CLIFailure(status: 3, code: e.code.rawValue, message: e.message)
                 } catch {
-                    throw CLIFailure.io("cannot write \(output): \(CLIFailure.describe(error))")
+                    throw CLIFailure.io("cannot write \(output): \(ErrorDescription.describe(error))")
                 }
             }
             let result: [String: Any] = ["format": format.rawValue, "root": m.root.description, "size": m.size, "envelope": envelope.hex]

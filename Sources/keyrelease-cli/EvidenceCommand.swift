@@ -29,7 +29,7 @@ struct EvidenceCommand: AsyncParsableCommand {
         )
 
         @Option(help: "Platform: tdx, snp or tpm.")
-        var platform: Policy.Platform
+        var platform: Platform
 
         @Option(help: "TDX quote or SNP report file.")
         var report: String?
@@ -101,7 +101,7 @@ struct EvidenceCommand: AsyncParsableCommand {
                 collected = d
             }
             // Flags another platform's bundle would silently drop.
-            let misplaced: [(String, Bool, Set<Policy.Platform>)] = [
+            let misplaced: [(String, Bool, Set<Platform>)] = [
                 ("--report", report != nil, [.tdx, .snp]), ("--collateral", !collateral.isEmpty, [.tdx]),
                 ("--workload-manifest", workloadManifest != nil, [.snp]), ("--cert", !certificates.isEmpty, [.snp, .tpm]),
                 ("--attest", attest != nil, [.tpm]), ("--signature", signature != nil, [.tpm]), ("--ak", ak != nil, [.tpm]),
@@ -142,4 +142,4 @@ struct EvidenceCommand: AsyncParsableCommand {
     }
 }
 
-extension Policy.Platform: ExpressibleByArgument {}
+extension Platform: ExpressibleByArgument {}

@@ -1,3 +1,4 @@
+import Attestation
 import Foundation
 
 /// Reads a file the operator names. Every way of failing (missing, a directory, unreadable) is
@@ -8,7 +9,7 @@ enum InputFile {
     static func read(_ path: String, _ what: String) throws(CLIFailure) -> Data {
         try check(path, what)
         do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw .io("cannot read \(what) \(path): \(CLIFailure.describe(error))")
+            throw .io("cannot read \(what) \(path): \(ErrorDescription.describe(error))")
         }
     }
 

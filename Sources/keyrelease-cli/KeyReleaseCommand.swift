@@ -103,8 +103,11 @@ struct EvidenceOptions: ParsableArguments {
 
 /// Options shared by the commands that verify evidence.
 struct VerificationOptions: ParsableArguments {
-    @Option(help: "Evidence platform: auto (a bundle's platform, or a DCAP quote header), tdx, snp or tpm.")
-    var platform: QuoteVerification.Platform = .auto
+    @Option(name: .customLong("platform"), help: ArgumentHelp("Evidence platform: auto (a bundle's platform, or a DCAP quote header), tdx, snp or tpm.", valueName: "auto|tdx|snp|tpm"))
+    var platformName = "auto"
+
+    /// The platform asked for; nil for auto.
+    var platform: Platform? { Platform(rawValue: platformName) }
 
     @Option(help: ArgumentHelp("TDX collateral file or folder; repeatable, later pieces replace earlier ones. Accepts dcap-qvl collateral JSON, Intel PCS v4 responses (TCB Info, QE Identity), CRLs (DER/PEM/hex) and PEM issuer chains.", valueName: "FILE|DIR"))
     var collateral: [String] = []
@@ -161,6 +164,7 @@ struct VerificationOptions: ParsableArguments {
     var at: String?
 
     func validate() throws {
+        if platformName != "auto" && platform == nil { throw ValidationError("--platform \(platformName) is not one of auto, tdx, snp, tpm") }
         if online && !collateral.isEmpty { throw ValidationError("--online and --collateral cannot be combined: pick one source of collateral") }
         if !online && (cacheDir != nil || pcsURL != IntelPCSCollateralSource.defaultPCSURL || rootCRLURL != IntelPCSCollateralSource.defaultRootCRLURL
                        || kdsURL != AMDKDSCertificateSource.defaultKDSURL || kdsProduct != nil) {
@@ -240,24 +244,19 @@ struct VerificationOptions: ParsableArguments {
     /// The evidence's platform as far as it can be told before verifying: `--platform`, else a
     /// bundle's declared platform, else a DCAP quote header; nil when it cannot be told (the
     /// verification then reports why).
-    func evidencePlatform(_ raw: [UInt8]) -> Policy.Platform? {
-        switch platform {
-        case .tdx: return .tdx
-        case .snp: return .snp
-        case .tpm: return .tpm
-        case .auto:
-            if EvidenceBundle.looksLikeBundle(raw) { return (try? EvidenceBundle(json: Data(raw)))?.platform }
-            return (try? EvidenceEncoding.decode(raw)).flatMap(QuoteVerification.detectPlatform).flatMap(Policy.Platform.init(rawValue:))
-        }
+    func evidencePlatform(_ raw: [UInt8]) -> Platform? {
+        if let platform { return platform }
+        if EvidenceBundle.looksLikeBundle(raw) { return (try? EvidenceBundle(json: Data(raw)))?.platform }
+        return (try? EvidenceEncoding.decode(raw)).flatMap(QuoteVerification.detectPlatform)
     }
 
     /// Refuses, as a usage failure (exit 3), every flag given that `platform`'s evidence has no
     /// use for: silently ignoring it would judge the evidence without what the operator meant to
     /// check (a nonce, an AK root, an event log). `extra` adds a subcommand's own flags with the
     /// platforms they apply to.
-    func checkFlags(for platform: Policy.Platform?, extra: [(flag: String, given: Bool, platforms: Set<Policy.Platform>)] = []) throws {
+    func checkFlags(for platform: Platform?, extra: [(flag: String, given: Bool, platforms: Set<Platform>)] = []) throws {
         guard let platform else { return }
-        let flags: [(flag: String, given: Bool, platforms: Set<Policy.Platform>)] = [
+        let flags: [(flag: String, given: Bool, platforms: Set<Platform>)] = [
             ("--collateral", !collateral.isEmpty, [.tdx]),
             ("--pcs-url", pcsURL != IntelPCSCollateralSource.defaultPCSURL, [.tdx]),
             ("--root-crl-url", rootCRLURL != IntelPCSCollateralSource.defaultRootCRLURL, [.tdx]),
@@ -306,5 +305,4 @@ struct VerificationOptions: ParsableArguments {
     }
 }
 
-extension QuoteVerification.Platform: ExpressibleByArgument {}
 extension SEVSNP.Product: ExpressibleByArgument {}

@@ -1,3 +1,4 @@
+import Attestation
 import Foundation
 
 /// A file the operator names for a subcommand to write (`dataset encrypt --out`, `evidence pack
@@ -38,7 +39,7 @@ struct OutputFile {
     /// Writes `data` (see ``write(using:)``).
     func write(_ data: Data) throws(CLIFailure) {
         try write { (temporary: String) throws(CLIFailure) in
-            do { try data.write(to: URL(fileURLWithPath: temporary)) } catch { throw .io("cannot write \(path): \(CLIFailure.describe(error))") }
+            do { try data.write(to: URL(fileURLWithPath: temporary)) } catch { throw .io("cannot write \(path): \(ErrorDescription.describe(error))") }
         }
     }
 

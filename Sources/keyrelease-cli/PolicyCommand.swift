@@ -109,7 +109,7 @@ struct PolicyCommand: AsyncParsableCommand {
             var out: OutputFile?
             if let output { out = try OutputFile(output, flag: "-o", force: force, inputs: files + options.inputPaths) }
             let evidence = try files.map { try options.readEvidence($0) }
-            var platforms = Set<Policy.Platform>()
+            var platforms = Set<Platform>()
             for (file, raw) in zip(files, evidence) {
                 let platform = options.evidencePlatform(raw)
                 if let platform { platforms.insert(platform) }
@@ -119,7 +119,7 @@ struct PolicyCommand: AsyncParsableCommand {
             }
             // An allowance for a platform none of the files is would be ignored: refuse it, as
             // verify-quote refuses a flag for another platform.
-            for (flag, given, applies) in [("--allow-debug", allowDebug, Set<Policy.Platform>([.tdx, .snp])), ("--allow-unknown-tcb", allowUnknownTCB, [.tdx])]
+            for (flag, given, applies) in [("--allow-debug", allowDebug, Set<Platform>([.tdx, .snp])), ("--allow-unknown-tcb", allowUnknownTCB, [.tdx])]
             where given && !platforms.isEmpty && platforms.isDisjoint(with: applies) {
                 throw CLIFailure.usage("\(flag) applies to \(applies.map(\.rawValue).sorted().joined(separator: " and ")) evidence; none of the files is")
             }

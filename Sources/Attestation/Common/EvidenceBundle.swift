@@ -47,7 +47,7 @@ public struct EvidenceBundle: Codable, Sendable, Hashable {
     /// Always ``formatTag``.
     public var format: String
     /// `tdx`, `snp` or `tpm`.
-    public var platform: Policy.Platform
+    public var platform: Platform
     /// The nonce the evidence binds (hex), if any.
     public var nonce: String?
     /// When the producer says it collected the evidence (a claim, not a fact: the key-release
@@ -66,7 +66,7 @@ public struct EvidenceBundle: Codable, Sendable, Hashable {
     public var workloadManifest: Data?
 
     /// Creates a bundle.
-    public init(platform: Policy.Platform, nonce: String? = nil, collectedAt: Date? = nil, report: Data? = nil, collateral: [String: Data]? = nil,
+    public init(platform: Platform, nonce: String? = nil, collectedAt: Date? = nil, report: Data? = nil, collateral: [String: Data]? = nil,
                 tpm: TPMEvidence? = nil, eventLog: Data? = nil, workloadManifest: Data? = nil) {
         self.format = Self.formatTag
         self.platform = platform
@@ -84,7 +84,7 @@ public struct EvidenceBundle: Codable, Sendable, Hashable {
         let d = JSONDecoder()
         d.dateDecodingStrategy = .iso8601
         do { self = try d.decode(Self.self, from: json) } catch {
-            throw AttestationError(.malformed, "not an evidence bundle: \(TDX.SignedDocument<TDX.QEIdentity>.describe(error))")
+            throw AttestationError(.malformed, "not an evidence bundle: \(ErrorDescription.describe(error))")
         }
         guard format == Self.formatTag else { throw AttestationError(.malformed, "evidence bundle format \(format) is not \(Self.formatTag)") }
     }

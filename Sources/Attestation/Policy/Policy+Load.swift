@@ -74,12 +74,12 @@ private struct PolicyReader {
                 fail(a, "maxEvidenceAge: must be a positive number of seconds or unchecked")
             }
         }
-        var platforms = [Policy.Platform: Policy.PlatformRules]()
+        var platforms = [Platform: Policy.PlatformRules]()
         if let pNode = fields["platforms"], let pMap = mapping(pNode, "platforms") {
-            let sections = fieldsOf(pMap, in: "platforms", known: Policy.Platform.allCases.map(\.rawValue), required: [])
+            let sections = fieldsOf(pMap, in: "platforms", known: Platform.allCases.map(\.rawValue), required: [])
             if sections.isEmpty { fail(pNode, "platforms: at least one of tdx, snp, tpm is required") }
             for (key, node) in sections {
-                guard let platform = Policy.Platform(rawValue: key) else { continue }
+                guard let platform = Platform(rawValue: key) else { continue }
                 if let rules = readPlatform(platform, node) { platforms[platform] = rules }
             }
         }
@@ -95,7 +95,7 @@ private struct PolicyReader {
         return Policy(name: name, maxEvidenceAge: maxAge, platforms: platforms, workload: workload)
     }
 
-    mutating func readPlatform(_ platform: Policy.Platform, _ node: Node) -> Policy.PlatformRules? {
+    mutating func readPlatform(_ platform: Platform, _ node: Node) -> Policy.PlatformRules? {
         let p = platform.rawValue
         guard let map = mapping(node, "platforms.\(p)") else { return nil }
         let known: [String] = switch platform {
@@ -183,7 +183,7 @@ private struct PolicyReader {
     /// One platform's measurements, as `measurements` (or `pcrs`) or one entry of
     /// `measurementSets` (or `pcrSets`): TDX and SNP name every required measurement; TPM lists
     /// PCRs by bank and index (at least one bank). `field` names the place for messages.
-    mutating func readMeasurements(_ platform: Policy.Platform, _ node: Node, _ field: String) -> [String: Expectation<String>]? {
+    mutating func readMeasurements(_ platform: Platform, _ node: Node, _ field: String) -> [String: Expectation<String>]? {
         guard let map = mapping(node, field) else { return nil }
         var measurements = [String: Expectation<String>]()
         guard platform == .tpm else {
@@ -207,7 +207,7 @@ private struct PolicyReader {
 
     enum Format { case hex(Int), decimal, digest }
 
-    static func format(_ platform: Policy.Platform, _ field: String) -> Format {
+    static func format(_ platform: Platform, _ field: String) -> Format {
         switch (platform, field) {
         case (.snp, "hostData"): .hex(32)
         case (.snp, "familyID"), (.snp, "imageID"): .hex(16)

@@ -11,16 +11,6 @@ public struct Policy: Sendable, Hashable {
     /// The only schema version this build reads.
     public static let schemaVersion = 1
 
-    /// Platform names a policy can have a section for.
-    public enum Platform: String, Sendable, Hashable, CaseIterable, Codable {
-        /// Intel TDX.
-        case tdx
-        /// AMD SEV-SNP.
-        case snp
-        /// TPM 2.0.
-        case tpm
-    }
-
     /// The rules for one platform.
     public struct PlatformRules: Sendable, Hashable {
         /// Expected measured values by claim name (lowercase hex, or decimal for integers), each
@@ -107,7 +97,7 @@ public struct Policy: Sendable, Hashable {
 /// What a policy judges: the verified claims of one piece of evidence, flattened.
 public struct PolicyInput: Sendable {
     /// The platform.
-    public var platform: Policy.Platform
+    public var platform: Platform
     /// Measured values by claim name (lowercase hex, or decimal for integers). For TPM the names
     /// are `pcr.<bank>.<index>`.
     public var measurements: [String: String]
@@ -130,7 +120,7 @@ public struct PolicyInput: Sendable {
     public var tcbEvaluationDataNumber: Int?
 
     /// Creates an input.
-    public init(platform: Policy.Platform, measurements: [String: String], debug: Bool, tcbStatus: String? = nil, tcbComponents: [String: Int] = [:],
+    public init(platform: Platform, measurements: [String: String], debug: Bool, tcbStatus: String? = nil, tcbComponents: [String: Int] = [:],
                 evidenceTime: Date? = nil, imageDigests: [String]? = nil, codeHashes: [String]? = nil, attestationKey: TPM.AttestationKeyIdentity? = nil) {
         self.attestationKey = attestationKey
         self.platform = platform

@@ -12,7 +12,7 @@ extension ReleaseRequest {
         let d = JSONDecoder()
         d.dateDecodingStrategy = .iso8601
         do { return try d.decode(ReleaseRequest.self, from: Data(body)) } catch {
-            throw KeyReleaseError(.badRequest, "the body is not a release request: \(TDX.SignedDocument<TDX.QEIdentity>.describe(error))")
+            throw KeyReleaseError(.badRequest, "the body is not a release request: \(ErrorDescription.describe(error))")
         }
     }
 }

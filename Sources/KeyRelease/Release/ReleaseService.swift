@@ -250,7 +250,7 @@ public final class ReleaseService: Sendable {
     private func judge(_ r: ParsedReleaseRequest, issuedAt: Date, now: Date, draft: inout AuditDraft) async throws(KeyReleaseError) -> LoadedPolicy {
         var v = verification
         v.now = now
-        v.platform = .auto
+        v.platform = nil
         v.eventLog = nil
         v.expectedBinding = .reportData(r.binding.reportData)
         v.attestationKeyAnchoring = .required(pins: policySet.attestationKeyPins)
@@ -283,7 +283,7 @@ public final class ReleaseService: Sendable {
 
     /// The service's code for evidence that does not verify: each attack on the TPM anchor has
     /// its own; a collateral outage is 503 (retry), not a refusal of the evidence.
-    static func refusal(for error: AttestationError, platform: Policy.Platform) -> KeyReleaseError {
+    static func refusal(for error: AttestationError, platform: Platform) -> KeyReleaseError {
         let code: KeyReleaseError.Code
         switch error.code {
         case .nonceMismatch, .bindingMismatch:

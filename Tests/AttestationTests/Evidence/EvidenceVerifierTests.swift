@@ -79,7 +79,7 @@ struct EvidenceVerifierTests {
 
     @Test("a bundle without its platform's section is malformed")
     func emptyBundles() {
-        for p in Policy.Platform.allCases {
+        for p in Platform.allCases {
             #expect(Self.code { try ParsedEvidence(bundle: EvidenceBundle(platform: p)) } == .malformed)
         }
     }

@@ -42,15 +42,5 @@ extension TDX {
             }
             try self.init(signedBytes: signed, signatureHex: String(decoding: sigJSON.dropFirst().dropLast(), as: UTF8.self), name: member)
         }
-
-        /// A short description of a decoding error, naming the field.
-        public static func describe(_ error: any Error) -> String {
-            switch error {
-            case DecodingError.keyNotFound(let k, let ctx): return "missing field \((ctx.codingPath + [k]).map(\.stringValue).joined(separator: "."))"
-            case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx), DecodingError.dataCorrupted(let ctx):
-                return "bad value at \(ctx.codingPath.map(\.stringValue).joined(separator: ".")): \(ctx.debugDescription)"
-            default: return "\(error)"
-            }
-        }
     }
 }
