@@ -15,7 +15,7 @@ public enum TestVectors {
     /// The package root (the folder holding Package.swift).
     public static let packageRoot: URL = {
         var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() } // Sources/TestSupport/TestVectors.swift
+        for _ in 0..<3 { url.deleteLastPathComponent() } // Tests/TestSupport/TestVectors.swift
         return url
     }()
 
