@@ -56,6 +56,21 @@ struct PackageGraphTests {
         #expect(g["KeyRelease"]?.contains("AttestationCollateral") == true)
     }
 
+    /// The protocol both sides speak carries no server; the EVM primitives carry no chain client;
+    /// the provider node reaches the service only through the protocol.
+    @Test func protocolAndPrimitivesStaySmall() throws {
+        let g = try Self.graph()
+        let proto = Self.closure("ReleaseProtocol", in: g)
+        #expect(proto.isDisjoint(with: Self.serverModules.union(["AsyncHTTPClient", "AttestationCollateral"])), "\(proto)")
+        #expect(Self.closure("EVMCrypto", in: g).isSubset(of: ["CSecp256k1", "ByteEncoding"]))
+        #expect(Self.closure("ByteEncoding", in: g).isEmpty)
+        let dataset = Self.closure("DatasetCrypto", in: g)
+        #expect(!dataset.contains("Chain") && dataset.contains("EVMCrypto"), "\(dataset)")
+        let node = Self.closure("ProviderNode", in: g)
+        #expect(node.contains("ReleaseProtocol") && !node.contains("KeyRelease"), "\(node)")
+        #expect(Self.closure("KeyRelease", in: g).contains("ReleaseProtocol"))
+    }
+
     /// `keyrelease verify-quote` is built from `Attestation` and `AttestationCollateral` only.
     @Test func verifyQuoteImportsOnlyTheVerificationModules() throws {
         let source = try String(contentsOf: Self.root.appendingPathComponent("Sources/keyrelease-cli/VerifyQuote.swift"), encoding: .utf8)
