@@ -128,7 +128,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "keyrelease-cli",
-            dependencies: ["ReleaseProtocol", "ByteEncoding", "EVMCrypto", 
+            dependencies: [.product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), "ReleaseProtocol", "ByteEncoding", "EVMCrypto", 
                 "Attestation",
                 "AttestationCollateral",
                 "KeyRelease",

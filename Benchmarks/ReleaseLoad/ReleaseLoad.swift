@@ -118,8 +118,8 @@ struct ReleaseLoad {
         let portStream = AsyncStream<Int>.makeStream()
         var listener = ReleaseHTTP.Listener()
         listener.port = 0
-        let app = try ReleaseHTTP.application(service: service, listener: listener) { portStream.continuation.yield($0) }
-        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
+        let group = try ReleaseHTTP.build(service: service, listener: listener, signals: false) { portStream.continuation.yield($0) }
+        let server = Task { try await group.run() }
         var port = 0
         for await p in portStream.stream { port = p; break }
         let base = "http://127.0.0.1:\(port)"
@@ -193,10 +193,9 @@ struct ReleaseLoad {
         }
         let elapsed = micros(since: t0) / 1e6
         try await http.shutdown()
-        server.cancel()
-        _ = await server.result
         let summary = try await AuditChain.verify(store)
-        await store.close()
+        server.cancel() // the group closes the store once the server has stopped
+        _ = await server.result
 
         let s1 = single.snapshot, sl = loaded.snapshot
         let result: [String: Any] = [

@@ -6,6 +6,7 @@ import Foundation
 import KeyRelease
 import Logging
 import ReleaseProtocol
+import ServiceLifecycle
 
 /// `keyrelease serve --config FILE`: run the key-release service.
 struct Serve: AsyncParsableCommand {
@@ -40,15 +41,17 @@ struct Serve: AsyncParsableCommand {
             print("configuration ok: \(service.policies.count) policies, escrow key \(Hex.prefixed(service.escrowPublicKey.serialized(compressed: true)))")
             return
         }
+        // The server and the store in one service group: SIGTERM/SIGINT stop the server, then close the store.
+        let group: ServiceGroup
         do {
-            try await ReleaseHTTP.run(service: service, listener: listener) { port in
+            group = try ReleaseHTTP.build(service: service, listener: listener) { port in
                 service.logger.info("listening", metadata: ["host": "\(listener.host)", "port": "\(port)", "tls": "\(listener.tls != nil)"])
             }
         } catch {
             await service.store.close()
             throw error
         }
-        await service.store.close()
+        try await group.run()
     }
 }
 

@@ -9,6 +9,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import ReleaseProtocol
+import ServiceLifecycle
 
 /// The key-release service over HTTP (Hummingbird 2). Routes:
 /// `GET /v1/challenge`, `POST /v1/release`, `POST /v1/escrow`, `GET /v1/escrow-key`,
@@ -40,60 +41,47 @@ public enum ReleaseHTTP {
         public init() {}
     }
 
-    /// The router for `service`.
+    /// The router for `service`. Handlers throw ``KeyReleaseError``; ``ErrorMiddleware`` turns
+    /// every error into its status and `{code, requestId}` body, logs it and counts it.
     public static func router(service: ReleaseService, listener: Listener) -> Router<ReleaseRequestContext> {
         let router = Router(context: ReleaseRequestContext.self)
+        router.add(middleware: ErrorMiddleware(service: service))
         let max = listener.maxBodyBytes
         router.get("/v1/challenge") { _, context in
-            await handle(service, route: "challenge") { _ throws(KeyReleaseError) in try json(await service.challenge(client: context.clientAddress)) }
+            try json(await service.challenge(client: context.clientAddress))
         }
-        router.post("/v1/release") { request, _ in
-            await handle(service, route: "release") { id throws(KeyReleaseError) in
-                let body = try await collect(request, max: max)
-                return try json(try await service.release(body: body.readableBytesView, requestID: id))
-            } refused: { _, error async in
-                // A body too large never reaches the service: counted, not audited (no nonce).
-                if error.code == .payloadTooLarge { service.metrics.unauditedRefusal(error.code) }
-            }
+        router.post("/v1/release") { request, context in
+            let body = try await collect(request, max: max)
+            return try json(try await service.release(body: body.readableBytesView, requestID: context.requestID))
         }
-        router.post("/v1/escrow") { request, _ in
-            await handle(service, route: "escrow") { id throws(KeyReleaseError) in
-                let body = try await collect(request, max: max)
-                try await service.escrow(body: body.readableBytesView, requestID: id)
-                return try json(["stored": true], status: .created)
-            }
+        router.post("/v1/escrow") { request, context in
+            let body = try await collect(request, max: max)
+            try await service.escrow(body: body.readableBytesView, requestID: context.requestID)
+            return try json(["stored": true], status: .created)
         }
         router.get("/v1/escrow-key") { _, _ in
-            await handle(service, route: "escrow-key") { _ throws(KeyReleaseError) in
-                let pk = service.escrowPublicKey
-                return try json(EscrowKeyResponse(publicKey: Hex.prefixed(pk.serialized(compressed: true)), publicKeyUncompressed: Hex.prefixed(pk.serialized(compressed: false))))
-            }
+            let pk = service.escrowPublicKey
+            return try json(EscrowKeyResponse(publicKey: Hex.prefixed(pk.serialized(compressed: true)), publicKeyUncompressed: Hex.prefixed(pk.serialized(compressed: false))))
         }
         router.get("/v1/audit/:ref") { _, context in
-            await handle(service, route: "audit") { _ throws(KeyReleaseError) in
-                guard let ref = context.parameters.get("ref") else { throw KeyReleaseError(.badRequest, "missing reference") }
-                return try json(AuditRecordResponse(try await service.auditRecord(ref: ref)))
-            }
+            guard let ref = context.parameters.get("ref") else { throw KeyReleaseError(.badRequest, "missing reference") }
+            return try json(AuditRecordResponse(try await service.auditRecord(ref: ref)))
         }
         router.get("/v1/admin/audit") { request, _ in
-            await handle(service, route: "admin-audit") { _ throws(KeyReleaseError) in
-                guard let token = listener.adminToken, let given = request.headers[.authorization],
-                      constantTimeEqual(Array(given.utf8), Array("Bearer \(token)".utf8)) else {
-                    throw KeyReleaseError(.unauthorized, "admin route without the admin token")
-                }
-                let after = Int64(request.uri.queryParameters.get("after") ?? "0") ?? 0
-                let limit = min(Int(request.uri.queryParameters.get("limit") ?? "100") ?? 100, 1000)
-                return try json(try await service.store.auditRecords(afterSequence: after, limit: limit).map(AuditRecordResponse.init))
+            guard let token = listener.adminToken, let given = request.headers[.authorization],
+                  constantTimeEqual(Array(given.utf8), Array("Bearer \(token)".utf8)) else {
+                throw KeyReleaseError(.unauthorized, "admin route without the admin token")
             }
+            let after = Int64(request.uri.queryParameters.get("after") ?? "0") ?? 0
+            let limit = min(Int(request.uri.queryParameters.get("limit") ?? "100") ?? 100, 1000)
+            return try json(try await service.store.auditRecords(afterSequence: after, limit: limit).map(AuditRecordResponse.init))
         }
         router.get("/healthz") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"status\":\"ok\"}")))
         }
         router.get("/readyz") { _, _ in
-            await handle(service, route: "readyz") { _ throws(KeyReleaseError) in
-                try await service.ready()
-                return try json(["status": "ready"])
-            }
+            try await service.ready()
+            return try json(["status": "ready"])
         }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: service.metrics.exposition())))
@@ -101,11 +89,18 @@ public enum ReleaseHTTP {
         return router
     }
 
-    /// Runs the service until cancelled or signalled (SIGTERM/SIGINT: graceful shutdown through
-    /// swift-service-lifecycle). `onRunning` gets the bound port.
-    public static func run(service: ReleaseService, listener: Listener, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    /// The service as one swift-service-lifecycle `ServiceGroup`: the HTTP server, and the store,
+    /// closed once the server has stopped (SIGTERM/SIGINT shut the group down gracefully when
+    /// `signals` is true). `serve` and the tests both run this. `ownsStore`: whether the group
+    /// closes the store (false when several servers in one process share it, as test replicas do).
+    public static func build(service: ReleaseService, listener: Listener, ownsStore: Bool = true, signals: Bool = true,
+                             onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> ServiceGroup {
         let app = try application(service: service, listener: listener, onRunning: onRunning)
-        try await app.runService()
+        var services = [ServiceGroupConfiguration.ServiceConfiguration]()
+        // Shut down in reverse order: the server stops taking requests before the store closes.
+        if ownsStore { services.append(.init(service: StoreLifecycle(store: service.store))) }
+        services.append(.init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
+        return ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [], logger: service.logger))
     }
 
     /// The Hummingbird application (a swift-service-lifecycle `Service`).
@@ -153,26 +148,6 @@ public enum ReleaseHTTP {
         } catch { throw KeyReleaseError(.internalError, "response does not encode") }
     }
 
-    static func handle(_ service: ReleaseService, route: String, _ body: (String) async throws(KeyReleaseError) -> Response,
-                       refused: (String, KeyReleaseError) async -> Void = { _, _ in }) async -> Response {
-        let id = newRequestID()
-        do {
-            var response = try await body(id)
-            response.headers[.init("x-request-id")!] = id
-            service.metrics.request(route: route, outcome: "ok")
-            return response
-        } catch {
-            await refused(id, error)
-            service.metrics.request(route: route, outcome: error.code.rawValue)
-            service.logger.log(level: error.code.httpStatus >= 500 ? .error : .notice, "request failed",
-                               metadata: ["requestId": "\(id)", "route": "\(route)", "code": "\(error.code.rawValue)", "detail": "\(error.message)"])
-            var response = (try? json(ErrorBody(code: error.code.rawValue, requestId: id), status: .init(code: error.code.httpStatus)))
-                ?? Response(status: .internalServerError)
-            response.headers[.init("x-request-id")!] = id
-            return response
-        }
-    }
-
     static func newRequestID() -> String {
         var rng = SystemRandomNumberGenerator()
         return Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) })
@@ -197,12 +172,77 @@ public struct ReleaseRequestContext: RequestContext, RemoteAddressRequestContext
     /// The peer's socket address.
     public let remoteAddress: SocketAddress?
 
+    /// This request's id: in the `x-request-id` header, every error body, log line and audit record.
+    public let requestID: String
+
     /// Creates the context for a request on `source.channel`.
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        requestID = ReleaseHTTP.newRequestID()
     }
 
     /// The peer's IP address (no port), or nil when unknown.
     var clientAddress: String? { remoteAddress?.ipAddress }
+}
+
+/// Maps every error a route throws to its HTTP answer, in one place: the status of
+/// ``KeyReleaseError/Code/httpStatus``, the body `{code, requestId}` (details only in the log,
+/// under the request id), a log line and the request counter. Any other error is an internal
+/// error. Every response carries `x-request-id`.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = ReleaseRequestContext
+    let service: ReleaseService
+
+    /// The metrics label of the routes that are counted (by path).
+    static func route(_ path: String) -> String? {
+        switch path {
+        case "/v1/challenge": "challenge"
+        case "/v1/release": "release"
+        case "/v1/escrow": "escrow"
+        case "/v1/escrow-key": "escrow-key"
+        case "/v1/admin/audit": "admin-audit"
+        case "/readyz": "readyz"
+        default: path.hasPrefix("/v1/audit/") ? "audit" : nil
+        }
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let id = context.requestID
+        let route = Self.route(request.uri.path)
+        do {
+            var response = try await next(request, context)
+            response.headers[.init("x-request-id")!] = id
+            if let route { service.metrics.request(route: route, outcome: "ok") }
+            return response
+        } catch {
+            let e: KeyReleaseError
+            switch error {
+            case let k as KeyReleaseError: e = k
+            case let h as HTTPError where h.status == .notFound: e = KeyReleaseError(.notFound, "no such route")
+            case let h as HTTPError where h.status == .methodNotAllowed: e = KeyReleaseError(.badRequest, "method not allowed")
+            default: e = KeyReleaseError(.internalError, "unexpected \(type(of: error))")
+            }
+            // A body too large never reaches the service: counted, not audited (no nonce).
+            if e.code == .payloadTooLarge && route == "release" { service.metrics.unauditedRefusal(e.code) }
+            if let route { service.metrics.request(route: route, outcome: e.code.rawValue) }
+            service.logger.log(level: e.code.httpStatus >= 500 ? .error : .notice, "request failed",
+                               metadata: ["requestId": "\(id)", "route": "\(route ?? request.uri.path)", "code": "\(e.code.rawValue)", "detail": "\(e.message)"])
+            var response = (try? ReleaseHTTP.json(ErrorBody(code: e.code.rawValue, requestId: id), status: .init(code: e.code.httpStatus)))
+                ?? Response(status: .internalServerError)
+            response.headers[.init("x-request-id")!] = id
+            return response
+        }
+    }
+}
+
+/// Closes a store when its service group shuts down: the store's lifetime is the group's.
+struct StoreLifecycle: Service {
+    let store: any ReleaseStore
+
+    func run() async throws {
+        // Returns on graceful shutdown; throws on cancellation: either way the store closes.
+        try? await gracefulShutdown()
+        await store.close()
+    }
 }

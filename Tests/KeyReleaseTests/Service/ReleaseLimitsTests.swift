@@ -206,8 +206,8 @@ struct ReleaseLimitsTests {
 
     static func serve(_ w: ReleaseWorld, _ service: ReleaseService, _ listener: ReleaseHTTP.Listener) async throws -> Int {
         let ready = AsyncStream<Int>.makeStream()
-        let app = try ReleaseHTTP.application(service: service, listener: listener) { port in ready.continuation.yield(port) }
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        let group = try ReleaseHTTP.build(service: service, listener: listener, ownsStore: false, signals: false) { port in ready.continuation.yield(port) }
+        let task = Task { try await group.run() }
         w.adopt(task)
         for await p in ready.stream { return p }
         throw KeyReleaseError(.internalError, "server did not start")

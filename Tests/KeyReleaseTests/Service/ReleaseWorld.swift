@@ -175,8 +175,9 @@ final class ReleaseWorld: @unchecked Sendable {
         listener.port = 0
         listener.maxBodyBytes = maxBodyBytes
         listener.adminToken = "admin-secret"
-        let app = try ReleaseHTTP.application(service: service, listener: listener) { port in ready.continuation.yield(port) }
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        // The world owns (and closes) the store: several servers share it.
+        let group = try ReleaseHTTP.build(service: service, listener: listener, ownsStore: false, signals: false) { port in ready.continuation.yield(port) }
+        let task = Task { try await group.run() }
         var port = 0
         for await p in ready.stream { port = p; break }
         let url = "http://127.0.0.1:\(port)"

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import ByteEncoding
 import Chain
 import Foundation
@@ -109,5 +110,46 @@ struct ServiceConfigTests {
         #expect(audit.status == 0, "\(audit.stdout) \(audit.stderr)")
         let records = try audit.json()["records"] as? Int
         #expect(records == 0)
+    }
+
+    /// `keyrelease serve` as operators run it: the server and the store in one service group.
+    /// It answers, and SIGTERM stops the server and then closes the store: exit 0, and the audit
+    /// chain reads back intact from the closed SQLite file.
+    @Test func serveStopsGracefullyOnSIGTERM() async throws {
+        let dir = try Self.tempDir()
+        try Self.policy.write(toFile: dir + "/policy.yaml", atomically: true, encoding: .utf8)
+        #expect(try CLIRunner.run("keyrelease", ["escrow", "keygen", "--out", dir + "/escrow.key"]).status == 0)
+        try Self.yaml(dir: dir).write(toFile: dir + "/krs.yaml", atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = CLIRunner.productsDirectory.appendingPathComponent("keyrelease")
+        p.arguments = ["serve", "--config", dir + "/krs.yaml"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        defer { if p.isRunning { p.terminate() } }
+        // The JSON log line "listening" names the port the listener bound.
+        var log = Data(), port: Int?
+        let deadline = Date().addingTimeInterval(30)
+        while port == nil, Date() < deadline {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            log.append(chunk)
+            for line in String(decoding: log, as: UTF8.self).split(separator: "\n") where line.contains("listening") {
+                if let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let s = (o["port"] as? String) ?? (o["metadata"] as? [String: Any])?["port"] as? String {
+                    port = Int(s)
+                }
+            }
+        }
+        let bound = try #require(port, "no listening line: \(String(decoding: log, as: UTF8.self))")
+        let health = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(bound)/healthz"), timeout: .seconds(10))
+        #expect(health.status == .ok)
+        kill(p.processIdentifier, SIGTERM)
+        let stop = Date().addingTimeInterval(15)
+        while p.isRunning, Date() < stop { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!p.isRunning, "serve did not stop within 15 s of SIGTERM")
+        #expect(p.terminationStatus == 0)
+        let audit = try CLIRunner.run("keyrelease", ["audit", "verify", "--store", "sqlite:\(dir)/krs.sqlite", "--json"])
+        #expect(audit.status == 0, "\(audit.stdout) \(audit.stderr)")
     }
 }
