@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "KeyRelease", targets: ["KeyRelease"]),
         .library(name: "ReleaseProtocol", targets: ["ReleaseProtocol"]),
         .library(name: "ProviderNode", targets: ["ProviderNode"]),
+        .library(name: "Coordinator", targets: ["Coordinator"]),
         .library(name: "Chain", targets: ["Chain"]),
         .library(name: "EVMCrypto", targets: ["EVMCrypto"]),
         .library(name: "ByteEncoding", targets: ["ByteEncoding"]),
@@ -113,6 +114,16 @@ let package = Package(
             name: "ReleaseProtocol",
             dependencies: ["Attestation", "ByteEncoding", "EVMCrypto", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .target(
+            name: "Coordinator",
+            dependencies: [
+                "Chain", "ByteEncoding",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "BigInt", package: "BigInt"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
         .systemLibrary(
             name: "CTSS2",
             path: "Sources/CTSS2",
@@ -181,6 +192,10 @@ let package = Package(
         .testTarget(
             name: "ProviderNodeTests",
             dependencies: ["ByteEncoding", "ProviderNode", "Attestation", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "CoordinatorTests",
+            dependencies: ["Coordinator", "Chain", "ByteEncoding", "TestSupport"]
         ),
         .testTarget(
             name: "EVMCryptoTests",

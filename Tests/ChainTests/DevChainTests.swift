@@ -10,32 +10,14 @@ import Testing
 /// every write is signed here, mined there, and its events decoded here.
 @Suite("DataPolicy on the dev chain", .serialized)
 struct DevChainTests {
-    struct World {
-        let chain: DevChain
-        let client: EthClient
-        let dp: DataPolicy
-        let owner: TransactionSender, requester: TransactionSender, backend: TransactionSender
-        let ownerAddress: Address, requesterAddress: Address
-    }
+    typealias World = DevChainWorld
 
-    static func world() async throws -> World {
-        let chain = try DevChain()
-        let client = EthClient(url: chain.info.rpcUrl)
-        let key = { (a: DevChain.Account) throws -> Secp256k1.PrivateKey in try Secp256k1.PrivateKey(rawRepresentation: Hex.decode(a.privateKey)) }
-        let owner = TransactionSender(client: client, key: try key(chain.info.owner))
-        let requester = TransactionSender(client: client, key: try key(chain.info.requester))
-        let backend = TransactionSender(client: client, key: try key(chain.info.backend))
-        for s in [owner, requester, backend] { await s.configure(pollInterval: .milliseconds(20), timeout: .seconds(60)) }
-        return World(chain: chain, client: client, dp: DataPolicy(address: try Address(chain.info.dataPolicy), client: client),
-                     owner: owner, requester: requester, backend: backend, ownerAddress: owner.address, requesterAddress: requester.address)
-    }
+    static func world() async throws -> World { try await DevChainWorld.start() }
 
-    static func bytes32(_ s: String) -> [UInt8] { Keccak256.hash(Array(s.utf8)) }
+    static func bytes32(_ s: String) -> [UInt8] { DevChainWorld.bytes32(s) }
 
     static func register(_ w: World, root: [UInt8], royalty: BigUInt = 1_000_000_000_000_000, attestation: Bool = true) async throws {
-        try await w.dp.registerDataset(.init(datasetRoot: root, manifestHash: bytes32("manifest"), royaltyPerEpoch: royalty, maxEpochsPerRun: 10, maxRunsPerRequester: 5,
-                                             accessTTLSeconds: 3600, policyExpiry: UInt64(Date().timeIntervalSince1970) + 86400 * 365, requireResultAttestation: attestation,
-                                             openRequesters: true, allowedPurposeIDs: [bytes32("fine-tune")], allowedRequesters: []), from: w.owner)
+        try await w.register(root: root, royalty: royalty, attestation: attestation)
     }
 
     @Test func lifecycleEventsAndSettlement() async throws {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import BigInt
 import ByteEncoding
+import Chain
 import Foundation
 import NIOCore
 import NIOFoundationCompat
@@ -26,7 +27,7 @@ public struct GrantedJob: Sendable, Hashable {
 /// Where Granted jobs are found: Envio HyperIndex, or the chain's logs.
 public protocol GrantedJobSource: Sendable {
     /// Jobs currently Granted (possibly stale: confirm on chain).
-    func grantedJobs() async throws(ChainError) -> [GrantedJob]
+    func grantedJobs() async throws(CoordinatorError) -> [GrantedJob]
 }
 
 /// Envio HyperIndex GraphQL (../shared/docs/datapolicy.md):
@@ -45,7 +46,7 @@ public struct HyperIndexJobSource: GrantedJobSource {
         self.client = client
     }
 
-    public func grantedJobs() async throws(ChainError) -> [GrantedJob] {
+    public func grantedJobs() async throws(CoordinatorError) -> [GrantedJob] {
         let reply: RPCValue
         do {
             var request = HTTPClientRequest(url: url)
@@ -53,19 +54,19 @@ public struct HyperIndexJobSource: GrantedJobSource {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(RPCValue.object(["query": .string(Self.query)]))))
             let response = try await client.execute(request, timeout: .seconds(15))
-            guard response.status.code == 200 else { throw ChainError(.rpcUnavailable, "HyperIndex answered HTTP \(response.status.code)") }
+            guard response.status.code == 200 else { throw CoordinatorError(.discoveryUnavailable, "HyperIndex answered HTTP \(response.status.code)") }
             reply = try JSONDecoder().decode(RPCValue.self, from: Data(buffer: try await response.body.collect(upTo: 16 << 20)))
-        } catch let e as ChainError { throw e } catch {
-            throw ChainError(.rpcUnavailable, "HyperIndex at \(url): \(error)")
+        } catch let e as CoordinatorError { throw e } catch {
+            throw CoordinatorError(.discoveryUnavailable, "HyperIndex at \(url): \(error)")
         }
         if let errors = reply["errors"]?.array, !errors.isEmpty {
-            throw ChainError(.rpcError, "HyperIndex: \(errors.compactMap { $0["message"]?.string }.joined(separator: "; "))")
+            throw CoordinatorError(.discoveryFailed, "HyperIndex: \(errors.compactMap { $0["message"]?.string }.joined(separator: "; "))")
         }
-        guard let jobs = reply["data"]?["Job"]?.array else { throw ChainError(.rpcError, "HyperIndex reply has no data.Job") }
+        guard let jobs = reply["data"]?["Job"]?.array else { throw CoordinatorError(.discoveryFailed, "HyperIndex reply has no data.Job") }
         var out = [GrantedJob]()
         for j in jobs {
             guard let id = j["id"]?.string, let root = j["datasetRoot"]?.string, let idBytes = try? Hex.decode(id), let rootBytes = try? Hex.decode(root),
-                  idBytes.count == 32, rootBytes.count == 32 else { throw ChainError(.rpcError, "HyperIndex job is malformed") }
+                  idBytes.count == 32, rootBytes.count == 32 else { throw CoordinatorError(.discoveryFailed, "HyperIndex job is malformed") }
             var epochs: UInt32 = 0
             switch j["requestedEpochs"] {
             case .number(let n)?: epochs = UInt32(clamping: Int(n))
@@ -92,12 +93,16 @@ public struct ChainLogJobSource: GrantedJobSource {
         self.fromBlock = fromBlock
     }
 
-    public func grantedJobs() async throws(ChainError) -> [GrantedJob] {
-        var out = [GrantedJob]()
-        for e in try await dataPolicy.events(fromBlock: fromBlock) {
-            guard case .accessRequested(let id, let root, _, let epochs) = e else { continue }
-            if try await dataPolicy.job(id).state == .granted { out.append(GrantedJob(jobID: id, datasetRoot: root, requestedEpochs: epochs)) }
+    public func grantedJobs() async throws(CoordinatorError) -> [GrantedJob] {
+        do {
+            var out = [GrantedJob]()
+            for e in try await dataPolicy.events(fromBlock: fromBlock) {
+                guard case .accessRequested(let id, let root, _, let epochs) = e else { continue }
+                if try await dataPolicy.job(id).state == .granted { out.append(GrantedJob(jobID: id, datasetRoot: root, requestedEpochs: epochs)) }
+            }
+            return out
+        } catch {
+            throw CoordinatorError(discovery: error)
         }
-        return out
     }
 }
