@@ -4,7 +4,7 @@ SWIFT ?= swift
 TESTVECTORS_DIR ?= $(abspath ../shared/testvectors)
 export TESTVECTORS_DIR
 
-.PHONY: build test demo bench fuzz clean
+.PHONY: build test demo bench fuzz format clean
 
 build:
 	$(SWIFT) build
@@ -41,3 +41,7 @@ fuzz:
 
 clean:
 	rm -rf .build .build-*
+
+## Formats every Swift source in place with the toolchain's swift-format and `.swift-format`.
+format:
+	$(SWIFT) format format --in-place --recursive Sources Tests Benchmarks Fuzz/Sources
