@@ -1,4 +1,7 @@
 import BigInt
+import ByteEncoding
+import EVMCrypto
+import struct Foundation.Data
 
 /// Solidity ABI encoding and decoding (the contract ABI specification): static and dynamic types,
 /// arrays, tuples, function selectors, event topics, revert data. Written by hand: no well-kept
@@ -291,7 +294,3 @@ public enum ABI {
         return "revert data 0x\(Hex.encode(data))"
     }
 }
-
-import ByteEncoding
-import EVMCrypto
-import struct Foundation.Data

@@ -1,5 +1,6 @@
 import BigInt
 import EVMCrypto
+import struct Foundation.Data
 
 /// An Ethereum transaction, signed locally: EIP-155 legacy or EIP-1559 (type 2).
 public struct Transaction: Sendable, Hashable {
@@ -74,5 +75,3 @@ public struct Transaction: Sendable, Hashable {
         }
     }
 }
-
-import struct Foundation.Data

@@ -1,3 +1,5 @@
+import Crypto
+
 /// TPM 2.0 quotes: parse (TPMS_ATTEST, TPMT_SIGNATURE, AK public areas, PCR values), verify
 /// (AK signature, PCR digest, nonce) and map to policy input. Structures are big-endian as the
 /// TPM 2.0 Library spec, Part 2 defines them.
@@ -70,5 +72,3 @@ public enum TPM {
     /// TPM_ST_ATTEST_QUOTE.
     public static let attestQuote: UInt16 = 0x8018
 }
-
-import Crypto

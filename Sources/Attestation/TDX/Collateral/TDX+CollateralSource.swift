@@ -1,3 +1,5 @@
+import Foundation
+
 extension TDX {
     /// Where TDX collateral comes from: files, a folder, or Intel PCS over the network.
     ///
@@ -24,5 +26,3 @@ extension TDX {
         }
     }
 }
-
-import Foundation
