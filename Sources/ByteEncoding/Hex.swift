@@ -13,7 +13,7 @@ public enum Hex {
     }
 
 
-    private static let digits = Array("0123456789abcdef".utf8)
+    @usableFromInline static let digits = Array("0123456789abcdef".utf8)
 
     /// Nibble values by byte; 0xFF for a byte that is not a hex digit.
     private static let nibbleTable: [UInt8] = (0..<256).map { c in
@@ -26,7 +26,7 @@ public enum Hex {
     }
 
     /// `0x` + lowercase hex of `bytes` (Ethereum's form).
-    public static func prefixed<B: Sequence>(_ bytes: B) -> String where B.Element == UInt8 { "0x" + encode(bytes) }
+    @inlinable public static func prefixed<B: Sequence>(_ bytes: B) -> String where B.Element == UInt8 { "0x" + encode(bytes) }
 
     /// Decodes hex, mapping a failure into the caller's error type: `try Hex.decode(s, or: MyError.init)`.
     public static func decode<E: Error>(_ text: String, or makeError: (DecodingError) -> E) throws(E) -> [UInt8] {
@@ -38,8 +38,9 @@ public enum Hex {
         do { return try decode(utf8: raw) } catch { throw makeError(error) }
     }
 
-    /// Lowercase hex of `bytes`.
-    public static func encode<B: Sequence>(_ bytes: B) -> String where B.Element == UInt8 {
+    /// Lowercase hex of `bytes`. Inlinable: callers in other modules get it specialized for
+    /// their sequence type (event-log and claim rendering call it per digest).
+    @inlinable public static func encode<B: Sequence>(_ bytes: B) -> String where B.Element == UInt8 {
         var out = [UInt8]()
         out.reserveCapacity(bytes.underestimatedCount * 2)
         for b in bytes {
