@@ -52,7 +52,7 @@ public struct AMDKDSCertificateSource: SEVSNP.CertificateSource {
     /// report the ASVK/ARK chain only (the VLEK must come with the evidence).
     public func certificates(for report: SEVSNP.Report, now: Date) async throws(AttestationError) -> SEVSNP.CertificateBundle {
         guard let product = report.product ?? defaultProduct else {
-            throw AttestationError(.collateralMissing, "a version \(report.version) report does not name its product (no CPUID): pass --kds-product milan|genoa|turin")
+            throw AttestationError(.collateralMissing, "a version \(report.version) report does not name its product (no CPUID) and the source has no default product")
         }
         let name = product.amdName
         var files = [[UInt8]]()

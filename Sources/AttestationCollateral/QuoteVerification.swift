@@ -100,7 +100,7 @@ public struct QuoteVerification: Sendable {
             return try parts.complete(for: fmspc)
         }
         guard let collateralSource else {
-            throw AttestationError(.collateralMissing, "no collateral: pass --collateral FILE|DIR, or --online to fetch it from Intel PCS")
+            throw AttestationError(.collateralMissing, "no TDX collateral (TCB Info, QE Identity, CRLs) was supplied and no collateral source is configured")
         }
         guard let fmspc, pckChain.certificates.count > 1,
               let kind = TDX.PCKCAKind(issuerCommonName: TDX.CollateralParts.commonName(pckChain.certificates[1].subject) ?? "") else {
@@ -118,41 +118,62 @@ public struct QuoteVerification: Sendable {
         }
     }
 
-    /// Verifies evidence bytes (a bundle, or a raw TDX quote / SNP report as binary or text)
-    /// without validating them: the verified evidence, or the report of why not.
+    /// Verifies evidence bytes in any form ``bundle(from:)`` reads, without validating them: the
+    /// verified evidence, or the report of why not.
     public func verify(evidence raw: [UInt8]) async -> Result<VerifiedEvidence, VerificationReport> {
+        switch bundle(from: raw) {
+        case .success(let bundle): return await verify(bundle: bundle)
+        case .failure(let report): return .failure(report)
+        }
+    }
+
+    /// Reads evidence in every form it ships in, as one evidence bundle: an evidence bundle
+    /// (`licen-evidence/v1`); Azure vTPM evidence JSON (``TPM/AzureVTPMEvidence``); a go-tpm-tools
+    /// `attest.Attestation` protobuf (platform tpm); a DCAP quote (told by its header) or, for
+    /// the requested platform, an SEV-SNP or Azure HCL report, each as binary, hex, base64 or
+    /// base64url text. The one reader of `verify-quote`, `bench verify` and `policy derive`.
+    /// What cannot be read is the report of why (never a throw).
+    public func bundle(from raw: [UInt8]) -> Result<EvidenceBundle, VerificationReport> {
+        func failed(_ platform: Platform?, _ code: String, _ message: String) -> Result<EvidenceBundle, VerificationReport> {
+            .failure(.failed(platform: platform, error: .init(code: code, message: message), at: now))
+        }
         if EvidenceBundle.looksLikeBundle(raw) {
-            do { return await verify(bundle: try EvidenceBundle(json: Data(raw))) } catch {
-                return .failure(.failed(platform: nil, error: .init(code: error.code.rawValue, message: error.message), at: now))
+            // Azure's JSON is told by its members; anything else is read as a bundle, whose
+            // parser says what is wrong.
+            if let json = try? JSONValue(parsing: raw), json["format"] == nil, TPM.AzureVTPMEvidence.matches(json) {
+                do { return .success(try TPM.AzureVTPMEvidence(json: raw).bundle()) } catch {
+                    return failed(.tpm, error.code.rawValue, error.message)
+                }
+            }
+            do { return .success(try EvidenceBundle(json: Data(raw))) } catch {
+                return failed(nil, error.code.rawValue, error.message)
             }
         }
         let bytes: [UInt8]
         do { bytes = try EvidenceEncoding.decode(raw) } catch {
-            return .failure(.failed(platform: nil, error: .init(code: error.code.rawValue, message: error.message), at: now))
+            return failed(nil, error.code.rawValue, error.message)
         }
-        let platform: Platform
-        switch self.platform {
-        case .tdx?: platform = .tdx
-        case .snp?: platform = .snp
+        switch platform {
+        case .tdx?, .snp?:
+            return .success(EvidenceBundle(platform: platform!, report: Data(bytes)))
         case .tpm?:
             // Separate tpm2-tools files arrive packed as a bundle; a lone file may be go-tpm-tools'
             // attest.Attestation protobuf (AK, quotes, event log, AK certificates).
-            guard let pb = try? TPM.GoTPMAttestation(protobuf: bytes) else {
-                // A TPMS_ATTEST alone lacks its companions (usage); anything else is not TPM evidence.
-                if bytes.starts(with: [0xff, 0x54, 0x43, 0x47]) {
-                    return .failure(.failed(platform: .tpm, error: .init(code: "usage", message: "TPM evidence needs --signature, --ak and --pcrs with the TPMS_ATTEST file, an evidence bundle, or a go-tpm-tools attest.Attestation protobuf"), at: now))
-                }
-                return .failure(.failed(platform: .tpm, error: .init(code: AttestationError.Code.malformed.rawValue, message: "not TPM evidence: neither a TPMS_ATTEST (magic TPM_GENERATED_VALUE), an evidence bundle, nor a go-tpm-tools attest.Attestation protobuf"), at: now))
+            if let pb = try? TPM.GoTPMAttestation(protobuf: bytes) { return .success(pb.bundle()) }
+            // A TPMS_ATTEST alone lacks its companions (usage); anything else is not TPM evidence.
+            if bytes.starts(with: [0xff, 0x54, 0x43, 0x47]) {
+                return failed(.tpm, "usage", "a TPMS_ATTEST alone cannot be verified: its signature, AK and PCR values must come with it "
+                              + "(an evidence bundle, or a go-tpm-tools attest.Attestation protobuf)")
             }
-            return await verify(bundle: pb.bundle())
+            return failed(.tpm, AttestationError.Code.malformed.rawValue,
+                          "not TPM evidence: neither a TPMS_ATTEST (magic TPM_GENERATED_VALUE), an evidence bundle, Azure vTPM evidence, nor a go-tpm-tools attest.Attestation protobuf")
         case nil:
             guard let detected = Self.detectPlatform(bytes) else {
-                return .failure(.failed(platform: nil, error: .init(code: AttestationError.Code.malformed.rawValue,
-                                                                     message: "cannot tell the evidence's platform: not a DCAP quote (pass --platform snp|tpm, or an evidence bundle)"), at: now))
+                return failed(nil, AttestationError.Code.malformed.rawValue,
+                              "cannot tell the evidence's platform: it is neither a DCAP quote nor an evidence bundle, and no platform was named")
             }
-            platform = detected
+            return .success(EvidenceBundle(platform: detected, report: Data(bytes)))
         }
-        return await verify(bundle: EvidenceBundle(platform: platform, report: Data(bytes)))
     }
 
     /// Verifies an evidence bundle without validating it. A platform, when set, must
@@ -161,10 +182,78 @@ public struct QuoteVerification: Sendable {
         if let platform, platform != bundle.platform {
             // The operator asked for another platform than the bundle declares: a usage problem,
             // not a verdict on the evidence.
-            return .failure(.failed(platform: bundle.platform, error: .init(code: "usage", message: "the evidence bundle is \(bundle.platform.rawValue), not \(platform.rawValue): drop --platform or pass --platform \(bundle.platform.rawValue)"), at: now))
+            return .failure(.failed(platform: bundle.platform, error: .init(code: "usage", message: "the evidence is \(bundle.platform.rawValue), but \(platform.rawValue) evidence was asked for"), at: now))
         }
-        do throws(AttestationError) { return .success(try await verified(bundle: bundle)) } catch {
+        let parsed: ParsedEvidence
+        do throws(AttestationError) { parsed = try parse(bundle) } catch {
             return .failure(.failed(platform: bundle.platform, error: .init(code: error.code.rawValue, message: error.message), at: now))
+        }
+        do throws(AttestationError) { return .success(try await verified(parsed)) } catch {
+            // The evidence parsed: its claims are shown, marked unverified (claimsVerified false).
+            var report = VerificationReport.failed(platform: bundle.platform, error: .init(code: error.code.rawValue, message: error.message), at: now)
+            report.claims = Self.unverifiedClaims(of: parsed)
+            return .failure(report)
+        }
+    }
+
+    /// Inspects evidence without collateral: parses it and checks the signatures and chains it
+    /// carries (TDX: ``TDX/QuoteVerifier/inspect(_:now:)``; SEV-SNP: the report and its chain
+    /// when certificates are configured or bundled, ``SEVSNP/ReportVerifier/inspect(_:certificates:now:)``;
+    /// TPM: ``TPM/QuoteVerifier/inspect(_:)``). The report says `inspected`, what was
+    /// `checked` and what was not; it is never verified nor accepted (no verdict without
+    /// collateral and policy), and its exit code is 0 when every check that ran passed.
+    public func inspect(evidence raw: [UInt8]) async -> VerificationReport {
+        func failed(_ report: VerificationReport) -> VerificationReport {
+            var report = report
+            report.inspected = true
+            return report
+        }
+        let bundle: EvidenceBundle
+        switch self.bundle(from: raw) {
+        case .success(let b): bundle = b
+        case .failure(let r): return failed(r)
+        }
+        if let platform, platform != bundle.platform {
+            return failed(.failed(platform: bundle.platform, error: .init(code: "usage", message: "the evidence is \(bundle.platform.rawValue), but \(platform.rawValue) evidence was asked for"), at: now))
+        }
+        let parsed: ParsedEvidence
+        do throws(AttestationError) { parsed = try parse(bundle) } catch {
+            return failed(.failed(platform: bundle.platform, error: .init(code: error.code.rawValue, message: error.message), at: now))
+        }
+        var report = VerificationReport(platform: bundle.platform, verified: false, tcbStatus: nil, advisories: [], accepted: false, failures: [],
+                                        claims: Self.unverifiedClaims(of: parsed), error: nil, verifiedAt: now.iso8601, validUntil: nil)
+        report.inspected = true
+        do throws(AttestationError) {
+            switch parsed.form {
+            case .tdx(let quote):
+                (report.checked, report.unchecked) = (TDX.QuoteVerifier.inspectionChecks, TDX.QuoteVerifier.inspectionUnchecked)
+                try verifier.inspect(quote, now: now)
+            case .snp(let r, let hcl):
+                let hasCertificates = !collateralPaths.isEmpty || !(bundle.collateral ?? [:]).isEmpty || snpCertificateSource != nil
+                (report.checked, report.unchecked) = hasCertificates ? (SEVSNP.ReportVerifier.inspectionChecks, SEVSNP.ReportVerifier.inspectionUnchecked)
+                                                                     : ([], SEVSNP.ReportVerifier.inspectionChecks + SEVSNP.ReportVerifier.inspectionUnchecked)
+                if hcl != nil { report.checked! += ["HCL runtime data hashed into REPORT_DATA"] }
+                try hcl?.verifyRuntimeDataBinding()
+                let certificates = hasCertificates ? try await snpCertificates(for: r, bundle: bundle) : nil
+                _ = try snpVerifier.inspect(r, certificates: certificates, now: now)
+            case .tpm(let t, let hcl):
+                (report.checked, report.unchecked) = (TPM.QuoteVerifier.inspectionChecks,
+                                                      TPM.QuoteVerifier.inspectionUnchecked + (hcl == nil ? [] : ["hardware report (Azure HCL report) and the AK it names"]))
+                try tpmVerifier.inspect(t)
+            }
+        } catch {
+            report.error = .init(code: error.code.rawValue, message: error.message)
+        }
+        return report
+    }
+
+    /// What parsed evidence states, unverified; nil when even that cannot be read (a TDX quote
+    /// whose PCK chain does not parse, a TPMS_ATTEST that does not).
+    public static func unverifiedClaims(of evidence: ParsedEvidence) -> VerificationReport.Claims? {
+        switch evidence.form {
+        case .tdx(let quote): return (try? TDX.Claims(unverified: quote)).map { .tdx($0) }
+        case .snp(let report, _): return .snp(SEVSNP.Claims(unverified: report))
+        case .tpm(let t, _): return (try? TPM.Claims(unverified: t)).map { .tpm($0) }
         }
     }
 
@@ -178,12 +267,23 @@ public struct QuoteVerification: Sendable {
     /// key-release service tells a collateral outage from invalid evidence by its code): parse,
     /// load collateral (files, bundle, network), then ``EvidenceVerifier``.
     public func verified(bundle: EvidenceBundle) async throws(AttestationError) -> VerifiedEvidence {
+        try await verified(try parse(bundle))
+    }
+
+    /// Parses `bundle` with this use case's event log (which replaces the bundle's) and checks
+    /// it is evidence of the requested platform.
+    public func parse(_ bundle: EvidenceBundle) throws(AttestationError) -> ParsedEvidence {
         var bundle = bundle
         if let eventLog { bundle.eventLog = Data(eventLog) }
         if let platform, platform != bundle.platform {
             throw AttestationError(.wrongTEEType, "the evidence is \(bundle.platform.rawValue), not \(platform.rawValue)")
         }
-        let parsed = try ParsedEvidence(bundle: bundle)
+        return try ParsedEvidence(bundle: bundle)
+    }
+
+    /// Verifies parsed evidence without validating it: load collateral (files, bundle,
+    /// network), then ``EvidenceVerifier``.
+    public func verified(_ parsed: ParsedEvidence) async throws(AttestationError) -> VerifiedEvidence {
         // One memo per verification when the caller keeps no cache: the PCK chain parsed to pick
         // collateral is the one the verifier checks.
         var useCase = self
@@ -227,7 +327,7 @@ public struct QuoteVerification: Sendable {
             return certificates
         }
         guard !files.isEmpty else {
-            throw AttestationError(.collateralMissing, "no SEV-SNP certificates: pass --cert (VCEK or VLEK, and the ASK/ARK bundle), or --online to fetch them from AMD KDS")
+            throw AttestationError(.collateralMissing, "no AMD certificates (VCEK or VLEK, and the ASK/ARK bundle) were supplied and no certificate source is configured")
         }
         return try SEVSNP.CertificateBundle(files: files)
     }
@@ -250,6 +350,7 @@ public struct QuoteVerification: Sendable {
         let problems = failures.map { VerificationReport.Problem(code: $0.code.rawValue, message: $0.message) }
         var report = Self.report(verified, failures: problems, now: now)
         report.workload = verified.workload
+        report.claimsVerified = true
         return report
     }
 

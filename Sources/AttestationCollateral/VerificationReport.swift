@@ -48,8 +48,20 @@ public struct VerificationReport: Error, Sendable, Encodable {
     public var accepted: Bool
     /// Every validation failure (empty unless verified and rejected).
     public var failures: [Problem]
-    /// What the evidence says, when it could be parsed and verified.
+    /// What the evidence says, whenever it parsed: verified or not (see ``claimsVerified``).
+    /// Null only for input that did not parse as evidence.
     public var claims: Claims?
+    /// Whether ``claims`` come from evidence that passed verification. False: the evidence
+    /// parsed but failed verification (a bad signature, a broken chain, expired or missing
+    /// collateral), so its claims are only what it states, vouched for by nobody.
+    public var claimsVerified: Bool = false
+    /// Whether this is an inspection (``QuoteVerification/inspect(evidence:)``): signatures and
+    /// chains checked without collateral, no verdict (`verified` and `accepted` stay false).
+    public var inspected: Bool = false
+    /// For an inspection, the checks it covers (the first failing one is ``error``); null otherwise.
+    public var checked: [String]? = nil
+    /// For an inspection, what it did not check (collateral, revocation, anchoring); null otherwise.
+    public var unchecked: [String]? = nil
     /// The workload identity the evidence vouches for (SNP manifest bound by HOST_DATA, or the
     /// replayed event log's workload events), or null when it carries none.
     public var workload: VerifiedEvidence.Workload? = nil
@@ -63,6 +75,11 @@ public struct VerificationReport: Error, Sendable, Encodable {
     /// Process exit code for the CLI: 0 accepted; 1 authentic but rejected; 2 evidence invalid;
     /// 3 usage, I/O, or collateral missing or unusable (``usageCodes``).
     public var exitCode: Int32 {
+        if inspected {
+            // No verdict: 0 when every check that ran passed.
+            guard let error else { return 0 }
+            return Self.usageCodes.contains(error.code) ? 3 : 2
+        }
         if accepted { return 0 }
         if verified { return 1 }
         guard let error else { return 2 }
@@ -86,17 +103,30 @@ public struct VerificationReport: Error, Sendable, Encodable {
 
     /// Human-readable lines for the terminal.
     public var text: String {
-        var lines = ["platform:    \(platform?.rawValue ?? "unknown")",
-                     "verified:    \(verified ? "yes" : "no")"]
+        var lines = ["platform:    \(platform?.rawValue ?? "unknown")"]
+        if inspected {
+            lines.append("inspected:   signatures and chains only, without collateral: no verdict")
+            for c in checked ?? [] { lines.append("  checked:   \(c)") }
+            for c in unchecked ?? [] { lines.append("  unchecked: \(c)") }
+            if let error { lines.append("  error: \(error.code): \(error.message)") } else { lines.append("  every check that ran passed") }
+        } else {
+            lines.append("verified:    \(verified ? "yes" : "no")")
+        }
         if verified {
-            lines.append("tcb status:  \(tcbStatus ?? "none (no TCB level matches)")\(advisories.isEmpty ? "" : " [\(advisories.joined(separator: ", "))]")")
+            // Only TDX has a TCB status (Intel's verdict); SEV-SNP and TPM evidence have none to show.
+            if platform == .tdx {
+                lines.append("tcb status:  \(tcbStatus ?? "none (no TCB level matches)")\(advisories.isEmpty ? "" : " [\(advisories.joined(separator: ", "))]")")
+            }
             if let validUntil { lines.append("valid until: \(validUntil)") }
         }
-        lines.append("accepted:    \(accepted ? "yes" : "no")")
-        for f in failures { lines.append("  rejected: \(f.code): \(f.message)") }
-        if let error { lines.append("  error: \(error.code): \(error.message)") }
+        if !inspected {
+            lines.append("accepted:    \(accepted ? "yes" : "no")")
+            for f in failures { lines.append("  rejected: \(f.code): \(f.message)") }
+            if let error { lines.append("  error: \(error.code): \(error.message)") }
+        }
+        let claimsHeader = claimsVerified ? "claims:" : inspected ? "claims (not verified against collateral):" : "claims (unverified: the evidence failed verification):"
         if case .tdx(let c) = claims {
-            lines.append("claims:")
+            lines.append(claimsHeader)
             lines.append("  mrTD:        \(c.mrTD)")
             for (i, r) in c.rtmrs.enumerated() { lines.append("  rtmr\(i):       \(r)") }
             lines.append("  mrSeam:      \(c.mrSeam)")
@@ -106,7 +136,7 @@ public struct VerificationReport: Error, Sendable, Encodable {
             lines.append("  fmspc:       \(c.fmspc)")
         }
         if case .tpm(let c) = claims {
-            lines.append("claims:")
+            lines.append(claimsHeader)
             lines.append("  extraData:   \(c.extraData)")
             lines.append("  akName:      \(c.akName ?? "-")")
             for bank in c.pcrs.keys.sorted() {
@@ -114,7 +144,7 @@ public struct VerificationReport: Error, Sendable, Encodable {
             }
         }
         if case .snp(let c) = claims {
-            lines.append("claims:")
+            lines.append(claimsHeader)
             lines.append("  measurement: \(c.measurement)")
             lines.append("  reportData:  \(c.reportData)")
             lines.append("  hostData:    \(c.hostData)")
@@ -132,7 +162,7 @@ public struct VerificationReport: Error, Sendable, Encodable {
         return String(decoding: (try? e.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
-    enum CodingKeys: String, CodingKey { case platform, verified, tcbStatus, advisories, accepted, failures, claims, error, verifiedAt, validUntil }
+    enum CodingKeys: String, CodingKey { case platform, verified, tcbStatus, advisories, accepted, failures, claims, claimsVerified, error, verifiedAt, validUntil, inspected, checked, unchecked }
 
     public func encode(to encoder: any Encoder) throws {
         // Encode nulls explicitly so scripts can rely on every key being present.
@@ -144,8 +174,12 @@ public struct VerificationReport: Error, Sendable, Encodable {
         try c.encode(accepted, forKey: .accepted)
         try c.encode(failures, forKey: .failures)
         try c.encode(claims, forKey: .claims)
+        try c.encode(claimsVerified, forKey: .claimsVerified)
         try c.encode(error, forKey: .error)
         try c.encode(verifiedAt, forKey: .verifiedAt)
         try c.encode(validUntil, forKey: .validUntil)
+        try c.encode(inspected, forKey: .inspected)
+        try c.encode(checked, forKey: .checked)
+        try c.encode(unchecked, forKey: .unchecked)
     }
 }

@@ -140,15 +140,24 @@ public enum Hex {
         return nil
     }
 
-    /// Decodes standard base64 (RFC 4648 §4, `=` padding), skipping ASCII whitespace as PEM
-    /// line breaks require; nil on any other character or bad padding.
-    public static func base64Decode(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+    /// The two base64 alphabets of RFC 4648.
+    public enum Base64Alphabet: Sendable {
+        /// §4: `+` and `/`, `=` padding required (PEM, evidence bundles).
+        case standard
+        /// §5, base64url: `-` and `_`; the padding may be left out, as JOSE (RFC 7515 §2) and
+        /// Azure's guest tools write it.
+        case url
+    }
+
+    /// Decodes base64 of `alphabet` (default standard, RFC 4648 §4, `=` padding), skipping ASCII
+    /// whitespace as PEM line breaks require; nil on any other character or bad padding.
+    public static func base64Decode(_ text: ArraySlice<UInt8>, alphabet: Base64Alphabet = .standard) -> [UInt8]? {
         // One table lookup per character (0–63 a digit, 64 whitespace, 65 '=', 255 anything
         // else) and writes into uninitialized storage: the switch-and-append form was a visible
         // share of a cold TDX verification (five certificates of PEM).
         var acc: UInt32 = 0, bits = 0, pad = 0, count = 0
         var ok = true
-        let out = base64Table.withUnsafeBufferPointer { table in
+        let out = (alphabet == .standard ? base64Table : base64URLTable).withUnsafeBufferPointer { table in
             text.withUnsafeBufferPointer { src in
                 [UInt8](unsafeUninitializedCapacity: text.count * 3 / 4 + 3) { dst, written in
                     written = 0
@@ -176,8 +185,26 @@ public enum Hex {
             }
         }
         // Whole quanta only; the padding must match the bits left over (RFC 4648 §4).
+        // Unpadded base64url may end after 2 or 3 digits of a quantum (never 1).
+        if alphabet == .url, pad == 0, count % 4 != 1 { return ok ? out : nil }
         guard ok, count % 4 == 0, (bits == 0 && pad == 0) || (bits == 2 && pad == 1) || (bits == 4 && pad == 2) else { return nil }
         return out
+    }
+
+    /// Decodes text in either alphabet (standard first, then base64url with or without padding),
+    /// as evidence arrives from tools that write one or the other; nil if it is neither.
+    public static func base64DecodeEitherAlphabet(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+        base64Decode(text) ?? base64Decode(text, alphabet: .url)
+    }
+
+    /// base64url digit values: the standard table with `-` and `_` in place of `+` and `/`.
+    private static let base64URLTable: [UInt8] = (0..<256).map { i in
+        switch UInt8(i) {
+        case UInt8(ascii: "-"): return 62
+        case UInt8(ascii: "_"): return 63
+        case UInt8(ascii: "+"), UInt8(ascii: "/"): return 255
+        default: return base64Table[i]
+        }
     }
 
     /// base64 digit values; 64 = ASCII whitespace (skipped), 65 = '=', 255 = invalid.

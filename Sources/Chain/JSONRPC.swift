@@ -75,6 +75,23 @@ public struct JSONRPCClient: Sendable {
         self.backoff = backoff
     }
 
+    /// A client for one-shot command-line calls: no retries, and an HTTP client that gives up
+    /// on the first failed connection (refused, unreachable) instead of retrying it until the
+    /// request deadline. Why: a CLI call to a wrong or stopped endpoint should fail at once; the
+    /// services keep the retrying default, where an RPC restart is worth waiting for.
+    public static func failingFast(url: String, timeout: TimeAmount = .seconds(15)) -> JSONRPCClient {
+        JSONRPCClient(url: url, client: failFastHTTPClient, timeout: timeout, retries: 0)
+    }
+
+    /// The HTTP client of ``failingFast(url:timeout:)``: connection establishment is not retried.
+    /// Process-wide and never shut down, like `HTTPClient.shared`.
+    private static let failFastHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     /// Calls `method`; returns the result, or throws an ``ErrorObject`` wrapped as
     /// ``ChainError/Code/rpcError`` via ``callRaw(_:_:)``.
     public func call(_ method: String, _ params: [RPCValue]) async throws(ChainError) -> RPCValue {

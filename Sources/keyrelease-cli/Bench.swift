@@ -22,19 +22,23 @@ struct BenchVerify: AsyncParsableCommand, JSONOutputCommand {
         commandName: "verify",
         abstract: "Time evidence verification against a raw signature verify measured in the same run.",
         discussion: """
-        TDX (default; needs --collateral):
-        coldMicros: parse the quote and the collateral and verify with nothing cached.
-        warmMicros: parse the quote and verify with parsed collateral and verified signatures of
-        chains and collateral reused (validity windows and revocation still checked; the quote's own
+        TDX (default; needs --collateral): \
+        coldMicros: parse the quote and the collateral and verify with nothing cached. \
+        warmMicros: parse the quote and verify with parsed collateral and verified signatures of \
+        chains and collateral reused (validity windows and revocation still checked; the quote's own \
         signature is always verified). p256VerifyMicros: one raw ECDSA P-256 verify on this machine.
-        SEV-SNP (--platform snp --cert …): coldMicros, warmMicros (certificates parsed and the
-        chain's RSA-PSS signatures cached; windows, VCEK extensions and the report signature checked
+
+        SEV-SNP (--platform snp --cert …): coldMicros, warmMicros (certificates parsed and the \
+        chain's RSA-PSS signatures cached; windows, VCEK extensions and the report signature checked \
         every time) and p384VerifyMicros (one raw P-384 verify of the report).
-        TPM (--platform tpm, a bundle or separate files): coldMicros (parse and verify the quote,
-        PCR digest and nonce, replay --event-log if given), verifyMicros (the same with the parsed
+
+        TPM (a bundle, Azure vTPM JSON, a go-tpm-tools protobuf, or separate files): coldMicros (parse and verify the quote, \
+        PCR digest and nonce, replay --event-log if given), verifyMicros (the same with the parsed \
         AK reused) and akVerifyMicros (one raw AK verify).
-        Each is the median over --iterations runs. The evidence must verify: invalid evidence
-        exits 2, missing collateral or a usage error 3.
+
+        Each is the median over --iterations runs. The evidence is read as verify-quote reads it \
+        (every form it accepts) and must verify: invalid evidence exits 2, missing collateral or \
+        a usage error 3.
         """
     )
 
@@ -50,16 +54,22 @@ struct BenchVerify: AsyncParsableCommand, JSONOutputCommand {
         guard iterations > 0 else { throw ValidationError("--iterations must be positive") }
         let options = evidence.options
         let input = try evidence.readEvidence()
-        // Evidence of no recognisable platform takes the TDX path, which reports why it does not parse.
-        let platform = options.evidencePlatform(input) ?? .tdx
-        try options.checkFlags(for: platform)
+        try options.checkFlags(for: try options.evidencePlatform(input))
         let now = try options.instant()
-        // A bundle's report and collateral stand in for separate files.
-        let bundle = EvidenceBundle.looksLikeBundle(input) ? try EvidenceBundle(json: Data(input)) : nil
-        let bundled = (bundle?.collateral ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, [UInt8]($0.value)) }
-        /// The quote or report: the bundle's, else the file itself.
+        // The reader verify-quote uses: bundles, Azure vTPM JSON, go-tpm-tools protobufs, raw
+        // quotes and reports as binary, hex, base64 or base64url.
+        let bundle: EvidenceBundle
+        switch QuoteVerification(platform: options.platform, now: now).bundle(from: input) {
+        case .success(let b): bundle = b
+        case .failure(let report):
+            let error = report.error ?? .init(code: AttestationError.Code.malformed.rawValue, message: "unreadable evidence")
+            throw CLIFailure(status: report.exitCode, code: error.code, message: error.message)
+        }
+        let platform = bundle.platform
+        try options.checkFlags(for: platform)
+        let bundled = (bundle.collateral ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, [UInt8]($0.value)) }
+        /// The quote or report the bundle carries.
         func reportBytes() throws -> [UInt8] {
-            guard let bundle else { return try EvidenceEncoding.decode(input) }
             guard let r = bundle.report else { throw AttestationError(.malformed, "the \(bundle.platform.rawValue) evidence bundle has no report") }
             return try EvidenceEncoding.decode([UInt8](r))
         }
@@ -73,7 +83,6 @@ struct BenchVerify: AsyncParsableCommand, JSONOutputCommand {
             print(json ? String(decoding: try e.encode(r), as: UTF8.self)
                        : String(format: "cold %.1f µs, warm %.1f µs, raw P-384 verify %.1f µs; warm/p384 %.2f×", r.coldMicros, r.warmMicros, r.p384VerifyMicros, r.warmOverP384))
         case .tpm:
-            let bundle = try bundle ?? EvidenceBundle(json: Data(input))
             guard let tpm = bundle.tpm else { throw CLIFailure.invalidEvidence(AttestationError.Code.malformed.rawValue, "the evidence has no TPM quote") }
             let log = try options.eventLog.map { [UInt8](try VerificationOptions.read($0, "--event-log")) } ?? bundle.eventLog.map { [UInt8]($0) }
             let r = try Benchmarks.tpmVerify(evidence: tpm, eventLog: log, iterations: iterations)

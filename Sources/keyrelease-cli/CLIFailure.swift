@@ -52,6 +52,11 @@ struct CLIFailure: Error, Sendable {
         }
     }
 
+    /// This failure with the operator's hint for its code (``OperatorHint``) appended.
+    var withHint: CLIFailure {
+        CLIFailure(status: status, code: code, message: OperatorHint.message(message, code: code, platform: nil))
+    }
+
     /// The message on one line: line breaks and other control characters (a binary file quoted
     /// back by a parser) become spaces, so the contract "one line on stderr" holds.
     var oneLineMessage: String {

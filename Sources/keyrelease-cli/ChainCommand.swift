@@ -35,7 +35,8 @@ struct ChainCommand: AsyncParsableCommand {
             guard let id = try? Hex.decode(jobID), id.count == 32 else { throw ValidationError("JOBID must be 32 bytes of hex") }
             let address: Address
             do { address = try Address(contract) } catch { throw ValidationError("--contract: \(error.message)") }
-            let dp = DataPolicy(address: address, client: EthClient(url: rpc, retries: 1))
+            // A one-shot call: a refused or unreachable endpoint fails at once (exit 3), unretried.
+            let dp = DataPolicy(address: address, client: EthClient(rpc: .failingFast(url: rpc)))
             let job: DataPolicy.Job
             do { job = try await dp.job(id) } catch {
                 throw CLIFailure(status: 3, code: error.code.rawValue, message: error.message)

@@ -57,7 +57,7 @@ struct KeyReleaseCommand: AsyncParsableCommand {
             print(fullMessage(for: error))
             Foundation.exit(0)
         } catch {
-            let failure = CLIFailure(error)
+            let failure = CLIFailure(error).withHint
             if let json = command as? any JSONOutputCommand, json.json {
                 print(type(of: json).jsonObject(for: failure))
             }
@@ -210,7 +210,12 @@ struct VerificationOptions: ParsableArguments {
     /// unreadable file is an I/O failure (3); a PCR file that does not parse is invalid evidence (2).
     func readEvidence(_ file: String) throws -> [UInt8] {
         let d = try InputFile.read(file, "evidence file")
-        guard signature != nil || ak != nil || pcrs != nil else { return [UInt8](d) }
+        guard signature != nil || ak != nil || pcrs != nil else {
+            if platform == .tpm, (try? EvidenceEncoding.decode([UInt8](d)))?.starts(with: [0xff, 0x54, 0x43, 0x47]) == true { // TPM_GENERATED_VALUE
+                throw CLIFailure.usage("\(file) is a TPMS_ATTEST: pass its companions with --signature, --ak and --pcrs, or give an evidence bundle or a go-tpm-tools attest.Attestation protobuf")
+            }
+            return [UInt8](d)
+        }
         guard platform == .tpm else { throw CLIFailure.usage("--signature, --ak and --pcrs are the separate files of a TPM quote: they need --platform tpm") }
         guard !EvidenceBundle.looksLikeBundle([UInt8](d)) else {
             throw CLIFailure.usage("\(file) is an evidence bundle: --signature, --ak and --pcrs only go with a separate TPMS_ATTEST file")
@@ -243,10 +248,15 @@ struct VerificationOptions: ParsableArguments {
 
     /// The evidence's platform as far as it can be told before verifying: `--platform`, else a
     /// bundle's declared platform, else a DCAP quote header; nil when it cannot be told (the
-    /// verification then reports why).
-    func evidencePlatform(_ raw: [UInt8]) -> Platform? {
+    /// verification then reports why). Evidence that declares another platform than
+    /// `--platform` is a usage failure (exit 3).
+    func evidencePlatform(_ raw: [UInt8]) throws -> Platform? {
+        let declared = EvidenceBundle.looksLikeBundle(raw) ? (try? QuoteVerification(platform: nil).bundle(from: raw).get())?.platform : nil
+        if let platform, let declared, declared != platform {
+            throw CLIFailure.usage("the evidence is \(declared.rawValue), not \(platform.rawValue): drop --platform or pass --platform \(declared.rawValue)")
+        }
         if let platform { return platform }
-        if EvidenceBundle.looksLikeBundle(raw) { return (try? EvidenceBundle(json: Data(raw)))?.platform }
+        if let declared { return declared }
         return (try? EvidenceEncoding.decode(raw)).flatMap(QuoteVerification.detectPlatform)
     }
 

@@ -59,22 +59,22 @@ struct PolicyCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a policy that accepts exactly the measurements of the given (golden) evidence.",
             discussion: """
-            Each evidence file is verified first (same flags as verify-quote); evidence that does not
-            verify is refused (exit 2). One golden combination of measurements is written as exact
-            values (measurements); several are written as complete sets (measurementSets, TPM
-            pcrSets), so values of different files are never combined. The policy also lists the
-            TCB statuses seen (TDX), the lowest TCB components seen (SEV-SNP), the attestation
-            keys (TPM), the workload identities seen, and maxEvidenceAge as given (default
+            Each evidence file is verified first (same flags as verify-quote); evidence that does not \
+            verify is refused (exit 2). One golden combination of measurements is written as exact \
+            values (measurements); several are written as complete sets (measurementSets, TPM \
+            pcrSets), so values of different files are never combined. The policy also lists the \
+            TCB statuses seen (TDX), the lowest TCB components seen (SEV-SNP), the attestation \
+            keys (TPM), the workload identities seen, and maxEvidenceAge as given (default \
             unchecked: set it before production use).
 
-            Golden evidence that would widen the policy is refused (exit 3, code
-            goldenEvidenceRefused) unless allowed by name: a debug TEE (--allow-debug: the policy
-            then accepts debug TEEs), or TDX evidence that matched no TCB level
-            (--allow-unknown-tcb: its measurements are taken; the policy still refuses evidence
+            Golden evidence that would widen the policy is refused (exit 3, code \
+            goldenEvidenceRefused) unless allowed by name: a debug TEE (--allow-debug: the policy \
+            then accepts debug TEEs), or TDX evidence that matched no TCB level \
+            (--allow-unknown-tcb: its measurements are taken; the policy still refuses evidence \
             without a TCB status).
 
-            -o never overwrites an input, and an existing file only with --force. --json prints
-            one object: {policy (the YAML text), output (the file written, or null), error
+            -o never overwrites an input, and an existing file only with --force. --json prints \
+            one object: {policy (the YAML text), output (the file written, or null), error \
             ({code, message}, or null)}.
             """
         )
@@ -111,7 +111,7 @@ struct PolicyCommand: AsyncParsableCommand {
             let evidence = try files.map { try options.readEvidence($0) }
             var platforms = Set<Platform>()
             for (file, raw) in zip(files, evidence) {
-                let platform = options.evidencePlatform(raw)
+                let platform = try options.evidencePlatform(raw)
                 if let platform { platforms.insert(platform) }
                 do { try options.checkFlags(for: platform) } catch let f as CLIFailure {
                     throw CLIFailure.usage("\(file): \(f.message)")

@@ -13,10 +13,10 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the key-release service (HTTP API in Docs/keyrelease-service.md).",
         discussion: """
-        Opens the store (sqlite:PATH or postgres://…, migrations applied), loads the policy files
-        and the escrow key (a 0600 file or an environment variable; never logged), and serves
-        /v1/challenge, /v1/release, /v1/escrow, /v1/escrow-key, /v1/audit/{ref}, /healthz,
-        /readyz and /metrics until SIGTERM or SIGINT (graceful shutdown). Logs are JSON lines on
+        Opens the store (sqlite:PATH or postgres://…, migrations applied), loads the policy files \
+        and the escrow key (a 0600 file or an environment variable; never logged), and serves \
+        /v1/challenge, /v1/release, /v1/escrow, /v1/escrow-key, /v1/audit/{ref}, /healthz, \
+        /readyz and /metrics until SIGTERM or SIGINT (graceful shutdown). Logs are JSON lines on \
         stderr. Exit codes: 0 after a clean shutdown; 3 bad configuration or the store cannot be opened.
         """
     )

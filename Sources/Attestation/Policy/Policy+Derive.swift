@@ -69,10 +69,10 @@ extension Policy {
     public static func checkGolden(_ input: PolicyInput, allowDebug: Bool = false, allowUnknownTCB: Bool = false) throws(AttestationError) {
         var reasons = [String]()
         if input.debug && !allowDebug {
-            reasons.append("the \(input.platform.rawValue) TEE runs in debug mode (the host can read its memory); a policy derived from it would accept debug TEEs, so allow debug explicitly (policy derive --allow-debug) for a lab policy")
+            reasons.append("the \(input.platform.rawValue) TEE runs in debug mode (the host can read its memory); a policy derived from it would accept debug TEEs, so debug golden evidence must be allowed explicitly, for a lab policy only")
         }
         if input.platform == .tdx && input.tcbStatus == nil && !allowUnknownTCB {
-            reasons.append("no TCB level of the collateral matches the platform (no TCB status); allow it explicitly (policy derive --allow-unknown-tcb) to take its measurements, which the derived policy still refuses until a TCB level matches")
+            reasons.append("no TCB level of the collateral matches the platform (no TCB status); it must be allowed explicitly to take its measurements, which the derived policy still refuses until a TCB level matches")
         }
         guard reasons.isEmpty else { throw AttestationError(.goldenEvidenceRefused, reasons.joined(separator: "; ")) }
     }

@@ -156,4 +156,57 @@ struct TPMAnchorTests {
         #expect(Self.code { try f.anchor(byHardwareReport: "snp", runtimeData: Array(#"{"keys": []}"#.utf8)) } == .akBindingMismatch)
         #expect(Self.code { try f.anchor(byHardwareReport: "snp", runtimeData: [0x7b]) } == .akBindingMismatch)
     }
+
+    /// MANIFEST.md's Azure vTPM evidence rows, read as Azure's guest tools write them: the
+    /// bundle carries the quote, the HCL report and the VCEK; the AK rebuilt from HCLAkPub is the
+    /// key the quote's qualifiedSigner names, and the evidence verifies with nonce "challenge".
+    @Test("Azure vTPM evidence (v0 byte arrays, v1 hex and base64url) reads into a bundle that verifies", arguments: ["evidence-v0.json", "evidence-v1.json"])
+    func azureEvidenceJSON(_ file: String) throws {
+        let evidence = try TPM.AzureVTPMEvidence(json: TestVectors.bytes("tpm/trustee-azure-snp-vtpm/\(file)"))
+        #expect(evidence.pcrs.count == 24)
+        #expect(evidence.signature.count == 256)
+        #expect(Hex.encode(evidence.pcrs[0]) == "e15c44796beabf46abcec7c57e590942041e47497e4ec27571c8b7664f48dced")
+        let bundle = try evidence.bundle()
+        let ask = try TestVectors.bytes("snp/go-sev-guest/ask_ark_milan.pem")
+        let certificates = try SEVSNP.CertificateBundle(files: [[UInt8](bundle.collateral!["vcek"]!), ask])
+        let verifier = EvidenceVerifier(akHardwareBinding: true)
+        let verified = try verifier.verify(bundle, collateral: EvidenceCollateral(snpCertificates: certificates), expectedBinding: .nonce(Array("challenge".utf8)), now: Self.at)
+        guard case .tpm(let q) = verified else { Issue.record("not TPM"); return }
+        #expect(q.anchor == .hardwareReport(platform: "snp"))
+        #expect(Self.code { try verifier.verify(bundle, collateral: EvidenceCollateral(snpCertificates: certificates), expectedBinding: .nonce(Array("challengf".utf8)), now: Self.at) } == .nonceMismatch)
+        // One flipped signature bit fails.
+        var broken = bundle
+        broken.tpm!.signature[10] ^= 1
+        #expect(Self.code { try verifier.verify(broken, collateral: EvidenceCollateral(snpCertificates: certificates), expectedBinding: .nonce(Array("challenge".utf8)), now: Self.at) } == .quoteSignatureInvalid)
+    }
+
+    /// An Azure TDX CVM's HCL report (report type 4, a TD report inside) is refused by type with
+    /// a clear reason, not misread as an SNP report.
+    @Test func hclReportOfTDXTypeIsRefusedByType() throws {
+        var bytes = try TestVectors.bytes("snp/trustee/az-snp-vtpm/hcl-report.bin")
+        let typeOffset = SEVSNP.HCLReport.runtimeDataOffset + 8
+        #expect(bytes[typeOffset] == 2)
+        bytes[typeOffset] = 4
+        do {
+            _ = try SEVSNP.HCLReport(rawRepresentation: bytes)
+            Issue.record("a TDX HCL report parsed as SNP")
+        } catch {
+            #expect(error.code == .wrongTEEType)
+            #expect(error.message.contains("TDX"))
+        }
+    }
+
+    /// Evidence text in base64url without padding decodes wherever base64 does.
+    @Test func base64URLEvidenceText() throws {
+        let hcl = try TestVectors.bytes("snp/trustee/az-snp-vtpm/hcl-report.bin")
+        let url = Data(hcl).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        #expect(try EvidenceEncoding.decode(Array(url.utf8)) == hcl)
+        #expect(try SEVSNP.HCLReport(bytesOrText: Array(url.utf8)).report.rawRepresentation == SEVSNP.HCLReport(rawRepresentation: hcl).report.rawRepresentation)
+        for n in 1...3 {
+            let bytes = Array(hcl.prefix(n))
+            let text = Data(bytes).base64EncodedString().replacingOccurrences(of: "=", with: "")
+            #expect(Hex.base64Decode(Array(text.utf8)[...], alphabet: .url) == bytes)
+        }
+        #expect(Hex.base64Decode(Array("AAAAA".utf8)[...], alphabet: .url) == nil)
+    }
 }

@@ -1,5 +1,8 @@
 import Crypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import KeyRelease
 import TestSupport
 import Testing
@@ -172,6 +175,42 @@ struct CLIContractTests {
         let ok = try CLIRunner.run("keyrelease", ["bench", "verify", quote, "--iterations", "1", "--json"] + collateral + Self.tdxAt)
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(try ok.json()["coldMicros"] is Double)
+    }
+
+    @Test("chain job on a refused port fails at once: exit 3, one line, no retrying")
+    func chainJobRefusedPortFailsFast() throws {
+        // A port nothing listens on: bind one, note it, close it.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let port = UInt16(bigEndian: addr.sin_port)
+        close(fd)
+        let start = Date()
+        let r = try CLIRunner.run("keyrelease", ["chain", "job", "0x" + String(repeating: "11", count: 32), "--rpc", "http://127.0.0.1:\(port)",
+                                                 "--contract", "0x" + String(repeating: "22", count: 20)])
+        #expect(Date().timeIntervalSince(start) < 5, "took \(Date().timeIntervalSince(start)) s")
+        #expect(r.status == 3)
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("rpcUnavailable"))
+    }
+
+    @Test("help is wrapped once: at 80 columns no line is longer, and no paragraph has a ragged short line in its middle",
+          arguments: [["verify-quote"], ["bench", "verify"], ["policy", "derive"], ["serve"], []])
+    func helpWrappedOnce(_ command: [String]) throws {
+        let r = try CLIRunner.run("keyrelease", command + ["--help"], environment: ["COLUMNS": "80", "PATH": "/usr/bin:/bin"])
+        #expect(r.status == 0)
+        let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // Only a word longer than the width (a URL) may overflow it.
+        let long = lines.filter { $0.count > 80 && $0.trimmingCharacters(in: .whitespaces).contains(" ") }
+        #expect(long.isEmpty, "\(long)")
+        // A line wrapped twice leaves a short line followed by a long one in the same paragraph.
+        for (a, b) in zip(lines, lines.dropFirst()) where !a.isEmpty && !b.isEmpty && !b.hasPrefix("  ") && !a.hasPrefix("  ") {
+            #expect(a.count >= 40 || a.hasSuffix(":") || a.hasSuffix("."), "ragged: \"\(a)\" then \"\(b)\"")
+        }
     }
 
     // MARK: --json errors and --version

@@ -48,6 +48,7 @@ struct VerifyQuoteCLITests {
         #expect(j["tcbStatus"] != nil, "tcbStatus key must be present even when null")
         #expect((j["advisories"] as? [String]) == [])
         #expect(j["error"] is NSNull)
+        #expect(j["claimsVerified"] as? Bool == true)
         let failures = j["failures"] as? [[String: String]] ?? []
         #expect(failures.map { $0["code"] } == (row.exit == 0 ? [] : ["noMatchingTCBLevel"]))
         let claims = try #require(j["claims"] as? [String: Any])
@@ -88,6 +89,100 @@ struct VerifyQuoteCLITests {
         let r = try CLIRunner.run("keyrelease", ["verify-quote", file.path, "--collateral", TestVectors.path("tdx/dcap-qvl/tdx_quote_collateral.json"), "--at", "2025-07-01T00:00:00Z", "--json"])
         #expect(r.status == 2)
         #expect((try r.json()["error"] as? [String: String])?["code"] == "quoteSignatureInvalid")
+    }
+
+    @Test("evidence that parses but fails verification still shows its claims, marked unverified; unparsable input has none")
+    func failedEvidenceShowsUnverifiedClaims() throws {
+        // TDX: one byte of REPORTDATA changed breaks the quote signature (exit 2); the claims are
+        // the quote's own, MRTD as MANIFEST.md states it.
+        var bytes = try TestVectors.bytes("tdx/dcap-qvl/tdx_quote")
+        bytes[48 + 520] ^= 1
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("tampered-\(UUID()).quote")
+        try Data(bytes).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let args = ["verify-quote", file.path, "--collateral", try TestVectors.path("tdx/dcap-qvl/tdx_quote_collateral.json"), "--at", "2025-07-01T00:00:00Z"]
+        let r = try CLIRunner.run("keyrelease", args + ["--json"])
+        #expect(r.status == 2)
+        let j = try r.json()
+        #expect(j["verified"] as? Bool == false)
+        #expect(j["accepted"] as? Bool == false)
+        #expect(j["claimsVerified"] as? Bool == false)
+        #expect((j["error"] as? [String: String])?["code"] == "quoteSignatureInvalid")
+        let claims = try #require(j["claims"] as? [String: Any])
+        #expect(claims["mrTD"] as? String == Self.rows[0].mrTD)
+        #expect(claims["fmspc"] as? String == "b0c06f000000")
+        let text = try CLIRunner.run("keyrelease", args)
+        #expect(text.status == 2)
+        #expect(text.stdout.contains("claims (unverified"))
+        #expect(text.stdout.contains("mrTD:        \(Self.rows[0].mrTD)"))
+
+        // Expired collateral (2): the genuine quote's claims, unverified.
+        var expired = try Self.args(Self.rows[0])
+        expired[3] = "2025-07-20T00:00:00Z"
+        let e = try CLIRunner.run("keyrelease", expired)
+        #expect(e.status == 2)
+        #expect(try e.json()["claimsVerified"] as? Bool == false)
+        #expect((try e.json()["claims"] as? [String: Any])?["mrTD"] as? String == Self.rows[0].mrTD)
+
+        // SEV-SNP: the VLEK report after the VLEK expired (2); MEASUREMENT from MANIFEST.md.
+        let snp = try CLIRunner.run("keyrelease", ["verify-quote", try TestVectors.path("snp/trustee/snp/test-vlek-report.bin"), "--platform", "snp",
+                                                   "--cert", try TestVectors.path("snp/trustee/snp/test-vlek.der"), "--cert", try TestVectors.path("snp/trustee/milan_ask_ark_asvk.pem"),
+                                                   "--at", "2026-11-24T00:00:00Z", "--json"])
+        #expect(snp.status == 2)
+        #expect(try snp.json()["claimsVerified"] as? Bool == false)
+        let snpClaims = try #require(try snp.json()["claims"] as? [String: Any])
+        #expect(snpClaims["measurement"] as? String == "8922ebbdd00ec2c541f36a6e7a82a8773a7accb451ed67bc94e740dbe92c93c4e8c9af857f5ceeb5a493df2a570d7bf0")
+        #expect(snpClaims["signingKey"] as? String == "vlek")
+
+        // Input that does not parse: no claims at all.
+        let garbage = try CLIRunner.run("keyrelease", ["verify-quote", try TestVectors.path("tdx/go-tdx-guest/trusted_root.pem"), "--platform", "tdx", "--json"])
+        #expect(garbage.status == 2)
+        #expect(try garbage.json()["claims"] is NSNull)
+        #expect(try garbage.json()["claimsVerified"] as? Bool == false)
+    }
+
+    /// --inspect without collateral: the genuine SPR E4 quote (whose full verification lacks a TCB
+    /// level) passes every check that ran (0) at MANIFEST.md's instant and fails the PCK chain
+    /// in 2053 (2); a tampered quote fails its signature (2). Never verified, never accepted.
+    @Test func inspectTDX() throws {
+        let quote = try TestVectors.path("tdx/go-tdx-guest/tdx_prod_quote_SPR_E4.dat")
+        let ok = try CLIRunner.run("keyrelease", ["verify-quote", quote, "--inspect", "--at", "2023-07-01T01:00:00Z", "--json"])
+        #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
+        let j = try ok.json()
+        #expect(j["inspected"] as? Bool == true)
+        #expect(j["verified"] as? Bool == false)
+        #expect(j["accepted"] as? Bool == false)
+        #expect(j["error"] is NSNull)
+        #expect((j["checked"] as? [String])?.count == 4)
+        #expect((j["unchecked"] as? [String])?.contains { $0.hasPrefix("TCB Info") } == true)
+        #expect((j["claims"] as? [String: Any])?["mrTD"] as? String == "6363b8043668a3ad953278e10389574d326c6749fb78aa810ecd9336923db86f22fc00b8dcd404bc10d5e119d7215cbb")
+        let late = try CLIRunner.run("keyrelease", ["verify-quote", quote, "--inspect", "--at", "2053-07-01T01:00:00Z", "--json"])
+        #expect(late.status == 2)
+        #expect((try late.json()["error"] as? [String: String])?["code"] == "certificateExpired")
+        var bytes = try TestVectors.bytes("tdx/go-tdx-guest/tdx_prod_quote_SPR_E4.dat")
+        bytes[0x3C] = 0x32 // go-tdx-guest TestNegativeVerification: quote signature
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("tampered-\(UUID()).quote")
+        try Data(bytes).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let bad = try CLIRunner.run("keyrelease", ["verify-quote", file.path, "--inspect", "--at", "2023-07-01T01:00:00Z"])
+        #expect(bad.status == 2)
+        #expect(bad.stdout.contains("quoteSignatureInvalid"))
+        #expect(bad.stdout.contains("unchecked:"))
+        #expect(!bad.stdout.contains("accepted:"))
+        // An inspection asks for no collateral or verdict: such flags are refused.
+        #expect(try CLIRunner.run("keyrelease", ["verify-quote", quote, "--inspect", "--collateral", try TestVectors.path("tdx/go-tdx-guest")]).status == 3)
+    }
+
+    /// The library says what is missing in its own terms; the CLI adds the flags.
+    @Test func missingCollateralNamesTheFlags() throws {
+        let r = try CLIRunner.run("keyrelease", ["verify-quote", try TestVectors.path("tdx/dcap-qvl/tdx_quote"), "--json"])
+        #expect(r.status == 3)
+        let message = try #require((try r.json()["error"] as? [String: String])?["message"])
+        #expect(message.hasPrefix("no TDX collateral"))
+        #expect(message.contains("--collateral FILE|DIR, or --online"))
+        let snp = try CLIRunner.run("keyrelease", ["verify-quote", try TestVectors.path("snp/trustee/snp/test-report.bin"), "--platform", "snp"])
+        #expect(snp.status == 3)
+        #expect(snp.stdout.contains("--cert FILE"))
     }
 
     @Test func usageAndMissingCollateralExit3() throws {

@@ -110,4 +110,46 @@ struct VerifyQuoteSNPCLITests {
         #expect(r.status == 1)
         #expect((try r.json()["failures"] as? [[String: String]])?.first?["code"] == "platformNotAllowed")
     }
+
+    /// Text output has no TCB status line for SEV-SNP (it has none; only TDX does).
+    @Test func textHasNoTCBStatusLine() throws {
+        var args = try Self.args(Self.rows[1])
+        args.removeAll { $0 == "--json" }
+        let r = try CLIRunner.run("keyrelease", args)
+        #expect(r.status == 0)
+        #expect(!r.stdout.contains("tcb status"))
+        #expect(r.stdout.contains("measurement: \(Self.rows[1].measurement)"))
+    }
+
+    /// --inspect on SEV-SNP: with certificates the chain and signature are checked (0; a flipped
+    /// bit of byte 21, as virtee's milan_report_invalid, fails: 2); without, the report only
+    /// parses and the lists say the signature is unchecked.
+    @Test func inspectSNP() throws {
+        let row = Self.rows[1]
+        let ok = try CLIRunner.run("keyrelease", try Self.args(row) + ["--inspect"])
+        #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
+        #expect((try ok.json()["checked"] as? [String])?.contains("report signature by the VCEK/VLEK") == true)
+        let bare = try CLIRunner.run("keyrelease", ["verify-quote", try TestVectors.path(row.report), "--platform", "snp", "--inspect", "--json"])
+        #expect(bare.status == 0)
+        #expect((try bare.json()["checked"] as? [String]) == [])
+        #expect((try bare.json()["unchecked"] as? [String])?.contains("report signature by the VCEK/VLEK") == true)
+        #expect((try bare.json()["claims"] as? [String: Any])?["measurement"] as? String == row.measurement)
+        let hex = try String(contentsOfFile: try TestVectors.path(row.report), encoding: .utf8).filter(\.isHexDigit)
+        var bytes = try Array(hex.utf8).chunks2()
+        bytes[21] ^= 0x80
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("snp-\(UUID()).bin")
+        try Data(bytes).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        var args = try Self.args(row)
+        args[1] = file.path
+        let bad = try CLIRunner.run("keyrelease", args + ["--inspect"])
+        #expect(bad.status == 2, "\(bad.stdout)")
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Hex text (UTF-8) to bytes.
+    func chunks2() throws -> [UInt8] {
+        stride(from: 0, to: count - 1, by: 2).map { UInt8(String(decoding: self[$0..<$0 + 2], as: UTF8.self), radix: 16)! }
+    }
 }

@@ -165,4 +165,72 @@ struct VerifyQuoteTPMCLITests {
         let noRoot = try CLIRunner.run("keyrelease", ["verify-quote", try TestVectors.path("tpm/go-tpm-tools/\(file)"), "--platform", "tpm", "--json"])
         #expect((try noRoot.json()["error"] as? [String: String])?["code"] == "untrustedRoot")
     }
+
+    static func azureArgs(_ file: String) throws -> [String] {
+        ["verify-quote", try TestVectors.path("tpm/trustee-azure-snp-vtpm/\(file)"), "--cert", try TestVectors.path("snp/go-sev-guest/ask_ark_milan.pem"),
+         "--at", "2026-11-24T00:00:00Z", "--json"]
+    }
+
+    /// MANIFEST.md's Azure vTPM rows as Azure's guest tools write them, through verify-quote: the
+    /// HCL report's HCLAkPub anchors the AK, the nonce is "challenge".
+    @Test(arguments: ["evidence-v0.json", "evidence-v1.json"])
+    func azureVTPMEvidence(_ file: String) throws {
+        let ok = try CLIRunner.run("keyrelease", try Self.azureArgs(file) + ["--ak-from-hardware-report", "--nonce", "6368616c6c656e6765"])
+        #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
+        let j = try ok.json()
+        #expect(j["platform"] as? String == "tpm")
+        #expect(j["claimsVerified"] as? Bool == true)
+        let claims = try #require(j["claims"] as? [String: Any])
+        #expect(claims["extraData"] as? String == "6368616c6c656e6765")
+        #expect(claims["akAnchor"] as? String == "hardware-report:snp")
+        #expect((claims["pcrs"] as? [String: [String: String]])?["sha256"]?["0"] == "e15c44796beabf46abcec7c57e590942041e47497e4ec27571c8b7664f48dced")
+        // Another nonce: invalid (2), claims shown unverified.
+        let wrong = try CLIRunner.run("keyrelease", try Self.azureArgs(file) + ["--ak-from-hardware-report", "--nonce", "6368616c6c656e6766"])
+        #expect(wrong.status == 2)
+        #expect(try wrong.json()["claimsVerified"] as? Bool == false)
+        // Without the switch the hardware report is refused, and the operator is told which flag enables it.
+        let off = try CLIRunner.run("keyrelease", try Self.azureArgs(file))
+        #expect(off.status == 2)
+        let error = try #require(try off.json()["error"] as? [String: String])
+        #expect(error["code"] == "akBindingMismatch")
+        #expect(error["message"]?.contains("--ak-from-hardware-report") == true)
+        // bench verify reads the same file through the same reader.
+        let bench = try CLIRunner.run("keyrelease", ["bench", "verify", try TestVectors.path("tpm/trustee-azure-snp-vtpm/\(file)"), "--iterations", "1", "--json"])
+        #expect(bench.status == 0, "\(bench.stdout) \(bench.stderr)")
+        #expect(try bench.json()["coldMicros"] is Double)
+    }
+
+    /// --inspect on TPM evidence: signature, PCR digest and AK attributes checked, anchoring not;
+    /// a flipped signature byte fails (2).
+    @Test func inspectTPM() throws {
+        let args = ["verify-quote", try TestVectors.path("tpm/go-tpm-tools/gce-cos-85-nonce9009.pb"), "--platform", "tpm", "--inspect", "--json"]
+        let r = try CLIRunner.run("keyrelease", args)
+        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+        let j = try r.json()
+        #expect(j["inspected"] as? Bool == true)
+        #expect(j["accepted"] as? Bool == false)
+        #expect(j["verified"] as? Bool == false)
+        #expect((j["checked"] as? [String])?.contains("quote signature by the AK") == true)
+        #expect((j["unchecked"] as? [String])?.contains { $0.hasPrefix("AK anchoring") } == true)
+        #expect((j["claims"] as? [String: Any])?["extraData"] as? String == "9009")
+        try withTemporaryFiles { dir in
+            let sig = try TestVectors.bytes("\(Self.gce).quote1.sha256.sig.tpmt")
+            var bad = sig
+            bad[20] ^= 1
+            let path = dir + "/sig.tpmt"
+            try Data(bad).write(to: URL(fileURLWithPath: path))
+            var files = try Self.gceFiles()
+            files[4] = path
+            let broken = try CLIRunner.run("keyrelease", ["verify-quote"] + files + ["--inspect", "--json"])
+            #expect(broken.status == 2, "\(broken.stdout)")
+            #expect((try broken.json()["error"] as? [String: String])?["code"] == "quoteSignatureInvalid")
+        }
+    }
+
+    func withTemporaryFiles(_ body: (String) throws -> Void) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tpm-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try body(dir)
+    }
 }

@@ -18,8 +18,10 @@ extension SEVSNP {
         /// Offset of the IGVM request data (runtime data header).
         public static let runtimeDataOffset = 32 + SEVSNP.reportSize
 
-        /// IGVM report type of an SEV-SNP report (TDX is 4).
+        /// IGVM report type of an SEV-SNP report.
         public static let reportTypeSNP: UInt32 = 2
+        /// IGVM report type of a TDX TD report (Azure TDX confidential VMs).
+        public static let reportTypeTDX: UInt32 = 4
 
         /// The wrapped SEV-SNP report (verify it with ``ReportVerifier``).
         public let report: Report
@@ -52,7 +54,13 @@ extension SEVSNP {
             let length = Int(try r.u32("runtime data variable data size"))
             runtimeData = try r.read(length, "runtime data JSON")
             guard reportType == Self.reportTypeSNP else {
-                throw AttestationError(.wrongTEEType, "HCL report type \(reportType) is not SNP (2)")
+                // Why refuse a TD report: nothing in it is signed by Intel (a TD report is MACed
+                // for the local QE only); Azure TDX evidence is judged by its TD quote.
+                if reportType == Self.reportTypeTDX {
+                    throw AttestationError(.wrongTEEType, "the HCL report carries a TDX TD report (report type 4), which no one can verify remotely: "
+                                           + "Azure TDX evidence is verified through its TD quote, not through the HCL report")
+                }
+                throw AttestationError(.wrongTEEType, "HCL report type \(reportType) is not SNP (2) or TDX (4)")
             }
             report = try Report(rawRepresentation: reportBytes)
         }

@@ -112,6 +112,26 @@ extension SEVSNP {
                                   verifiedAt: now, validUntil: expiries.min() ?? now)
         }
 
+        /// What ``inspect(_:certificates:now:)`` checks when certificates are given.
+        public static let inspectionChecks = [
+            "VCEK/VLEK → ASK/ASVK chain to the pinned AMD ARK (signatures, validity at the instant)",
+            "certificate against the report (signing key, product, chip ID, REPORTED_TCB)",
+            "report signature by the VCEK/VLEK",
+        ]
+        /// What it leaves unchecked with certificates: AMD CRLs (without certificates, everything
+        /// of ``inspectionChecks`` too).
+        public static let inspectionUnchecked = ["AMD CRLs (ASK/ASVK, VCEK/VLEK revocation)"]
+
+        /// Checks what a report proves with the certificates at hand and no CRL: with
+        /// `certificates`, ``inspectionChecks`` (``verify(_:certificates:crls:now:)`` without
+        /// CRLs); without, nothing (the report only parsed). Returns what was checked and what
+        /// was not. Not a verdict. Throws the first failure.
+        public func inspect(_ report: Report, certificates: CertificateBundle?, now: Date) throws(AttestationError) -> (checked: [String], unchecked: [String]) {
+            guard let certificates else { return ([], Self.inspectionChecks + Self.inspectionUnchecked) }
+            _ = try verify(report, certificates: certificates, now: now)
+            return (Self.inspectionChecks, Self.inspectionUnchecked)
+        }
+
         /// Parses and verifies in one step (binary, hex or base64 report).
         public func verify(reportBytes: [UInt8], certificates: CertificateBundle, crls: [CertificateRevocationList] = [], now: Date) throws(AttestationError) -> VerifiedReport {
             try verify(Report(bytesOrText: reportBytes), certificates: certificates, crls: crls, now: now)

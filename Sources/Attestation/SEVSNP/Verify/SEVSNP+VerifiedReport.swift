@@ -65,13 +65,25 @@ extension SEVSNP {
         public let guestSVN: UInt32
         /// VMPL.
         public let vmpl: UInt32
-        /// VCEK or VLEK.
-        public let signingKey: SigningKey
-        /// Milan, Genoa or Turin.
-        public let product: Product
+        /// VCEK or VLEK. Always set once verified; in unverified claims, nil when SIGNING_KEY
+        /// names neither.
+        public let signingKey: SigningKey?
+        /// Milan, Genoa or Turin. Always set once verified (the pinned ARK's product); in
+        /// unverified claims, the product the report's CPUID names (nil for version 2 reports).
+        public let product: Product?
+
+        /// The claims a report states before (or without) verification: its own fields, the
+        /// signing key its SIGNER_INFO names and the product its CPUID names. Nothing here is
+        /// vouched for: show them marked unverified, never judge them.
+        public init(unverified r: Report) {
+            self.init(report: r, signingKey: r.signerInfo.signingKey, product: r.product)
+        }
 
         init(verified v: VerifiedReport) {
-            let r = v.report
+            self.init(report: v.report, signingKey: v.signingKey, product: v.product)
+        }
+
+        private init(report r: Report, signingKey: SigningKey?, product: Product?) {
             version = Int(r.version)
             measurement = r.measurement
             reportData = r.reportData
@@ -86,8 +98,8 @@ extension SEVSNP {
             idKeyDigest = r.idKeyDigest
             guestSVN = r.guestSVN
             vmpl = r.vmpl
-            signingKey = v.signingKey
-            product = v.product
+            self.signingKey = signingKey
+            self.product = product
         }
     }
 }

@@ -53,16 +53,7 @@ extension TDX {
 
             // PCK chain first, so a quote from another root reads as untrustedRoot rather than as a
             // CRL problem; revocation is checked once the CRLs themselves are verified.
-            let pckChain: CertificateChain
-            if let cache {
-                pckChain = try cache.chain(pem: quote.pckCertificateChainPEM)
-            } else {
-                pckChain = try CertificateChain(pemEncoded: String(decoding: quote.pckCertificateChainPEM, as: UTF8.self))
-            }
-            guard pckChain.certificates.count == 3 else {
-                throw AttestationError(.certificateChainMalformed, "PCK chain has \(pckChain.certificates.count) certificates, expected PCK, PCK CA, Root CA")
-            }
-            try chains.verify(pckChain, at: now, name: "PCK chain", cache: cache)
+            let pckChain = try verifiedPCKChain(of: quote, now: now)
 
             // Root CA CRL: signed by the anchor, current.
             try verify(crl: collateral.rootCACRL, issuer: trustAnchor, issuerDER: anchorDER, now: now, name: "Root CA CRL")
@@ -93,30 +84,8 @@ extension TDX {
             let pckCA = pckChain.certificates[1]
             try verify(crl: collateral.pckCRL, issuer: pckCA, issuerDER: pckChain.derEncodings[1], now: now, name: "PCK CRL")
             try chains.checkRevocation(pckChain, crls: [collateral.rootCACRL, collateral.pckCRL], name: "PCK chain")
-            let pckLeaf = pckChain.leaf
             let pck = try PCKExtensions.of(pckChain, cache: cache)
-
-            // QE report: signed by the PCK key, binding the attestation key.
-            guard let pckKey = P256.Signing.PublicKey(pckLeaf.publicKey) else {
-                throw AttestationError(.certificateChainMalformed, "PCK certificate key is not P-256")
-            }
-            guard checkRaw(signature: quote.qeReportSignature, over: quote.qeReport.rawRepresentation, key: pckKey, keyBytes: pckChain.derEncodings[0]) else {
-                throw AttestationError(.qeReportSignatureInvalid, "QE report signature does not verify under the PCK key")
-            }
-            let expected = SHA256.hash(data: quote.attestationKey.bytes + quote.qeAuthData)
-            let rd = quote.qeReport.reportData.bytes
-            guard rd[0..<32].elementsEqual(expected), rd[32..<64].allSatisfy({ $0 == 0 }) else {
-                throw AttestationError(.qeReportDataMismatch, "QE report data is not SHA-256(attestation key ‖ QE auth data) ‖ 32 zero bytes")
-            }
-
-            // Quote: signed by the attestation key.
-            guard let akey = try? P256.Signing.PublicKey(rawRepresentation: quote.attestationKey.bytes) else {
-                throw AttestationError(.quoteSignatureInvalid, "attestation key is not a point on P-256")
-            }
-            // Never cached: every quote is signed afresh, so a warm verifier still pays this one verify.
-            guard checkRaw(signature: quote.signature, over: quote.signedBytes, key: akey, keyBytes: quote.attestationKey.bytes, cacheable: false) else {
-                throw AttestationError(.quoteSignatureInvalid, "quote signature does not verify under the attestation key")
-            }
+            try verifySignatures(of: quote, pckChain: pckChain)
 
             // QE Identity.
             let qe = quote.qeReport
@@ -169,12 +138,73 @@ extension TDX {
             return verified
         }
 
+        /// What ``inspect(_:now:)`` checks, in order.
+        public static let inspectionChecks = [
+            "PCK certificate chain to the pinned Intel SGX Root CA (signatures, validity at the instant)",
+            "QE report signature by the PCK key",
+            "QE report data binds the attestation key",
+            "quote signature by the attestation key",
+        ]
+        /// What ``inspect(_:now:)`` leaves unchecked: everything that needs Intel collateral.
+        public static let inspectionUnchecked = [
+            "PCK certificate revocation (PCK CRL, Root CA CRL)",
+            "TCB Info (signature, validity, FMSPC, TCB level, TDX module)",
+            "QE Identity (signature, validity, QE identity and TCB)",
+        ]
+
+        /// Checks what a quote proves without collateral, at `now`: ``inspectionChecks`` (the
+        /// same steps ``verify(_:collateral:now:)`` runs), nothing of ``inspectionUnchecked``.
+        /// Not a verdict: a revoked PCK or an out-of-date TCB passes. Throws the first failure.
+        public func inspect(_ quote: Quote, now: Date) throws(AttestationError) {
+            guard cache != nil else { return try with(cache: .perVerification()).inspect(quote, now: now) }
+            try verifySignatures(of: quote, pckChain: try verifiedPCKChain(of: quote, now: now))
+        }
+
         /// Parses and verifies in one step.
         public func verify(quoteBytes: [UInt8], collateral: Collateral, now: Date) throws(AttestationError) -> VerifiedQuote {
             try verify(Quote(rawRepresentation: quoteBytes), collateral: collateral, now: now)
         }
 
         // MARK: - Steps
+
+        /// The quote's PCK chain (PCK, PCK CA, Root CA) checked to the pinned root at `now`,
+        /// without revocation.
+        private func verifiedPCKChain(of quote: Quote, now: Date) throws(AttestationError) -> CertificateChain {
+            let pckChain: CertificateChain
+            if let cache {
+                pckChain = try cache.chain(pem: quote.pckCertificateChainPEM)
+            } else {
+                pckChain = try CertificateChain(pemEncoded: String(decoding: quote.pckCertificateChainPEM, as: UTF8.self))
+            }
+            guard pckChain.certificates.count == 3 else {
+                throw AttestationError(.certificateChainMalformed, "PCK chain has \(pckChain.certificates.count) certificates, expected PCK, PCK CA, Root CA")
+            }
+            try chains.verify(pckChain, at: now, name: "PCK chain", cache: cache)
+            return pckChain
+        }
+
+        /// The QE report signed by the PCK key and binding the attestation key, and the quote
+        /// signed by that attestation key.
+        private func verifySignatures(of quote: Quote, pckChain: CertificateChain) throws(AttestationError) {
+            guard let pckKey = P256.Signing.PublicKey(pckChain.leaf.publicKey) else {
+                throw AttestationError(.certificateChainMalformed, "PCK certificate key is not P-256")
+            }
+            guard checkRaw(signature: quote.qeReportSignature, over: quote.qeReport.rawRepresentation, key: pckKey, keyBytes: pckChain.derEncodings[0]) else {
+                throw AttestationError(.qeReportSignatureInvalid, "QE report signature does not verify under the PCK key")
+            }
+            let expected = SHA256.hash(data: quote.attestationKey.bytes + quote.qeAuthData)
+            let rd = quote.qeReport.reportData.bytes
+            guard rd[0..<32].elementsEqual(expected), rd[32..<64].allSatisfy({ $0 == 0 }) else {
+                throw AttestationError(.qeReportDataMismatch, "QE report data is not SHA-256(attestation key ‖ QE auth data) ‖ 32 zero bytes")
+            }
+            guard let akey = try? P256.Signing.PublicKey(rawRepresentation: quote.attestationKey.bytes) else {
+                throw AttestationError(.quoteSignatureInvalid, "attestation key is not a point on P-256")
+            }
+            // Never cached: every quote is signed afresh, so a warm verifier still pays this one verify.
+            guard checkRaw(signature: quote.signature, over: quote.signedBytes, key: akey, keyBytes: quote.attestationKey.bytes, cacheable: false) else {
+                throw AttestationError(.quoteSignatureInvalid, "quote signature does not verify under the attestation key")
+            }
+        }
 
         private func verify(crl: CertificateRevocationList, issuer: Certificate, issuerDER: [UInt8], now: Date, name: String) throws(AttestationError) {
             if let cache {

@@ -86,6 +86,15 @@ extension TDX {
         /// CPUSVN from the PCK certificate.
         public let cpuSVN: FixedBytes<16>
 
+        /// The claims a quote states before (or without) verification: the TD report's fields and
+        /// the SGX extension of the PCK certificate the quote carries. Nothing here is vouched
+        /// for: show them marked unverified, never judge them. Throws when the PCK chain or its
+        /// extension does not parse.
+        public init(unverified quote: Quote) throws(AttestationError) {
+            let chain = try CertificateChain(pemEncoded: String(decoding: quote.pckCertificateChainPEM, as: UTF8.self))
+            self.init(quote: quote, pck: try PCKExtensions(certificate: chain.leaf))
+        }
+
         init(quote: Quote, pck: PCKExtensions) {
             let r = quote.report
             quoteVersion = Int(quote.header.version)

@@ -1,3 +1,4 @@
+import ByteEncoding
 import Foundation
 
 extension TPM {
@@ -74,8 +75,6 @@ extension TPM {
 
     /// Unpadded base64url (RFC 7515 §2) to bytes; nil if not base64url.
     static func base64URL(_ s: String) -> [UInt8]? {
-        var t = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while t.count % 4 != 0 { t += "=" }
-        return Data(base64Encoded: t).map { [UInt8]($0) }
+        Hex.base64Decode(Array(s.utf8)[...], alphabet: .url)
     }
 }

@@ -175,22 +175,9 @@ extension TPM {
         /// A quote whose AK nothing anchors still verifies (a policy pin may vouch for it); its
         /// ``VerifiedQuote/anchor`` is nil and every validation refuses it unless pinned.
         public func verify(_ evidence: EvidenceBundle.TPMEvidence, eventLog: [UInt8]?, expectedNonce: ExpectedNonce, now: Date) throws(AttestationError) -> VerifiedQuote {
-            let akBytes = [UInt8](evidence.akPublic)
-            let ak: PublicKey
-            if let cache { ak = try cache.derive("tpm-ak", from: akBytes) { () throws(AttestationError) in try PublicKey(bytes: akBytes) } } else { ak = try PublicKey(bytes: akBytes) }
-            try ak.checkAttestationKeyAttributes()
-            var q = try verify(attest: Attest(rawRepresentation: [UInt8](evidence.attest)), signature: Signature(rawRepresentation: [UInt8](evidence.signature)),
-                               ak: ak, pcrs: evidence.pcrs, expectedNonce: expectedNonce)
-            let parent: [UInt8]?
-            if let p = evidence.akParentQualifiedName {
-                do { parent = try Hex.decode(p) } catch { throw AttestationError(.badEncoding, "akParentQualifiedName is not hex") }
-            } else { parent = nil }
-            guard ak.qualifiedNames(parent: parent).contains(q.attest.qualifiedSigner) else {
-                throw AttestationError(.qualifiedSignerMismatch, "the quote's qualifiedSigner \(Hex.encode(q.attest.qualifiedSigner)) is not the AK's qualified name under a hierarchy"
-                                       + (parent == nil ? " (an AK below another key needs akParentQualifiedName)" : " or the given parent"))
-            }
+            var q = try verifiedQuote(evidence, expectedNonce: expectedNonce)
             if let certs = evidence.akCertificates, !certs.isEmpty {
-                let subject = try verifyAKCertificates(certs.map { [UInt8]($0) }, ak: ak, now: now)
+                let subject = try verifyAKCertificates(certs.map { [UInt8]($0) }, ak: q.attestationKey, now: now)
                 q.akCertificateSubject = subject
                 q.setAnchor(.certificate(subject: subject))
             } else if dangerouslyTrustPresentedAK {
@@ -200,13 +187,53 @@ extension TPM {
             return q
         }
 
+        /// What ``inspect(_:)`` checks, in order.
+        public static let inspectionChecks = [
+            "AK attributes (a restricted signing key fixed to its TPM)",
+            "quote signature by the AK",
+            "PCR digest over the presented PCR values",
+            "qualifiedSigner names the AK",
+        ]
+        /// What ``inspect(_:)`` leaves unchecked.
+        public static let inspectionUnchecked = [
+            "AK anchoring (AK certificate chain, hardware report, policy pin)",
+            "nonce (extraData)",
+            "event log",
+        ]
+
+        /// Checks ``inspectionChecks`` (the first steps of
+        /// ``verify(_:eventLog:expectedNonce:now:)``) and nothing of ``inspectionUnchecked``: a
+        /// quote from an unanchored software key passes. Not a verdict. Throws the first failure.
+        public func inspect(_ evidence: EvidenceBundle.TPMEvidence) throws(AttestationError) {
+            _ = try verifiedQuote(evidence, expectedNonce: .anyForReferenceEvidence)
+        }
+
+        /// The AK (a TPM attestation key), the quote under it and its qualifiedSigner.
+        private func verifiedQuote(_ evidence: EvidenceBundle.TPMEvidence, expectedNonce: ExpectedNonce) throws(AttestationError) -> VerifiedQuote {
+            let akBytes = [UInt8](evidence.akPublic)
+            let ak: PublicKey
+            if let cache { ak = try cache.derive("tpm-ak", from: akBytes) { () throws(AttestationError) in try PublicKey(bytes: akBytes) } } else { ak = try PublicKey(bytes: akBytes) }
+            try ak.checkAttestationKeyAttributes()
+            let q = try verify(attest: Attest(rawRepresentation: [UInt8](evidence.attest)), signature: Signature(rawRepresentation: [UInt8](evidence.signature)),
+                               ak: ak, pcrs: evidence.pcrs, expectedNonce: expectedNonce)
+            let parent: [UInt8]?
+            if let p = evidence.akParentQualifiedName {
+                do { parent = try Hex.decode(p) } catch { throw AttestationError(.badEncoding, "akParentQualifiedName is not hex") }
+            } else { parent = nil }
+            guard ak.qualifiedNames(parent: parent).contains(q.attest.qualifiedSigner) else {
+                throw AttestationError(.qualifiedSignerMismatch, "the quote's qualifiedSigner \(Hex.encode(q.attest.qualifiedSigner)) is not the AK's qualified name under a hierarchy"
+                                       + (parent == nil ? " (an AK below another key needs akParentQualifiedName)" : " or the given parent"))
+            }
+            return q
+        }
+
         /// Checks an AK certificate chain (leaf first; the root may be omitted) to one of
         /// ``akRoots`` at `now`, and that the leaf certifies `ak`. Returns the leaf's subject (or
         /// its serial number when the subject is empty).
         public func verifyAKCertificates(_ files: [[UInt8]], ak: PublicKey, now: Date) throws(AttestationError) -> String {
             var chain = try CertificateChain(files: files)
             guard let root = akRoots.first(where: { $0 == chain.certificates.last }) ?? akRoots.first(where: { $0.subject == chain.certificates.last?.issuer }) else {
-                throw AttestationError(.untrustedRoot, akRoots.isEmpty ? "the evidence carries AK certificates but no AK root is configured (--ak-root)"
+                throw AttestationError(.untrustedRoot, akRoots.isEmpty ? "the evidence carries AK certificates but no AK root is configured"
                                                                       : "the AK certificate chain ends at \(chain.certificates.last!.issuer), not at a configured AK root")
             }
             if chain.certificates.last != root { chain = CertificateChain(chain.certificates + [root]) }
@@ -245,5 +272,27 @@ extension PolicyInput {
         for (bank, values) in verified.pcrs { for (i, v) in values { m["pcr.\(bank).\(i)"] = Hex.encode(v) } }
         self.init(platform: .tpm, measurements: m, debug: false, evidenceTime: evidenceTime, imageDigests: imageDigests, codeHashes: codeHashes,
                   attestationKey: verified.attestationKeyIdentity)
+    }
+}
+
+extension TPM.Claims {
+    /// The claims TPM evidence states before (or without) verification: the TPMS_ATTEST fields,
+    /// the presented values of the PCRs the quote selects, and the AK's name and key digest when
+    /// the AK parses. Nothing here is vouched for (the signature and PCR digest are unchecked):
+    /// show them marked unverified, never judge them. Throws when the TPMS_ATTEST does not parse.
+    public init(unverified evidence: EvidenceBundle.TPMEvidence) throws(AttestationError) {
+        let attest = try TPM.Attest(rawRepresentation: [UInt8](evidence.attest))
+        let ak = try? TPM.PublicKey(bytes: [UInt8](evidence.akPublic))
+        var pcrs = [String: [String: String]]()
+        for sel in attest.selection {
+            guard let bank = sel.bank.bankName else { continue }
+            for i in sel.indices {
+                if let v = evidence.pcrs[bank]?[String(i)] { pcrs[bank, default: [:]][String(i)] = v.lowercased() }
+            }
+        }
+        self.init(pcrs: pcrs, extraData: Hex.encode(attest.extraData), akName: ak?.name.map(Hex.encode), qualifiedSigner: Hex.encode(attest.qualifiedSigner),
+                  clock: attest.clock, resetCount: attest.resetCount, restartCount: attest.restartCount, firmwareVersion: String(format: "%016llx", attest.firmwareVersion),
+                  pcrDigest: Hex.encode(attest.pcrDigest), imageDigests: nil, codeHashes: nil, akCertificate: nil,
+                  akKeyDigest: ak.map { "sha256:" + Hex.encode($0.keyDigest) }, akAnchor: nil)
     }
 }
