@@ -41,7 +41,11 @@ struct Options {
 
 final class Samples: Sendable {
     private let box = NIOLockedValueBox<(challenge: [Double], release: [Double], errors: [String])>(([], [], []))
-    func add(challenge: Double, release: Double) { box.withLockedValue { $0.challenge.append(challenge); $0.release.append(release) } }
+    func add(challenge: Double, release: Double) {
+        box.withLockedValue {
+            $0.challenge.append(challenge); $0.release.append(release)
+        }
+    }
     func error(_ e: String) { box.withLockedValue { $0.errors.append(e) } }
     var snapshot: (challenge: [Double], release: [Double], errors: [String]) { box.withLockedValue { $0 } }
 }
@@ -68,7 +72,9 @@ func micros(since start: ContinuousClock.Instant) -> Double {
 struct ReleaseLoad {
     static func main() async throws {
         let options = Options()
-        LoggingSystem.bootstrap { label in var h = StreamLogHandler.standardError(label: label); h.logLevel = .warning; return h }
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label); h.logLevel = .warning; return h
+        }
 
         // The world: dev chain, a registered dataset with its key escrowed, one Granted job.
         let chain = try DevChain()
@@ -96,9 +102,11 @@ struct ReleaseLoad {
         let sealed = try LICENFile.seal(Array("load-test dataset".utf8), key: key, iv: iv)
         let root = try ZeroG.merkle(of: sealed).root.bytes
         func b32(_ s: String) -> [UInt8] { Keccak256.hash(Array(s.utf8)) }
-        try await dp.registerDataset(.init(datasetRoot: root, manifestHash: b32("m"), royaltyPerEpoch: 1, maxEpochsPerRun: 10, maxRunsPerRequester: 10,
-                                           accessTTLSeconds: 86400, policyExpiry: UInt64(Date().timeIntervalSince1970) + 86400, requireResultAttestation: true,
-                                           openRequesters: true, allowedPurposeIDs: [b32("p")], allowedRequesters: []), from: owner)
+        try await dp.registerDataset(
+            .init(
+                datasetRoot: root, manifestHash: b32("m"), royaltyPerEpoch: 1, maxEpochsPerRun: 10, maxRunsPerRequester: 10,
+                accessTTLSeconds: 86400, policyExpiry: UInt64(Date().timeIntervalSince1970) + 86400, requireResultAttestation: true,
+                openRequesters: true, allowedPurposeIDs: [b32("p")], allowedRequesters: []), from: owner)
         let jobID = try await dp.requestAccess(datasetRoot: root, purposeID: b32("p"), requestedEpochs: 1, termsHash: b32("m"), value: 1, from: requester).jobID
 
         let pki = try TDXTestPKI()
@@ -106,15 +114,18 @@ struct ReleaseLoad {
         let clock: @Sendable () -> Date = { TDXTestPKI.validInstant.addingTimeInterval(Date().timeIntervalSince(started)) }
         var settings = ReleaseService.Settings()
         settings.clock = clock
-        settings.challengeRate = nil // one loopback client drives the whole load
+        settings.challengeRate = nil  // one loopback client drives the whole load
         let escrow = EscrowKey(privateKey: Secp256k1.PrivateKey())
         let store = try await ReleaseStores.open(storeURL)
         let verification = QuoteVerification(collateralSource: pki.collateralSource, verifier: TDX.QuoteVerifier(trustAnchor: pki.root))
         let policy = try LoadedPolicy(text: TDXTestPKI.policyYAML(name: "load"), source: "load.yaml")
-        let service = try ReleaseService(store: store, registry: ChainJobRegistry(rpc: chain.info.rpcUrl, contract: contract), policies: [policy],
-                                         verification: verification, escrowKey: escrow, settings: settings)
-        try await store.putEscrow(EscrowEntry(datasetRoot: root, envelope: try KeyEnvelope.seal(datasetKey: key, datasetIV: iv, to: escrow.publicKey).bytes,
-                                              owner: ownerKey.publicKey.address.bytes, signature: [], storedAt: Date(), version: 1))
+        let service = try ReleaseService(
+            store: store, registry: ChainJobRegistry(rpc: chain.info.rpcUrl, contract: contract), policies: [policy],
+            verification: verification, escrowKey: escrow, settings: settings)
+        try await store.putEscrow(
+            EscrowEntry(
+                datasetRoot: root, envelope: try KeyEnvelope.seal(datasetKey: key, datasetIV: iv, to: escrow.publicKey).bytes,
+                owner: ownerKey.publicKey.address.bytes, signature: [], storedAt: Date(), version: 1))
         let portStream = AsyncStream<Int>.makeStream()
         var listener = ReleaseHTTP.Listener()
         listener.port = 0
@@ -124,7 +135,8 @@ struct ReleaseLoad {
         for await p in portStream.stream { port = p; break }
         let base = "http://127.0.0.1:\(port)"
 
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: .init(idleTimeout: .seconds(120), concurrentHTTP1ConnectionsPerHostSoftLimit: options.clients + 8)))
+        let http = HTTPClient(
+            eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: .init(idleTimeout: .seconds(120), concurrentHTTP1ConnectionsPerHostSoftLimit: options.clients + 8)))
         let chainID = chain.info.chainId
         let keyBytes = key.withUnsafeBytes { Array($0) }
 
@@ -147,9 +159,11 @@ struct ReleaseLoad {
         }
         func makeNode() throws -> Node {
             let keys = ReleaseClient.NodeKeys()
-            let ticket = try DispatchTicketMessage(signing: DispatchTicket(jobID: jobID, datasetRoot: root, node: keys.address,
-                                                                           expiry: UInt64(TDXTestPKI.validInstant.timeIntervalSince1970) + 86400),
-                                                   with: backendKey, chainID: chainID, dataPolicy: contract)
+            let ticket = try DispatchTicketMessage(
+                signing: DispatchTicket(
+                    jobID: jobID, datasetRoot: root, node: keys.address,
+                    expiry: UInt64(TDXTestPKI.validInstant.timeIntervalSince1970) + 86400),
+                with: backendKey, chainID: chainID, dataPolicy: contract)
             return Node(keys: keys, ticket: ticket)
         }
 
@@ -194,19 +208,23 @@ struct ReleaseLoad {
         let elapsed = micros(since: t0) / 1e6
         try await http.shutdown()
         let summary = try await AuditChain.verify(store)
-        server.cancel() // the group closes the store once the server has stopped
+        server.cancel()  // the group closes the store once the server has stopped
         _ = await server.result
 
         let s1 = single.snapshot, sl = loaded.snapshot
         let result: [String: Any] = [
             "store": options.store, "clients": options.clients, "durationSeconds": elapsed,
             "verifyAloneMedianMicros": verifyMedian,
-            "unloaded": ["releases": s1.release.count, "errors": s1.errors.count, "releaseP50Micros": percentile(s1.release, 0.5), "releaseP99Micros": percentile(s1.release, 0.99),
-                         "challengeP50Micros": percentile(s1.challenge, 0.5), "releaseOverVerify": percentile(s1.release, 0.5) / verifyMedian],
-            "loaded": ["releases": sl.release.count, "errors": sl.errors.count, "throughputPerSecond": Double(sl.release.count) / elapsed,
-                       "releaseP50Micros": percentile(sl.release, 0.5), "releaseP99Micros": percentile(sl.release, 0.99),
-                       "challengeP50Micros": percentile(sl.challenge, 0.5), "challengeP99Micros": percentile(sl.challenge, 0.99),
-                       "releaseOverVerify": percentile(sl.release, 0.5) / verifyMedian, "firstErrors": Array(sl.errors.prefix(3))],
+            "unloaded": [
+                "releases": s1.release.count, "errors": s1.errors.count, "releaseP50Micros": percentile(s1.release, 0.5), "releaseP99Micros": percentile(s1.release, 0.99),
+                "challengeP50Micros": percentile(s1.challenge, 0.5), "releaseOverVerify": percentile(s1.release, 0.5) / verifyMedian,
+            ],
+            "loaded": [
+                "releases": sl.release.count, "errors": sl.errors.count, "throughputPerSecond": Double(sl.release.count) / elapsed,
+                "releaseP50Micros": percentile(sl.release, 0.5), "releaseP99Micros": percentile(sl.release, 0.99),
+                "challengeP50Micros": percentile(sl.challenge, 0.5), "challengeP99Micros": percentile(sl.challenge, 0.99),
+                "releaseOverVerify": percentile(sl.release, 0.5) / verifyMedian, "firstErrors": Array(sl.errors.prefix(3)),
+            ],
             "auditChain": ["records": summary.records, "released": summary.released, "intact": true],
         ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))

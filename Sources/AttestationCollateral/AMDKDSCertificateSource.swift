@@ -36,8 +36,10 @@ public struct AMDKDSCertificateSource: SEVSNP.CertificateSource {
     public let timeout: TimeAmount
 
     /// Creates a source. `kdsURL` may point at a mirror or caching proxy.
-    public init(kdsURL: String = Self.defaultKDSURL, defaultProduct: SEVSNP.Product? = nil, cacheDirectory: String? = Self.defaultCacheDirectory,
-                client: HTTPClient = .shared, timeout: TimeAmount = .seconds(30)) {
+    public init(
+        kdsURL: String = Self.defaultKDSURL, defaultProduct: SEVSNP.Product? = nil, cacheDirectory: String? = Self.defaultCacheDirectory,
+        client: HTTPClient = .shared, timeout: TimeAmount = .seconds(30)
+    ) {
         self.kdsURL = kdsURL.hasSuffix("/") ? String(kdsURL.dropLast()) : kdsURL
         self.defaultProduct = defaultProduct
         self.cacheDirectory = cacheDirectory
@@ -63,8 +65,10 @@ public struct AMDKDSCertificateSource: SEVSNP.CertificateSource {
             if product == .turin { query += "&fmcSPL=\(tcb.fmc ?? 0)" }
             let hwid = Hex.encode(product == .turin ? Array(report.chipID.bytes.prefix(8)) : report.chipID.bytes)
             if report.chipID.isZero { throw AttestationError(.collateralMissing, "the report's CHIP_ID is zero (masked): its VCEK cannot be fetched") }
-            files.append(try await load(url: "\(kdsURL)/vcek/v1/\(name)/\(hwid)?\(query)", cacheName: "vcek-\(product.rawValue)-\(hwid.prefix(32))-\(tcb.raw.hex).der",
-                                        what: "VCEK for chip \(hwid.prefix(16))… at TCB \(tcb.raw.hex)", now: now))
+            files.append(
+                try await load(
+                    url: "\(kdsURL)/vcek/v1/\(name)/\(hwid)?\(query)", cacheName: "vcek-\(product.rawValue)-\(hwid.prefix(32))-\(tcb.raw.hex).der",
+                    what: "VCEK for chip \(hwid.prefix(16))… at TCB \(tcb.raw.hex)", now: now))
             files.append(try await load(url: "\(kdsURL)/vcek/v1/\(name)/cert_chain", cacheName: "cert-chain-vcek-\(product.rawValue).pem", what: "\(name) ASK/ARK chain", now: now))
         case .vlek?:
             files.append(try await load(url: "\(kdsURL)/vlek/v1/\(name)/cert_chain", cacheName: "cert-chain-vlek-\(product.rawValue).pem", what: "\(name) ASVK/ARK chain", now: now))

@@ -41,8 +41,10 @@ public struct IntelPCSCollateralSource: TDX.CollateralSource {
     public let timeout: TimeAmount
 
     /// Creates a source. `pcsURL` and `rootCRLURL` may point at a mirror or a caching proxy.
-    public init(pcsURL: String = Self.defaultPCSURL, rootCRLURL: String = Self.defaultRootCRLURL, cacheDirectory: String? = Self.defaultCacheDirectory,
-                client: HTTPClient = .shared, timeout: TimeAmount = .seconds(30)) {
+    public init(
+        pcsURL: String = Self.defaultPCSURL, rootCRLURL: String = Self.defaultRootCRLURL, cacheDirectory: String? = Self.defaultCacheDirectory,
+        client: HTTPClient = .shared, timeout: TimeAmount = .seconds(30)
+    ) {
         self.pcsURL = pcsURL.hasSuffix("/") ? String(pcsURL.dropLast()) : pcsURL
         self.rootCRLURL = rootCRLURL
         self.cacheDirectory = cacheDirectory

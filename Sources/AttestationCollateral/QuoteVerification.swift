@@ -53,8 +53,10 @@ public struct QuoteVerification: Sendable {
     public var akHardwareBinding = false
 
     /// Creates the use case; defaults fail closed (UpToDate only, no debug, Intel root).
-    public init(platform: Platform? = nil, collateralPaths: [String] = [], collateralSource: (any TDX.CollateralSource)? = nil, now: Date = Date(),
-                validator: TDX.Validator = TDX.Validator(), verifier: TDX.QuoteVerifier = TDX.QuoteVerifier(), policy: Policy? = nil, evidenceTime: Date? = nil) {
+    public init(
+        platform: Platform? = nil, collateralPaths: [String] = [], collateralSource: (any TDX.CollateralSource)? = nil, now: Date = Date(),
+        validator: TDX.Validator = TDX.Validator(), verifier: TDX.QuoteVerifier = TDX.QuoteVerifier(), policy: Policy? = nil, evidenceTime: Date? = nil
+    ) {
         self.policy = policy
         self.evidenceTime = evidenceTime
         self.platform = platform
@@ -103,7 +105,8 @@ public struct QuoteVerification: Sendable {
             throw AttestationError(.collateralMissing, "no TDX collateral (TCB Info, QE Identity, CRLs) was supplied and no collateral source is configured")
         }
         guard let fmspc, pckChain.certificates.count > 1,
-              let kind = TDX.PCKCAKind(issuerCommonName: TDX.CollateralParts.commonName(pckChain.certificates[1].subject) ?? "") else {
+            let kind = TDX.PCKCAKind(issuerCommonName: TDX.CollateralParts.commonName(pckChain.certificates[1].subject) ?? "")
+        else {
             throw AttestationError(.certificateChainMalformed, "cannot tell FMSPC and PCK CA from the quote's PCK chain")
         }
         return try await collateralSource.collateral(fmspc: fmspc, pckCA: kind, now: now)
@@ -162,15 +165,19 @@ public struct QuoteVerification: Sendable {
             if let pb = try? TPM.GoTPMAttestation(protobuf: bytes) { return .success(pb.bundle()) }
             // A TPMS_ATTEST alone lacks its companions (usage); anything else is not TPM evidence.
             if bytes.starts(with: [0xff, 0x54, 0x43, 0x47]) {
-                return failed(.tpm, "usage", "a TPMS_ATTEST alone cannot be verified: its signature, AK and PCR values must come with it "
-                              + "(an evidence bundle, or a go-tpm-tools attest.Attestation protobuf)")
+                return failed(
+                    .tpm, "usage",
+                    "a TPMS_ATTEST alone cannot be verified: its signature, AK and PCR values must come with it "
+                        + "(an evidence bundle, or a go-tpm-tools attest.Attestation protobuf)")
             }
-            return failed(.tpm, AttestationError.Code.malformed.rawValue,
-                          "not TPM evidence: neither a TPMS_ATTEST (magic TPM_GENERATED_VALUE), an evidence bundle, Azure vTPM evidence, nor a go-tpm-tools attest.Attestation protobuf")
+            return failed(
+                .tpm, AttestationError.Code.malformed.rawValue,
+                "not TPM evidence: neither a TPMS_ATTEST (magic TPM_GENERATED_VALUE), an evidence bundle, Azure vTPM evidence, nor a go-tpm-tools attest.Attestation protobuf")
         case nil:
             guard let detected = Self.detectPlatform(bytes) else {
-                return failed(nil, AttestationError.Code.malformed.rawValue,
-                              "cannot tell the evidence's platform: it is neither a DCAP quote nor an evidence bundle, and no platform was named")
+                return failed(
+                    nil, AttestationError.Code.malformed.rawValue,
+                    "cannot tell the evidence's platform: it is neither a DCAP quote nor an evidence bundle, and no platform was named")
             }
             return .success(EvidenceBundle(platform: detected, report: Data(bytes)))
         }
@@ -182,7 +189,8 @@ public struct QuoteVerification: Sendable {
         if let platform, platform != bundle.platform {
             // The operator asked for another platform than the bundle declares: a usage problem,
             // not a verdict on the evidence.
-            return .failure(.failed(platform: bundle.platform, error: .init(code: "usage", message: "the evidence is \(bundle.platform.rawValue), but \(platform.rawValue) evidence was asked for"), at: now))
+            return .failure(
+                .failed(platform: bundle.platform, error: .init(code: "usage", message: "the evidence is \(bundle.platform.rawValue), but \(platform.rawValue) evidence was asked for"), at: now))
         }
         let parsed: ParsedEvidence
         do throws(AttestationError) { parsed = try parse(bundle) } catch {
@@ -214,14 +222,16 @@ public struct QuoteVerification: Sendable {
         case .failure(let r): return failed(r)
         }
         if let platform, platform != bundle.platform {
-            return failed(.failed(platform: bundle.platform, error: .init(code: "usage", message: "the evidence is \(bundle.platform.rawValue), but \(platform.rawValue) evidence was asked for"), at: now))
+            return failed(
+                .failed(platform: bundle.platform, error: .init(code: "usage", message: "the evidence is \(bundle.platform.rawValue), but \(platform.rawValue) evidence was asked for"), at: now))
         }
         let parsed: ParsedEvidence
         do throws(AttestationError) { parsed = try parse(bundle) } catch {
             return failed(.failed(platform: bundle.platform, error: .init(code: error.code.rawValue, message: error.message), at: now))
         }
-        var report = VerificationReport(platform: bundle.platform, verified: false, tcbStatus: nil, advisories: [], accepted: false, failures: [],
-                                        claims: Self.unverifiedClaims(of: parsed), error: nil, verifiedAt: now.iso8601, validUntil: nil)
+        var report = VerificationReport(
+            platform: bundle.platform, verified: false, tcbStatus: nil, advisories: [], accepted: false, failures: [],
+            claims: Self.unverifiedClaims(of: parsed), error: nil, verifiedAt: now.iso8601, validUntil: nil)
         report.inspected = true
         do throws(AttestationError) {
             switch parsed.form {
@@ -230,15 +240,19 @@ public struct QuoteVerification: Sendable {
                 try verifier.inspect(quote, now: now)
             case .snp(let r, let hcl):
                 let hasCertificates = !collateralPaths.isEmpty || !(bundle.collateral ?? [:]).isEmpty || snpCertificateSource != nil
-                (report.checked, report.unchecked) = hasCertificates ? (SEVSNP.ReportVerifier.inspectionChecks, SEVSNP.ReportVerifier.inspectionUnchecked)
-                                                                     : ([], SEVSNP.ReportVerifier.inspectionChecks + SEVSNP.ReportVerifier.inspectionUnchecked)
+                (report.checked, report.unchecked) =
+                    hasCertificates
+                    ? (SEVSNP.ReportVerifier.inspectionChecks, SEVSNP.ReportVerifier.inspectionUnchecked)
+                    : ([], SEVSNP.ReportVerifier.inspectionChecks + SEVSNP.ReportVerifier.inspectionUnchecked)
                 if hcl != nil { report.checked! += ["HCL runtime data hashed into REPORT_DATA"] }
                 try hcl?.verifyRuntimeDataBinding()
                 let certificates = hasCertificates ? try await snpCertificates(for: r, bundle: bundle) : nil
                 _ = try snpVerifier.inspect(r, certificates: certificates, now: now)
             case .tpm(let t, let hcl):
-                (report.checked, report.unchecked) = (TPM.QuoteVerifier.inspectionChecks,
-                                                      TPM.QuoteVerifier.inspectionUnchecked + (hcl == nil ? [] : ["hardware report (Azure HCL report) and the AK it names"]))
+                (report.checked, report.unchecked) = (
+                    TPM.QuoteVerifier.inspectionChecks,
+                    TPM.QuoteVerifier.inspectionUnchecked + (hcl == nil ? [] : ["hardware report (Azure HCL report) and the AK it names"])
+                )
                 try tpmVerifier.inspect(t)
             }
         } catch {
@@ -358,15 +372,18 @@ public struct QuoteVerification: Sendable {
         let failures = problems
         switch verified {
         case .tdx(let q):
-            return VerificationReport(platform: .tdx, verified: true, tcbStatus: q.tcb?.status.rawValue, advisories: q.tcb?.advisoryIDs ?? [],
-                                      accepted: failures.isEmpty, failures: problems, claims: .tdx(q.claims), error: nil,
-                                      verifiedAt: q.verifiedAt.iso8601, validUntil: q.validUntil.iso8601)
+            return VerificationReport(
+                platform: .tdx, verified: true, tcbStatus: q.tcb?.status.rawValue, advisories: q.tcb?.advisoryIDs ?? [],
+                accepted: failures.isEmpty, failures: problems, claims: .tdx(q.claims), error: nil,
+                verifiedAt: q.verifiedAt.iso8601, validUntil: q.validUntil.iso8601)
         case .snp(let r, _):
-            return VerificationReport(platform: .snp, verified: true, tcbStatus: nil, advisories: [], accepted: failures.isEmpty, failures: problems,
-                                      claims: .snp(r.claims), error: nil, verifiedAt: r.verifiedAt.iso8601, validUntil: r.validUntil.iso8601)
+            return VerificationReport(
+                platform: .snp, verified: true, tcbStatus: nil, advisories: [], accepted: failures.isEmpty, failures: problems,
+                claims: .snp(r.claims), error: nil, verifiedAt: r.verifiedAt.iso8601, validUntil: r.validUntil.iso8601)
         case .tpm(let q):
-            return VerificationReport(platform: .tpm, verified: true, tcbStatus: nil, advisories: [], accepted: failures.isEmpty, failures: problems,
-                                      claims: .tpm(q.claims), error: nil, verifiedAt: now.iso8601, validUntil: nil)
+            return VerificationReport(
+                platform: .tpm, verified: true, tcbStatus: nil, advisories: [], accepted: failures.isEmpty, failures: problems,
+                claims: .tpm(q.claims), error: nil, verifiedAt: now.iso8601, validUntil: nil)
         }
     }
 }

@@ -12,7 +12,6 @@ public enum Hex {
         public var description: String { message }
     }
 
-
     @usableFromInline static let digits = Array("0123456789abcdef".utf8)
 
     /// Nibble values by byte; 0xFF for a byte that is not a hex digit.
@@ -164,7 +163,7 @@ public enum Hex {
                     for c in src {
                         let v = table[Int(c)]
                         if v < 64 {
-                            guard pad == 0 else { ok = false; return } // data after padding
+                            guard pad == 0 else { ok = false; return }  // data after padding
                             count += 1
                             acc = acc << 6 | UInt32(v)
                             bits += 6
@@ -176,7 +175,7 @@ public enum Hex {
                         } else if v == 65 {
                             pad += 1
                             count += 1
-                        } else if v != 64 { // 64: whitespace, skipped
+                        } else if v != 64 {  // 64: whitespace, skipped
                             ok = false
                             return
                         }

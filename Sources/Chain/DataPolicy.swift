@@ -36,8 +36,10 @@ public struct DataPolicy: Sendable {
         public let termsHash: [UInt8]
 
         /// A job as `jobs(jobId)` returns it.
-        public init(datasetRoot: [UInt8], requester: Address, provider: Address, purposeID: [UInt8], requestedEpochs: UInt32, escrowAmount: BigUInt,
-                    requestTime: UInt64, state: JobState, termsHash: [UInt8]) {
+        public init(
+            datasetRoot: [UInt8], requester: Address, provider: Address, purposeID: [UInt8], requestedEpochs: UInt32, escrowAmount: BigUInt,
+            requestTime: UInt64, state: JobState, termsHash: [UInt8]
+        ) {
             self.datasetRoot = datasetRoot
             self.requester = requester
             self.provider = provider
@@ -80,8 +82,10 @@ public struct DataPolicy: Sendable {
         public var allowedRequesters: [Address]
 
         /// Creates registration parameters.
-        public init(datasetRoot: [UInt8], manifestHash: [UInt8], royaltyPerEpoch: BigUInt, maxEpochsPerRun: UInt32, maxRunsPerRequester: UInt32, accessTTLSeconds: UInt64,
-                    policyExpiry: UInt64, requireResultAttestation: Bool, openRequesters: Bool, allowedPurposeIDs: [[UInt8]], allowedRequesters: [Address]) {
+        public init(
+            datasetRoot: [UInt8], manifestHash: [UInt8], royaltyPerEpoch: BigUInt, maxEpochsPerRun: UInt32, maxRunsPerRequester: UInt32, accessTTLSeconds: UInt64,
+            policyExpiry: UInt64, requireResultAttestation: Bool, openRequesters: Bool, allowedPurposeIDs: [[UInt8]], allowedRequesters: [Address]
+        ) {
             self.datasetRoot = datasetRoot
             self.manifestHash = manifestHash
             self.royaltyPerEpoch = royaltyPerEpoch
@@ -149,20 +153,24 @@ public struct DataPolicy: Sendable {
 
     /// `jobs(jobId)`; a job that does not exist reads as state `.none`.
     public func job(_ jobID: [UInt8]) async throws(ChainError) -> Job {
-        let v = try await read("jobs(bytes32)", [.fixedBytes(jobID)], [.fixedBytes(32)],
-                               returns: [.fixedBytes(32), .address, .address, .fixedBytes(32), .uint(32), .uint(256), .uint(64), .uint(8), .fixedBytes(32)])
+        let v = try await read(
+            "jobs(bytes32)", [.fixedBytes(jobID)], [.fixedBytes(32)],
+            returns: [.fixedBytes(32), .address, .address, .fixedBytes(32), .uint(32), .uint(256), .uint(64), .uint(8), .fixedBytes(32)])
         guard let raw = v[7].uintValue, let state = JobState(rawValue: UInt8(raw)) else { throw ChainError(.encoding, "jobs(): unknown state \(v[7])") }
-        return Job(datasetRoot: v[0].bytesValue!, requester: v[1].addressValue!, provider: v[2].addressValue!, purposeID: v[3].bytesValue!,
-                   requestedEpochs: UInt32(v[4].uintValue!), escrowAmount: v[5].uintValue!, requestTime: UInt64(v[6].uintValue!), state: state, termsHash: v[8].bytesValue!)
+        return Job(
+            datasetRoot: v[0].bytesValue!, requester: v[1].addressValue!, provider: v[2].addressValue!, purposeID: v[3].bytesValue!,
+            requestedEpochs: UInt32(v[4].uintValue!), escrowAmount: v[5].uintValue!, requestTime: UInt64(v[6].uintValue!), state: state, termsHash: v[8].bytesValue!)
     }
 
     /// `policies(datasetRoot)`.
     public func policy(_ datasetRoot: [UInt8]) async throws(ChainError) -> DatasetPolicy {
-        let v = try await read("policies(bytes32)", [.fixedBytes(datasetRoot)], [.fixedBytes(32)],
-                               returns: [.fixedBytes(32), .address, .fixedBytes(32), .uint(256), .uint(32), .uint(32), .uint(64), .uint(64), .bool, .bool, .bool])
-        return DatasetPolicy(datasetRoot: v[0].bytesValue!, owner: v[1].addressValue!, manifestHash: v[2].bytesValue!, royaltyPerEpoch: v[3].uintValue!,
-                             maxEpochsPerRun: UInt32(v[4].uintValue!), maxRunsPerRequester: UInt32(v[5].uintValue!), accessTTLSeconds: UInt64(v[6].uintValue!),
-                             policyExpiry: UInt64(v[7].uintValue!), requireResultAttestation: v[8].boolValue!, active: v[9].boolValue!, openRequesters: v[10].boolValue!)
+        let v = try await read(
+            "policies(bytes32)", [.fixedBytes(datasetRoot)], [.fixedBytes(32)],
+            returns: [.fixedBytes(32), .address, .fixedBytes(32), .uint(256), .uint(32), .uint(32), .uint(64), .uint(64), .bool, .bool, .bool])
+        return DatasetPolicy(
+            datasetRoot: v[0].bytesValue!, owner: v[1].addressValue!, manifestHash: v[2].bytesValue!, royaltyPerEpoch: v[3].uintValue!,
+            maxEpochsPerRun: UInt32(v[4].uintValue!), maxRunsPerRequester: UInt32(v[5].uintValue!), accessTTLSeconds: UInt64(v[6].uintValue!),
+            policyExpiry: UInt64(v[7].uintValue!), requireResultAttestation: v[8].boolValue!, active: v[9].boolValue!, openRequesters: v[10].boolValue!)
     }
 
     /// `allowedPurposeIds(root, purpose)`.
@@ -191,11 +199,15 @@ public struct DataPolicy: Sendable {
     /// `registerDataset(…)`, sent by the future owner.
     @discardableResult
     public func registerDataset(_ r: Registration, from sender: TransactionSender) async throws(ChainError) -> Receipt {
-        try await sender.send(to: address, data: try Self.call("registerDataset(bytes32,bytes32,uint256,uint32,uint32,uint64,uint64,bool,bool,bytes32[],address[])", [
-            .fixedBytes(r.datasetRoot), .fixedBytes(r.manifestHash), .uint(r.royaltyPerEpoch), .uint(BigUInt(r.maxEpochsPerRun)), .uint(BigUInt(r.maxRunsPerRequester)),
-            .uint(BigUInt(r.accessTTLSeconds)), .uint(BigUInt(r.policyExpiry)), .bool(r.requireResultAttestation), .bool(r.openRequesters),
-            .array(r.allowedPurposeIDs.map { .fixedBytes($0) }), .array(r.allowedRequesters.map { .address($0) }),
-        ]))
+        try await sender.send(
+            to: address,
+            data: try Self.call(
+                "registerDataset(bytes32,bytes32,uint256,uint32,uint32,uint64,uint64,bool,bool,bytes32[],address[])",
+                [
+                    .fixedBytes(r.datasetRoot), .fixedBytes(r.manifestHash), .uint(r.royaltyPerEpoch), .uint(BigUInt(r.maxEpochsPerRun)), .uint(BigUInt(r.maxRunsPerRequester)),
+                    .uint(BigUInt(r.accessTTLSeconds)), .uint(BigUInt(r.policyExpiry)), .bool(r.requireResultAttestation), .bool(r.openRequesters),
+                    .array(r.allowedPurposeIDs.map { .fixedBytes($0) }), .array(r.allowedRequesters.map { .address($0) }),
+                ]))
     }
 
     /// `pausePolicy(root)` (owner).
@@ -212,11 +224,17 @@ public struct DataPolicy: Sendable {
 
     /// `requestAccess(…)` paying `value`; returns the receipt and the new job id (from
     /// `AccessRequested`).
-    public func requestAccess(datasetRoot: [UInt8], purposeID: [UInt8], requestedEpochs: UInt32, termsHash: [UInt8], value: BigUInt,
-                              from sender: TransactionSender) async throws(ChainError) -> (receipt: Receipt, jobID: [UInt8]) {
-        let r = try await sender.send(to: address, data: try Self.call("requestAccess(bytes32,bytes32,uint32,bytes32)", [
-            .fixedBytes(datasetRoot), .fixedBytes(purposeID), .uint(BigUInt(requestedEpochs)), .fixedBytes(termsHash),
-        ]), value: value)
+    public func requestAccess(
+        datasetRoot: [UInt8], purposeID: [UInt8], requestedEpochs: UInt32, termsHash: [UInt8], value: BigUInt,
+        from sender: TransactionSender
+    ) async throws(ChainError) -> (receipt: Receipt, jobID: [UInt8]) {
+        let r = try await sender.send(
+            to: address,
+            data: try Self.call(
+                "requestAccess(bytes32,bytes32,uint32,bytes32)",
+                [
+                    .fixedBytes(datasetRoot), .fixedBytes(purposeID), .uint(BigUInt(requestedEpochs)), .fixedBytes(termsHash),
+                ]), value: value)
         for log in r.logs where log.address == address {
             if case .accessRequested(let id, _, _, _)? = try? decode(log) { return (r, id) }
         }
@@ -232,9 +250,13 @@ public struct DataPolicy: Sendable {
     /// `confirmTrainingComplete(…)` (backend wallet).
     @discardableResult
     public func confirmTrainingComplete(_ jobID: [UInt8], actualEpochs: UInt32, resultHash: [UInt8], attestationRef: [UInt8], from sender: TransactionSender) async throws(ChainError) -> Receipt {
-        try await sender.send(to: address, data: try Self.call("confirmTrainingComplete(bytes32,uint32,bytes32,bytes32)", [
-            .fixedBytes(jobID), .uint(BigUInt(actualEpochs)), .fixedBytes(resultHash), .fixedBytes(attestationRef),
-        ]))
+        try await sender.send(
+            to: address,
+            data: try Self.call(
+                "confirmTrainingComplete(bytes32,uint32,bytes32,bytes32)",
+                [
+                    .fixedBytes(jobID), .uint(BigUInt(actualEpochs)), .fixedBytes(resultHash), .fixedBytes(attestationRef),
+                ]))
     }
 
     /// `markJobFailed(jobId, reasonCode)` (backend wallet).
@@ -272,8 +294,9 @@ public struct DataPolicy: Sendable {
         case Self.topic("PolicyPaused(bytes32)"): return .policyPaused(datasetRoot: try topicBytes(1))
         case Self.topic("PolicyResumed(bytes32)"): return .policyResumed(datasetRoot: try topicBytes(1))
         case Self.topic("AccessRequested(bytes32,bytes32,address,uint32)"):
-            return .accessRequested(jobID: try topicBytes(1), datasetRoot: try topicBytes(2), requester: try topicAddress(3),
-                                    requestedEpochs: UInt32(try ABI.decode([.uint(32)], from: log.data)[0].uintValue!))
+            return .accessRequested(
+                jobID: try topicBytes(1), datasetRoot: try topicBytes(2), requester: try topicAddress(3),
+                requestedEpochs: UInt32(try ABI.decode([.uint(32)], from: log.data)[0].uintValue!))
         case Self.topic("AccessGranted(bytes32)"): return .accessGranted(jobID: try topicBytes(1))
         case Self.topic("JobStarted(bytes32)"): return .jobStarted(jobID: try topicBytes(1))
         case Self.topic("JobCompleted(bytes32,uint32,bytes32,bytes32)"):

@@ -170,8 +170,9 @@ public struct EthClient: Sendable {
         var ts = [[UInt8]]()
         for t in topics { ts.append(try bytes(t)) }
         let address = try evm { () throws(EVMCryptoError) in try Address(a.lowercased()) }
-        return Log(address: address, topics: ts, data: try bytes(data), blockNumber: try quantity64(l["blockNumber"] ?? .null),
-                   transactionHash: try bytes(l["transactionHash"] ?? .null), logIndex: try quantity64(l["logIndex"] ?? .null))
+        return Log(
+            address: address, topics: ts, data: try bytes(data), blockNumber: try quantity64(l["blockNumber"] ?? .null),
+            transactionHash: try bytes(l["transactionHash"] ?? .null), logIndex: try quantity64(l["logIndex"] ?? .null))
     }
 
     static func receipt(_ r: RPCValue) throws(ChainError) -> Receipt {
@@ -179,8 +180,9 @@ public struct EthClient: Sendable {
         for l in r["logs"]?.array ?? [] { logs.append(try log(l)) }
         let contract = r["contractAddress"]?.string.flatMap { try? Address($0.lowercased()) }
         let price = r["effectiveGasPrice"].flatMap { $0.isNull ? nil : $0 }
-        return Receipt(transactionHash: try bytes(r["transactionHash"] ?? .null), succeeded: try quantity(r["status"] ?? .null) == 1,
-                       blockNumber: try quantity64(r["blockNumber"] ?? .null), gasUsed: try quantity(r["gasUsed"] ?? .null),
-                       effectiveGasPrice: try price.map { v throws(ChainError) in try quantity(v) } ?? 0, logs: logs, contractAddress: contract)
+        return Receipt(
+            transactionHash: try bytes(r["transactionHash"] ?? .null), succeeded: try quantity(r["status"] ?? .null) == 1,
+            blockNumber: try quantity64(r["blockNumber"] ?? .null), gasUsed: try quantity(r["gasUsed"] ?? .null),
+            effectiveGasPrice: try price.map { v throws(ChainError) in try quantity(v) } ?? 0, logs: logs, contractAddress: contract)
     }
 }

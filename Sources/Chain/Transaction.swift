@@ -61,8 +61,12 @@ public struct Transaction: Sendable, Hashable {
             let v = BigUInt(chainID) * 2 + 35 + BigUInt(sig.recoveryID)
             raw = RLP.list([.uint(nonce), .uint(gasPrice), .uint(gasLimit), toRLP, .uint(value), .bytes(data), .uint(v), r, s]).encoded
         case .eip1559(let tip, let max):
-            raw = [0x02] + RLP.list([.uint(chainID), .uint(nonce), .uint(tip), .uint(max), .uint(gasLimit), toRLP, .uint(value), .bytes(data), .list([]),
-                                     .uint(UInt64(sig.recoveryID)), r, s]).encoded
+            raw =
+                [0x02]
+                + RLP.list([
+                    .uint(chainID), .uint(nonce), .uint(tip), .uint(max), .uint(gasLimit), toRLP, .uint(value), .bytes(data), .list([]),
+                    .uint(UInt64(sig.recoveryID)), r, s,
+                ]).encoded
         }
         return (raw, Keccak256.hash(raw))
     }

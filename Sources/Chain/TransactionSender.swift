@@ -64,8 +64,8 @@ public actor TransactionSender {
             do {
                 hashes = [try await submit(&tx)]
                 break
-            } catch where error.code == .nonce && attempt < 3 {
-                continue // the node saw the nonce already (another sender on this key): re-read it and retry
+            } catch  where error.code == .nonce && attempt < 3 {
+                continue  // the node saw the nonce already (another sender on this key): re-read it and retry
             }
         }
         let clock = ContinuousClock()
@@ -155,7 +155,7 @@ public actor TransactionSender {
         do {
             _ = try await client.call(from: address, to: to, data: tx.data, value: tx.value, block: EthClient.hexQuantity(block > 0 ? block - 1 : 0), errors: knownErrors)
             return "reverted (no reason on replay)"
-        } catch where error.code == .reverted {
+        } catch  where error.code == .reverted {
             return error.message
         }
     }

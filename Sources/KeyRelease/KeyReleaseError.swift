@@ -102,8 +102,10 @@ public struct KeyReleaseError: Error, Sendable, Hashable, CustomStringConvertibl
             case .notFound, .jobNotFound, .escrowMissing: 404
             case .payloadTooLarge: 413
             case .nonceUnknown, .nonceExpired, .nonceUsed: 409
-            case .evidenceInvalid, .bindingMismatch, .policyRejected, .debugNotAllowed, .platformNotAllowed, .tcbNotAccepted, .measurementNotAllowed, .workloadNotAllowed, .evidenceTooOld, .ticketInvalid, .ticketSigner, .escrowSignature, .possessionInvalid,
-                 .akUntrusted, .akNotRestricted, .akCertificateInvalid, .akBindingInvalid: 403
+            case .evidenceInvalid, .bindingMismatch, .policyRejected, .debugNotAllowed, .platformNotAllowed, .tcbNotAccepted, .measurementNotAllowed, .workloadNotAllowed, .evidenceTooOld,
+                .ticketInvalid, .ticketSigner, .escrowSignature, .possessionInvalid,
+                .akUntrusted, .akNotRestricted, .akCertificateInvalid, .akBindingInvalid:
+                403
             case .jobNotActive, .datasetMismatch, .escrowStale: 409
             case .rateLimited: 429
             case .storeUnavailable, .chainUnavailable, .collateralUnavailable: 503

@@ -42,8 +42,9 @@ public struct DispatchTicketMessage: Codable, Sendable, Hashable {
 
     /// Signs `ticket` (the coordinator's side).
     public init(signing ticket: DispatchTicket, with key: Secp256k1.PrivateKey, chainID: UInt64, dataPolicy: Address) throws(EVMCryptoError) {
-        self.init(jobId: Hex.prefixed(ticket.jobID), datasetRoot: Hex.prefixed(ticket.datasetRoot), node: ticket.node.checksummed,
-                  expiry: ticket.expiry, signature: Hex.prefixed(try ticket.sign(with: key, chainID: chainID, dataPolicy: dataPolicy)))
+        self.init(
+            jobId: Hex.prefixed(ticket.jobID), datasetRoot: Hex.prefixed(ticket.datasetRoot), node: ticket.node.checksummed,
+            expiry: ticket.expiry, signature: Hex.prefixed(try ticket.sign(with: key, chainID: chainID, dataPolicy: dataPolicy)))
     }
 }
 
@@ -68,8 +69,10 @@ public struct ReleaseRequest: Codable, Sendable, Hashable {
     public var signerProof: String
 
     /// Creates a request.
-    public init(jobId: String, datasetRoot: String, evidence: EvidenceBundle, hpkePublicKey: String, signerPublicKey: String, nonce: String,
-                ticket: DispatchTicketMessage, signerProof: String) {
+    public init(
+        jobId: String, datasetRoot: String, evidence: EvidenceBundle, hpkePublicKey: String, signerPublicKey: String, nonce: String,
+        ticket: DispatchTicketMessage, signerProof: String
+    ) {
         self.jobId = jobId
         self.datasetRoot = datasetRoot
         self.evidence = evidence

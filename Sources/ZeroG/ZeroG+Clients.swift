@@ -17,7 +17,8 @@ extension ZeroG {
 
         init(rpc v: RPCValue) throws(ZeroGError) {
             guard let tx = v["tx"], case .number(let seq)? = tx["seq"], case .number(let size)? = tx["size"],
-                  let root = tx["dataMerkleRoot"]?.string.flatMap(Hash.init(hex:)), case .bool(let fin)? = v["finalized"] else {
+                let root = tx["dataMerkleRoot"]?.string.flatMap(Hash.init(hex:)), case .bool(let fin)? = v["finalized"]
+            else {
                 throw ZeroGError(.nodeError, "malformed FileInfo")
             }
             var uploaded = 0

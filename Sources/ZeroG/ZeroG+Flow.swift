@@ -45,7 +45,8 @@ extension ZeroG {
             let receipt = try await sender.send(to: address, data: data, value: fee)
             let topic = Keccak256.hash(Array(Self.submitEvent.utf8))
             guard let log = receipt.logs.first(where: { $0.address == address && $0.topics.first == topic }),
-                  let seq = try ABI.decode([.uint(256), .uint(256), .uint(256)], from: Array(log.data.prefix(96))).first?.uintValue else {
+                let seq = try ABI.decode([.uint(256), .uint(256), .uint(256)], from: Array(log.data.prefix(96))).first?.uintValue
+            else {
                 throw ChainError(.encoding, "Flow submit mined without a Submit event")
             }
             return UInt64(seq)
@@ -71,8 +72,10 @@ extension ZeroG {
     /// Uploads `data` to 0G Storage: if no node knows the root yet, submit it to the Flow, wait
     /// until `node` has synced the transaction, upload the segments 10 per call, wait for
     /// finalization. Returns the root and the txSeq.
-    public static func upload(_ data: [UInt8], node: StorageNodeClient, flow: FlowContract, sender: TransactionSender,
-                              pollInterval: Duration = .milliseconds(100), timeout: Duration = .seconds(120)) async throws(ZeroGError) -> (root: Hash, txSeq: UInt64) {
+    public static func upload(
+        _ data: [UInt8], node: StorageNodeClient, flow: FlowContract, sender: TransactionSender,
+        pollInterval: Duration = .milliseconds(100), timeout: Duration = .seconds(120)
+    ) async throws(ZeroGError) -> (root: Hash, txSeq: UInt64) {
         let m = try merkle(of: data)
         if let info = try await node.fileInfo(root: m.root), info.finalized { return (m.root, info.txSeq) }
         let txSeq: UInt64

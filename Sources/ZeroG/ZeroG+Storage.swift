@@ -26,16 +26,19 @@ extension ZeroG {
 
         /// JSON-RPC form: hashes as `0x` hex, data as standard base64.
         public var rpcValue: RPCValue {
-            .object(["root": .string(root.description), "data": .string(Data(data).base64EncodedString()), "index": .number(Double(index)),
-                     "proof": .object(["lemma": .array(proof.lemma.map { .string($0.description) }), "path": .array(proof.path.map { .bool($0) })]),
-                     "fileSize": .number(Double(fileSize))])
+            .object([
+                "root": .string(root.description), "data": .string(Data(data).base64EncodedString()), "index": .number(Double(index)),
+                "proof": .object(["lemma": .array(proof.lemma.map { .string($0.description) }), "path": .array(proof.path.map { .bool($0) })]),
+                "fileSize": .number(Double(fileSize)),
+            ])
         }
 
         /// Parses the JSON-RPC form. Throws ``ZeroGError/Code/nodeError`` for anything malformed.
         public init(rpc v: RPCValue) throws(ZeroGError) {
             guard let r = v["root"]?.string.flatMap(Hash.init(hex:)), let d = v["data"]?.string.flatMap({ Data(base64Encoded: $0) }),
-                  case .number(let i)? = v["index"], case .number(let size)? = v["fileSize"],
-                  let lemma = v["proof"]?["lemma"]?.array, let path = v["proof"]?["path"]?.array else {
+                case .number(let i)? = v["index"], case .number(let size)? = v["fileSize"],
+                let lemma = v["proof"]?["lemma"]?.array, let path = v["proof"]?["path"]?.array
+            else {
                 throw ZeroGError(.nodeError, "malformed SegmentWithProof")
             }
             var hashes = [Hash]()

@@ -22,24 +22,24 @@ struct BenchVerify: AsyncParsableCommand, JSONOutputCommand {
         commandName: "verify",
         abstract: "Time evidence verification against a raw signature verify measured in the same run.",
         discussion: """
-        TDX (default; needs --collateral): \
-        coldMicros: parse the quote and the collateral and verify with nothing cached. \
-        warmMicros: parse the quote and verify with parsed collateral and verified signatures of \
-        chains and collateral reused (validity windows and revocation still checked; the quote's own \
-        signature is always verified). p256VerifyMicros: one raw ECDSA P-256 verify on this machine.
+            TDX (default; needs --collateral): \
+            coldMicros: parse the quote and the collateral and verify with nothing cached. \
+            warmMicros: parse the quote and verify with parsed collateral and verified signatures of \
+            chains and collateral reused (validity windows and revocation still checked; the quote's own \
+            signature is always verified). p256VerifyMicros: one raw ECDSA P-256 verify on this machine.
 
-        SEV-SNP (--platform snp --cert …): coldMicros, warmMicros (certificates parsed and the \
-        chain's RSA-PSS signatures cached; windows, VCEK extensions and the report signature checked \
-        every time) and p384VerifyMicros (one raw P-384 verify of the report).
+            SEV-SNP (--platform snp --cert …): coldMicros, warmMicros (certificates parsed and the \
+            chain's RSA-PSS signatures cached; windows, VCEK extensions and the report signature checked \
+            every time) and p384VerifyMicros (one raw P-384 verify of the report).
 
-        TPM (a bundle, Azure vTPM JSON, a go-tpm-tools protobuf, or separate files): coldMicros (parse and verify the quote, \
-        PCR digest and nonce, replay --event-log if given), verifyMicros (the same with the parsed \
-        AK reused) and akVerifyMicros (one raw AK verify).
+            TPM (a bundle, Azure vTPM JSON, a go-tpm-tools protobuf, or separate files): coldMicros (parse and verify the quote, \
+            PCR digest and nonce, replay --event-log if given), verifyMicros (the same with the parsed \
+            AK reused) and akVerifyMicros (one raw AK verify).
 
-        Each is the median over --iterations runs. The evidence is read as verify-quote reads it \
-        (every form it accepts) and must verify: invalid evidence exits 2, missing collateral or \
-        a usage error 3.
-        """
+            Each is the median over --iterations runs. The evidence is read as verify-quote reads it \
+            (every form it accepts) and must verify: invalid evidence exits 2, missing collateral or \
+            a usage error 3.
+            """
     )
 
     @OptionGroup var evidence: EvidenceOptions
@@ -80,14 +80,18 @@ struct BenchVerify: AsyncParsableCommand, JSONOutputCommand {
             let files = try options.certificates.map { [UInt8](try VerificationOptions.read($0, "--cert")) } + bundled.map(\.1)
             guard !files.isEmpty else { throw CLIFailure.usage("bench verify --platform snp needs --cert (VCEK or VLEK, ASK/ARK)") }
             let r = try Benchmarks.snpVerify(report: reportBytes(), certificateFiles: files, now: now, iterations: iterations)
-            print(json ? String(decoding: try e.encode(r), as: UTF8.self)
-                       : String(format: "cold %.1f µs, warm %.1f µs, raw P-384 verify %.1f µs; warm/p384 %.2f×", r.coldMicros, r.warmMicros, r.p384VerifyMicros, r.warmOverP384))
+            print(
+                json
+                    ? String(decoding: try e.encode(r), as: UTF8.self)
+                    : String(format: "cold %.1f µs, warm %.1f µs, raw P-384 verify %.1f µs; warm/p384 %.2f×", r.coldMicros, r.warmMicros, r.p384VerifyMicros, r.warmOverP384))
         case .tpm:
             guard let tpm = bundle.tpm else { throw CLIFailure.invalidEvidence(AttestationError.Code.malformed.rawValue, "the evidence has no TPM quote") }
             let log = try options.eventLog.map { [UInt8](try VerificationOptions.read($0, "--event-log")) } ?? bundle.eventLog.map { [UInt8]($0) }
             let r = try Benchmarks.tpmVerify(evidence: tpm, eventLog: log, iterations: iterations)
-            print(json ? String(decoding: try e.encode(r), as: UTF8.self)
-                       : String(format: "cold %.1f µs, warm %.1f µs, raw AK verify %.1f µs; warm/AK %.2f×", r.coldMicros, r.verifyMicros, r.akVerifyMicros, r.verifyOverAKVerify))
+            print(
+                json
+                    ? String(decoding: try e.encode(r), as: UTF8.self)
+                    : String(format: "cold %.1f µs, warm %.1f µs, raw AK verify %.1f µs; warm/AK %.2f×", r.coldMicros, r.verifyMicros, r.akVerifyMicros, r.verifyOverAKVerify))
         case .tdx:
             let files = try options.collateral.flatMap { try Self.collateralFiles($0) } + bundled
             guard !files.isEmpty else { throw CLIFailure.usage("bench verify needs --collateral") }
@@ -95,8 +99,10 @@ struct BenchVerify: AsyncParsableCommand, JSONOutputCommand {
             if json {
                 print(String(decoding: try e.encode(result), as: UTF8.self))
             } else {
-                print(String(format: "cold %.1f µs, warm %.1f µs, raw P-256 verify %.1f µs; warm/p256 %.2f×, cold/warm %.1f×",
-                             result.coldMicros, result.warmMicros, result.p256VerifyMicros, result.warmOverP256, result.coldMicros / result.warmMicros))
+                print(
+                    String(
+                        format: "cold %.1f µs, warm %.1f µs, raw P-256 verify %.1f µs; warm/p256 %.2f×, cold/warm %.1f×",
+                        result.coldMicros, result.warmMicros, result.p256VerifyMicros, result.warmOverP256, result.coldMicros / result.warmMicros))
             }
         }
     }
@@ -105,7 +111,8 @@ struct BenchVerify: AsyncParsableCommand, JSONOutputCommand {
         try InputFile.checkExists(path, "--collateral")
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw CLIFailure.io("cannot read --collateral \(path)") }
-        let paths = isDir.boolValue
+        let paths =
+            isDir.boolValue
             ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { (path as NSString).appendingPathComponent($0) }
             : [path]
         return paths.compactMap { p in FileManager.default.contents(atPath: p).map { (p, [UInt8]($0)) } }
@@ -117,7 +124,8 @@ struct BenchDataset: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dataset",
         abstract: "Time `dataset root` on FILE and AES-256-GCM (LICEN format) decryption of FILE's bytes.",
-        discussion: "Prints {rootSeconds, rootMiBPerSecond, gcmDecryptMiBPerSecond (LICEN whole file), streamDecryptMiBPerSecond (LICENSTREAM1, 1 MiB chunks), bytes}: medians over --iterations. Benchmarks/run compares them with openssl in the same run."
+        discussion:
+            "Prints {rootSeconds, rootMiBPerSecond, gcmDecryptMiBPerSecond (LICEN whole file), streamDecryptMiBPerSecond (LICENSTREAM1, 1 MiB chunks), bytes}: medians over --iterations. Benchmarks/run compares them with openssl in the same run."
     )
 
     @Argument(help: "A file (for example 256 MiB of random bytes).")
@@ -159,8 +167,10 @@ struct BenchDataset: ParsableCommand {
         }
         let root = rootTimes.sorted()[iterations / 2], gcm = gcmTimes.sorted()[iterations / 2]
         let stream1 = streamTimes.sorted()[iterations / 2]
-        let out: [String: Any] = ["bytes": data.count, "rootSeconds": root, "rootMiBPerSecond": mib / root, "gcmDecryptMiBPerSecond": mib / gcm,
-                                  "streamDecryptMiBPerSecond": mib / stream1]
+        let out: [String: Any] = [
+            "bytes": data.count, "rootSeconds": root, "rootMiBPerSecond": mib / root, "gcmDecryptMiBPerSecond": mib / gcm,
+            "streamDecryptMiBPerSecond": mib / stream1,
+        ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys]), as: UTF8.self))
     }
 }

@@ -21,11 +21,11 @@ struct DatasetCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the 0G Storage root (Flow dataMerkleRoot) of a file.",
             discussion: """
-            The root 0G Storage and the DataPolicy contract use as datasetRoot: Keccak-256 over \
-            256-byte chunks, 1024-chunk segments, flow padding, odd nodes carried up. The file is \
-            streamed (memory stays at a few MiB) and segments are hashed on all cores. \
-            Exit codes: 0 printed; 3 unreadable or empty file.
-            """
+                The root 0G Storage and the DataPolicy contract use as datasetRoot: Keccak-256 over \
+                256-byte chunks, 1024-chunk segments, flow padding, odd nodes carried up. The file is \
+                streamed (memory stays at a few MiB) and segments are hashed on all cores. \
+                Exit codes: 0 printed; 3 unreadable or empty file.
+                """
         )
 
         @Argument(help: "The file (for a dataset: the encrypted file as uploaded).")
@@ -55,16 +55,16 @@ struct DatasetCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Encrypt a dataset under a fresh key, seal the key to a secp256k1 public key, print the 0G root and the envelope.",
             discussion: """
-            licen: AES-256-GCM over the whole file (ciphertext ‖ tag), the LICEN web app's format; \
-            the file is held in memory. stream: LICENSTREAM1 chunked AEAD (1 MiB chunks), bounded \
-            memory, for large files. The key and IV are generated here, sealed into the envelope \
-            (datapolicy.md: ephemeral key ‖ IV ‖ tag ‖ ciphertext) and never printed or written \
-            anywhere else. For stream files the envelope's IV field is unused (zero). \
-            Prints {format, root, size, envelope}; the root is of the encrypted file, as uploaded. \
-            --out is never --in (compared after resolving links), and an existing file is replaced \
-            only with --force; it is written to a temporary file and renamed into place. \
-            Exit codes: 0 done; 3 unreadable input, bad key, refused or unwritable output.
-            """
+                licen: AES-256-GCM over the whole file (ciphertext ‖ tag), the LICEN web app's format; \
+                the file is held in memory. stream: LICENSTREAM1 chunked AEAD (1 MiB chunks), bounded \
+                memory, for large files. The key and IV are generated here, sealed into the envelope \
+                (datapolicy.md: ephemeral key ‖ IV ‖ tag ‖ ciphertext) and never printed or written \
+                anywhere else. For stream files the envelope's IV field is unused (zero). \
+                Prints {format, root, size, envelope}; the root is of the encrypted file, as uploaded. \
+                --out is never --in (compared after resolving links), and an existing file is replaced \
+                only with --force; it is written to a temporary file and renamed into place. \
+                Exit codes: 0 done; 3 unreadable input, bad key, refused or unwritable output.
+                """
         )
 
         @Option(name: .customLong("in"), help: "The plaintext dataset.")

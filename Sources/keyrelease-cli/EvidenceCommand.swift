@@ -17,15 +17,15 @@ struct EvidenceCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Pack separate evidence files into one bundle.",
             discussion: """
-            tdx: --report QUOTE [--collateral FILE|DIR]... [--event-log CCEL]
-            snp: --report REPORT --cert FILE... [--workload-manifest FILE]
-            tpm: --attest FILE --signature FILE --ak FILE --pcrs FILE [--cert AKCERT]... [--event-log FILE]
-            Every platform: [--nonce HEX] [--collected-at ISO8601]. The bundle is written to -o or
-            standard output; -o never overwrites an input, and an existing file only with --force.
-            Nothing is verified here: run verify-quote on the bundle. Exit codes: 0 written; 2 a
-            file that must be parsed (a hex quote, the PCR values) is malformed; 3 usage or an
-            unreadable file.
-            """
+                tdx: --report QUOTE [--collateral FILE|DIR]... [--event-log CCEL]
+                snp: --report REPORT --cert FILE... [--workload-manifest FILE]
+                tpm: --attest FILE --signature FILE --ak FILE --pcrs FILE [--cert AKCERT]... [--event-log FILE]
+                Every platform: [--nonce HEX] [--collected-at ISO8601]. The bundle is written to -o or
+                standard output; -o never overwrites an input, and an existing file only with --force.
+                Nothing is verified here: run verify-quote on the bundle. Exit codes: 0 written; 2 a
+                file that must be parsed (a hex quote, the PCR values) is malformed; 3 usage or an
+                unreadable file.
+                """
         )
 
         @Option(help: "Platform: tdx, snp or tpm.")
@@ -124,8 +124,10 @@ struct EvidenceCommand: AsyncParsableCommand {
                 bundle.workloadManifest = try workloadManifest.map { try read($0, "--workload-manifest") }
             case .tpm:
                 guard let attest, let signature, let ak, let pcrs else { throw CLIFailure.usage("tpm needs --attest, --signature, --ak and --pcrs") }
-                let parts = (try read(attest, "--attest"), try read(signature, "--signature"), try read(ak, "--ak"), try read(pcrs, "--pcrs"),
-                             try certificates.map { try read($0, "--cert") })
+                let parts = (
+                    try read(attest, "--attest"), try read(signature, "--signature"), try read(ak, "--ak"), try read(pcrs, "--pcrs"),
+                    try certificates.map { try read($0, "--cert") }
+                )
                 do {
                     bundle.tpm = try .init(attest: parts.0, signature: parts.1, akPublic: parts.2, pcrFile: parts.3, akCertificates: parts.4)
                 } catch {

@@ -16,11 +16,11 @@ struct KeyReleaseCommand: AsyncParsableCommand {
         commandName: "keyrelease",
         abstract: "Attestation-gated key release: verify TEE evidence, and serve dataset keys to it.",
         discussion: """
-        Exit codes (every subcommand): 0 accepted / success; 1 evidence authentic but rejected \
-        (TCB status, debug, no TCB level, policy); 2 evidence invalid (format, signature, chain, \
-        revoked, expired collateral); 3 usage, I/O or missing collateral. Errors are one line on \
-        stderr; with --json, standard output is one JSON object even then.
-        """,
+            Exit codes (every subcommand): 0 accepted / success; 1 evidence authentic but rejected \
+            (TCB status, debug, no TCB level, policy); 2 evidence invalid (format, signature, chain, \
+            revoked, expired collateral); 3 usage, I/O or missing collateral. Errors are one line on \
+            stderr; with --json, standard output is one JSON object even then.
+            """,
         version: version,
         subcommands: [VerifyQuote.self, Serve.self, PolicyCommand.self, EvidenceCommand.self, EscrowCommand.self, AuditCommand.self, DatasetCommand.self, ChainCommand.self, Bench.self]
     )
@@ -35,7 +35,7 @@ struct KeyReleaseCommand: AsyncParsableCommand {
         do {
             command = try parseAsRoot(arguments)
         } catch {
-            if exitCode(for: error) == .success { // --help, --version
+            if exitCode(for: error) == .success {  // --help, --version
                 print(fullMessage(for: error))
                 Foundation.exit(0)
             }
@@ -53,7 +53,7 @@ struct KeyReleaseCommand: AsyncParsableCommand {
             }
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
-        } catch where exitCode(for: error) == .success { // `keyrelease` alone: its help
+        } catch  where exitCode(for: error) == .success {  // `keyrelease` alone: its help
             print(fullMessage(for: error))
             Foundation.exit(0)
         } catch {
@@ -92,7 +92,10 @@ struct CommandPath {
 
 /// One evidence file and the options for verifying it (verify-quote, bench verify).
 struct EvidenceOptions: ParsableArguments {
-    @Argument(help: "Evidence file: an evidence bundle (licen-evidence/v1), a DCAP quote, an SNP report (binary, hex with or without 0x, or base64; Azure HCL reports too), or a TPMS_ATTEST / go-tpm-tools protobuf with --platform tpm.")
+    @Argument(
+        help:
+            "Evidence file: an evidence bundle (licen-evidence/v1), a DCAP quote, an SNP report (binary, hex with or without 0x, or base64; Azure HCL reports too), or a TPMS_ATTEST / go-tpm-tools protobuf with --platform tpm."
+    )
     var file: String
 
     @OptionGroup var options: VerificationOptions
@@ -109,10 +112,17 @@ struct VerificationOptions: ParsableArguments {
     /// The platform asked for; nil for auto.
     var platform: Platform? { Platform(rawValue: platformName) }
 
-    @Option(help: ArgumentHelp("TDX collateral file or folder; repeatable, later pieces replace earlier ones. Accepts dcap-qvl collateral JSON, Intel PCS v4 responses (TCB Info, QE Identity), CRLs (DER/PEM/hex) and PEM issuer chains.", valueName: "FILE|DIR"))
+    @Option(
+        help: ArgumentHelp(
+            "TDX collateral file or folder; repeatable, later pieces replace earlier ones. Accepts dcap-qvl collateral JSON, Intel PCS v4 responses (TCB Info, QE Identity), CRLs (DER/PEM/hex) and PEM issuer chains.",
+            valueName: "FILE|DIR"))
     var collateral: [String] = []
 
-    @Option(name: .customLong("cert"), help: ArgumentHelp("SEV-SNP certificate file (VCEK or VLEK, ASK/ASVK, ARK; PEM or DER, bundles too; the ARKs themselves are pinned in the binary), or for TPM an AK certificate chain, leaf first (checked against --ak-root); repeatable.", valueName: "FILE"))
+    @Option(
+        name: .customLong("cert"),
+        help: ArgumentHelp(
+            "SEV-SNP certificate file (VCEK or VLEK, ASK/ASVK, ARK; PEM or DER, bundles too; the ARKs themselves are pinned in the binary), or for TPM an AK certificate chain, leaf first (checked against --ak-root); repeatable.",
+            valueName: "FILE"))
     var certificates: [String] = []
 
     @Option(help: ArgumentHelp("TPM: the TPMT_SIGNATURE file (FILE is then the TPMS_ATTEST).", valueName: "FILE"))
@@ -124,25 +134,42 @@ struct VerificationOptions: ParsableArguments {
     @Option(help: ArgumentHelp("TPM: the PCR values, JSON {bank: {index: hex}} or tpm2-tools' binary output (tpm2_quote -o).", valueName: "FILE"))
     var pcrs: String?
 
-    @Option(help: ArgumentHelp("Event log to replay: TCG crypto-agile (TPM: must reproduce the quoted PCRs) or the TDX CCEL area (must reproduce RTMR0–3). Workload events (PCR 23 / RTMR3) become the workload identity. Overrides a bundle's log.", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp(
+            "Event log to replay: TCG crypto-agile (TPM: must reproduce the quoted PCRs) or the TDX CCEL area (must reproduce RTMR0–3). Workload events (PCR 23 / RTMR3) become the workload identity. Overrides a bundle's log.",
+            valueName: "FILE"))
     var eventLog: String?
 
-    @Option(name: .customLong("ak-root"), help: ArgumentHelp("TPM: a CA certificate (root, or an intermediate pinned as anchor) that AK certificate chains (--cert, or those inside the evidence) must end at; PEM or DER, repeatable. AK certificates with no anchor configured are refused.", valueName: "FILE"))
+    @Option(
+        name: .customLong("ak-root"),
+        help: ArgumentHelp(
+            "TPM: a CA certificate (root, or an intermediate pinned as anchor) that AK certificate chains (--cert, or those inside the evidence) must end at; PEM or DER, repeatable. AK certificates with no anchor configured are refused.",
+            valueName: "FILE"))
     var akRoots: [String] = []
 
     @Option(help: ArgumentHelp("TPM: the nonce the quote must carry in extraData (hex). Without it any nonce is accepted: only for reference evidence.", valueName: "HEX"))
     var nonce: String?
 
-    @Option(name: .customLong("ak-parent-qn"), help: ArgumentHelp("TPM: the qualified name (hex) of the AK's parent, when the AK is not a primary key of a hierarchy (the quote's qualifiedSigner must be H(parent QN ‖ AK name)).", valueName: "HEX"))
+    @Option(
+        name: .customLong("ak-parent-qn"),
+        help: ArgumentHelp(
+            "TPM: the qualified name (hex) of the AK's parent, when the AK is not a primary key of a hierarchy (the quote's qualifiedSigner must be H(parent QN ‖ AK name)).", valueName: "HEX"))
     var akParentQualifiedName: String?
 
     @Flag(name: .customLong("ak-from-hardware-report"), help: "TPM: let an Azure HCL report carried in the evidence (verified like SEV-SNP evidence) anchor the AK its runtime data names as HCLAkPub.")
     var akFromHardwareReport = false
 
-    @Flag(name: .customLong("dangerously-trust-presented-ak"), help: "TPM, LAB USE ONLY: treat the AK the evidence presents as trusted when no certificate chain, hardware report or policy pin anchors it. Anyone can forge such evidence with a software key; the key-release service has no such switch.")
+    @Flag(
+        name: .customLong("dangerously-trust-presented-ak"),
+        help:
+            "TPM, LAB USE ONLY: treat the AK the evidence presents as trusted when no certificate chain, hardware report or policy pin anchors it. Anyone can forge such evidence with a software key; the key-release service has no such switch."
+    )
     var dangerouslyTrustPresentedAK = false
 
-    @Flag(help: "Fetch TDX collateral from Intel PCS v4 (cached on disk until each piece's nextUpdate) and SEV-SNP certificates from AMD KDS (cached while valid; --cert files are added to them, e.g. a VLEK). Not combinable with --collateral.")
+    @Flag(
+        help:
+            "Fetch TDX collateral from Intel PCS v4 (cached on disk until each piece's nextUpdate) and SEV-SNP certificates from AMD KDS (cached while valid; --cert files are added to them, e.g. a VLEK). Not combinable with --collateral."
+    )
     var online = false
 
     @Option(name: .customLong("kds-url"), help: ArgumentHelp("AMD KDS base URL for --online (a mirror or caching proxy).", valueName: "URL"))
@@ -157,7 +184,9 @@ struct VerificationOptions: ParsableArguments {
     @Option(name: .customLong("root-crl-url"), help: ArgumentHelp("Intel SGX Root CA CRL URL for --online.", valueName: "URL"))
     var rootCRLURL = IntelPCSCollateralSource.defaultRootCRLURL
 
-    @Option(name: .customLong("cache-dir"), help: ArgumentHelp("Collateral cache folder for --online; 'none' disables the cache. Default: $XDG_CACHE_HOME/licen-broker/intel-pcs or ~/.cache/licen-broker/intel-pcs.", valueName: "DIR"))
+    @Option(
+        name: .customLong("cache-dir"),
+        help: ArgumentHelp("Collateral cache folder for --online; 'none' disables the cache. Default: $XDG_CACHE_HOME/licen-broker/intel-pcs or ~/.cache/licen-broker/intel-pcs.", valueName: "DIR"))
     var cacheDir: String?
 
     @Option(help: ArgumentHelp("Verify as of this instant (ISO 8601, e.g. 2025-07-01T00:00:00Z). Default: now.", valueName: "ISO8601"))
@@ -166,8 +195,10 @@ struct VerificationOptions: ParsableArguments {
     func validate() throws {
         if platformName != "auto" && platform == nil { throw ValidationError("--platform \(platformName) is not one of auto, tdx, snp, tpm") }
         if online && !collateral.isEmpty { throw ValidationError("--online and --collateral cannot be combined: pick one source of collateral") }
-        if !online && (cacheDir != nil || pcsURL != IntelPCSCollateralSource.defaultPCSURL || rootCRLURL != IntelPCSCollateralSource.defaultRootCRLURL
-                       || kdsURL != AMDKDSCertificateSource.defaultKDSURL || kdsProduct != nil) {
+        if !online
+            && (cacheDir != nil || pcsURL != IntelPCSCollateralSource.defaultPCSURL || rootCRLURL != IntelPCSCollateralSource.defaultRootCRLURL
+                || kdsURL != AMDKDSCertificateSource.defaultKDSURL || kdsProduct != nil)
+        {
             throw ValidationError("--pcs-url, --root-crl-url, --kds-url, --kds-product and --cache-dir only apply with --online")
         }
     }
@@ -200,8 +231,9 @@ struct VerificationOptions: ParsableArguments {
     func useCase(validator: TDX.Validator = TDX.Validator(), policy: Policy? = nil) throws -> QuoteVerification {
         for path in collateral { try InputFile.checkExists(path, "--collateral") }
         for path in certificates { try InputFile.check(path, "--cert") }
-        var useCase = QuoteVerification(platform: platform, collateralPaths: collateral + certificates, collateralSource: collateralSource,
-                                        now: try instant(), validator: validator, policy: policy)
+        var useCase = QuoteVerification(
+            platform: platform, collateralPaths: collateral + certificates, collateralSource: collateralSource,
+            now: try instant(), validator: validator, policy: policy)
         try configure(&useCase)
         return useCase
     }
@@ -211,7 +243,7 @@ struct VerificationOptions: ParsableArguments {
     func readEvidence(_ file: String) throws -> [UInt8] {
         let d = try InputFile.read(file, "evidence file")
         guard signature != nil || ak != nil || pcrs != nil else {
-            if platform == .tpm, (try? EvidenceEncoding.decode([UInt8](d)))?.starts(with: [0xff, 0x54, 0x43, 0x47]) == true { // TPM_GENERATED_VALUE
+            if platform == .tpm, (try? EvidenceEncoding.decode([UInt8](d)))?.starts(with: [0xff, 0x54, 0x43, 0x47]) == true {  // TPM_GENERATED_VALUE
                 throw CLIFailure.usage("\(file) is a TPMS_ATTEST: pass its companions with --signature, --ak and --pcrs, or give an evidence bundle or a go-tpm-tools attest.Attestation protobuf")
             }
             return [UInt8](d)
@@ -266,23 +298,24 @@ struct VerificationOptions: ParsableArguments {
     /// platforms they apply to.
     func checkFlags(for platform: Platform?, extra: [(flag: String, given: Bool, platforms: Set<Platform>)] = []) throws {
         guard let platform else { return }
-        let flags: [(flag: String, given: Bool, platforms: Set<Platform>)] = [
-            ("--collateral", !collateral.isEmpty, [.tdx]),
-            ("--pcs-url", pcsURL != IntelPCSCollateralSource.defaultPCSURL, [.tdx]),
-            ("--root-crl-url", rootCRLURL != IntelPCSCollateralSource.defaultRootCRLURL, [.tdx]),
-            ("--cert", !certificates.isEmpty, [.snp, .tpm]),
-            ("--kds-url", kdsURL != AMDKDSCertificateSource.defaultKDSURL, [.snp, .tpm]),
-            ("--kds-product", kdsProduct != nil, [.snp, .tpm]),
-            ("--event-log", eventLog != nil, [.tdx, .tpm]),
-            ("--signature", signature != nil, [.tpm]),
-            ("--ak", ak != nil, [.tpm]),
-            ("--pcrs", pcrs != nil, [.tpm]),
-            ("--nonce", nonce != nil, [.tpm]),
-            ("--ak-root", !akRoots.isEmpty, [.tpm]),
-            ("--ak-parent-qn", akParentQualifiedName != nil, [.tpm]),
-            ("--ak-from-hardware-report", akFromHardwareReport, [.tpm]),
-            ("--dangerously-trust-presented-ak", dangerouslyTrustPresentedAK, [.tpm]),
-        ] + extra
+        let flags: [(flag: String, given: Bool, platforms: Set<Platform>)] =
+            [
+                ("--collateral", !collateral.isEmpty, [.tdx]),
+                ("--pcs-url", pcsURL != IntelPCSCollateralSource.defaultPCSURL, [.tdx]),
+                ("--root-crl-url", rootCRLURL != IntelPCSCollateralSource.defaultRootCRLURL, [.tdx]),
+                ("--cert", !certificates.isEmpty, [.snp, .tpm]),
+                ("--kds-url", kdsURL != AMDKDSCertificateSource.defaultKDSURL, [.snp, .tpm]),
+                ("--kds-product", kdsProduct != nil, [.snp, .tpm]),
+                ("--event-log", eventLog != nil, [.tdx, .tpm]),
+                ("--signature", signature != nil, [.tpm]),
+                ("--ak", ak != nil, [.tpm]),
+                ("--pcrs", pcrs != nil, [.tpm]),
+                ("--nonce", nonce != nil, [.tpm]),
+                ("--ak-root", !akRoots.isEmpty, [.tpm]),
+                ("--ak-parent-qn", akParentQualifiedName != nil, [.tpm]),
+                ("--ak-from-hardware-report", akFromHardwareReport, [.tpm]),
+                ("--dangerously-trust-presented-ak", dangerouslyTrustPresentedAK, [.tpm]),
+            ] + extra
         let misplaced = flags.filter { $0.given && !$0.platforms.contains(platform) }
         guard misplaced.isEmpty else {
             let list = misplaced.map { "\($0.flag) (\($0.platforms.map(\.rawValue).sorted().joined(separator: ", ")))" }.joined(separator: ", ")

@@ -59,24 +59,24 @@ struct PolicyCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a policy that accepts exactly the measurements of the given (golden) evidence.",
             discussion: """
-            Each evidence file is verified first (same flags as verify-quote); evidence that does not \
-            verify is refused (exit 2). One golden combination of measurements is written as exact \
-            values (measurements); several are written as complete sets (measurementSets, TPM \
-            pcrSets), so values of different files are never combined. The policy also lists the \
-            TCB statuses seen (TDX), the lowest TCB components seen (SEV-SNP), the attestation \
-            keys (TPM), the workload identities seen, and maxEvidenceAge as given (default \
-            unchecked: set it before production use).
+                Each evidence file is verified first (same flags as verify-quote); evidence that does not \
+                verify is refused (exit 2). One golden combination of measurements is written as exact \
+                values (measurements); several are written as complete sets (measurementSets, TPM \
+                pcrSets), so values of different files are never combined. The policy also lists the \
+                TCB statuses seen (TDX), the lowest TCB components seen (SEV-SNP), the attestation \
+                keys (TPM), the workload identities seen, and maxEvidenceAge as given (default \
+                unchecked: set it before production use).
 
-            Golden evidence that would widen the policy is refused (exit 3, code \
-            goldenEvidenceRefused) unless allowed by name: a debug TEE (--allow-debug: the policy \
-            then accepts debug TEEs), or TDX evidence that matched no TCB level \
-            (--allow-unknown-tcb: its measurements are taken; the policy still refuses evidence \
-            without a TCB status).
+                Golden evidence that would widen the policy is refused (exit 3, code \
+                goldenEvidenceRefused) unless allowed by name: a debug TEE (--allow-debug: the policy \
+                then accepts debug TEEs), or TDX evidence that matched no TCB level \
+                (--allow-unknown-tcb: its measurements are taken; the policy still refuses evidence \
+                without a TCB status).
 
-            -o never overwrites an input, and an existing file only with --force. --json prints \
-            one object: {policy (the YAML text), output (the file written, or null), error \
-            ({code, message}, or null)}.
-            """
+                -o never overwrites an input, and an existing file only with --force. --json prints \
+                one object: {policy (the YAML text), output (the file written, or null), error \
+                ({code, message}, or null)}.
+                """
         )
 
         @Argument(help: "Evidence files (bundles, quotes, SNP reports, or TPM quotes with --platform tpm).")
@@ -93,7 +93,9 @@ struct PolicyCommand: AsyncParsableCommand {
         @Flag(help: "Take debug TEEs as golden evidence: the policy then accepts debug TEEs (their memory is readable by the host: never in production).")
         var allowDebug = false
 
-        @Flag(name: .customLong("allow-unknown-tcb"), help: "Take TDX evidence that matched no TCB level as golden evidence, for its measurements (the policy still refuses evidence without a TCB status).")
+        @Flag(
+            name: .customLong("allow-unknown-tcb"),
+            help: "Take TDX evidence that matched no TCB level as golden evidence, for its measurements (the policy still refuses evidence without a TCB status).")
         var allowUnknownTCB = false
 
         @Option(name: .shortAndLong, help: "Write the policy here instead of standard output (never over an input; over an existing file only with --force).")
@@ -136,14 +138,17 @@ struct PolicyCommand: AsyncParsableCommand {
                     }
                     inputs.append(input)
                 case .failure(let report):
-                    throw CLIFailure(status: report.exitCode == 3 ? 3 : 2, code: report.error?.code ?? "malformed",
-                                     message: "\(file): does not verify: \(report.error.map { "\($0.code): \($0.message)" } ?? "?")")
+                    throw CLIFailure(
+                        status: report.exitCode == 3 ? 3 : 2, code: report.error?.code ?? "malformed",
+                        message: "\(file): does not verify: \(report.error.map { "\($0.code): \($0.message)" } ?? "?")")
                 }
             }
             let yaml: String
             do {
-                yaml = try Policy.derived(from: inputs, name: name, maxEvidenceAge: maxEvidenceAge.map(TimeInterval.init),
-                                          allowDebug: allowDebug, allowUnknownTCB: allowUnknownTCB).yaml
+                yaml = try Policy.derived(
+                    from: inputs, name: name, maxEvidenceAge: maxEvidenceAge.map(TimeInterval.init),
+                    allowDebug: allowDebug, allowUnknownTCB: allowUnknownTCB
+                ).yaml
             } catch {
                 throw CLIFailure(status: 3, code: error.code.rawValue, message: error.message)
             }

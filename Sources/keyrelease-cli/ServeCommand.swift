@@ -13,12 +13,12 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the key-release service (HTTP API in Docs/keyrelease-service.md).",
         discussion: """
-        Opens the store (sqlite:PATH or postgres://…, migrations applied), loads the policy files \
-        and the escrow key (a 0600 file or an environment variable; never logged), and serves \
-        /v1/challenge, /v1/release, /v1/escrow, /v1/escrow-key, /v1/audit/{ref}, /healthz, \
-        /readyz and /metrics until SIGTERM or SIGINT (graceful shutdown). Logs are JSON lines on \
-        stderr. Exit codes: 0 after a clean shutdown; 3 bad configuration or the store cannot be opened.
-        """
+            Opens the store (sqlite:PATH or postgres://…, migrations applied), loads the policy files \
+            and the escrow key (a 0600 file or an environment variable; never logged), and serves \
+            /v1/challenge, /v1/release, /v1/escrow, /v1/escrow-key, /v1/audit/{ref}, /healthz, \
+            /readyz and /metrics until SIGTERM or SIGINT (graceful shutdown). Logs are JSON lines on \
+            stderr. Exit codes: 0 after a clean shutdown; 3 bad configuration or the store cannot be opened.
+            """
     )
 
     @Option(help: ArgumentHelp("YAML configuration file.", valueName: "FILE"))
@@ -64,11 +64,11 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify the whole audit hash chain offline.",
             discussion: """
-            The store is opened read-only and never created or migrated: a sqlite:PATH that does not \
-            exist, or a database the service never opened, is an error. Exit codes: 0 the chain is \
-            intact; 2 the chain is broken (a gap, a fork or an edited record, named); 3 the store \
-            cannot be read.
-            """
+                The store is opened read-only and never created or migrated: a sqlite:PATH that does not \
+                exist, or a database the service never opened, is an error. Exit codes: 0 the chain is \
+                intact; 2 the chain is broken (a gap, a fork or an edited record, named); 3 the store \
+                cannot be read.
+                """
         )
 
         @Option(help: ArgumentHelp("The service's existing store: sqlite:PATH (opened read-only) or postgres://user@host:port/db.", valueName: "URL"))
@@ -96,7 +96,10 @@ struct AuditCommand: AsyncParsableCommand {
                 }
             case .failure(let error):
                 if json {
-                    print(String(decoding: try JSONSerialization.data(withJSONObject: ["intact": false, "error": ["code": error.code.rawValue, "message": error.message]], options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+                    print(
+                        String(
+                            decoding: try JSONSerialization.data(
+                                withJSONObject: ["intact": false, "error": ["code": error.code.rawValue, "message": error.message]], options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
                 } else {
                     FileHandle.standardError.write(Data("audit chain: \(error)\n".utf8))
                 }
@@ -141,7 +144,10 @@ struct EscrowCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The sealed envelope (0x…, 105 bytes), as `dataset encrypt --seal-to ESCROWKEY` printed it.", valueName: "HEX"))
         var envelope: String
 
-        @Option(help: ArgumentHelp("This upload's version, signed with it (1 or more): the service keeps it only if greater than the stored envelope's, so an old upload cannot be replayed to roll a newer key back. Use a counter or a Unix time.", valueName: "N"))
+        @Option(
+            help: ArgumentHelp(
+                "This upload's version, signed with it (1 or more): the service keeps it only if greater than the stored envelope's, so an old upload cannot be replayed to roll a newer key back. Use a counter or a Unix time.",
+                valueName: "N"))
         var version: UInt64
 
         @Option(name: .customLong("owner-key"), help: ArgumentHelp("File with the owner's secp256k1 private key (hex).", valueName: "FILE"))

@@ -58,8 +58,10 @@ struct AMDKDSCertificateSourceTests {
         let first = try await Self.verify(Self.vcekReport, source: source)
         #expect(first.error == nil, "\(first.error?.message ?? "")")
         #expect(first.accepted)
-        let offline = await QuoteVerification(platform: .snp, collateralPaths: [try TestVectors.path("snp/trustee/snp/test-vcek.der"), try TestVectors.path("snp/go-sev-guest/ask_ark_milan.pem")],
-                                              now: Self.at).run(evidence: try TestVectors.bytes(Self.vcekReport))
+        let offline = await QuoteVerification(
+            platform: .snp, collateralPaths: [try TestVectors.path("snp/trustee/snp/test-vcek.der"), try TestVectors.path("snp/go-sev-guest/ask_ark_milan.pem")],
+            now: Self.at
+        ).run(evidence: try TestVectors.bytes(Self.vcekReport))
         #expect(first.json == offline.json)
         #expect(server.requests.map(\.path).sorted().last == "/vcek/v1/Milan/cert_chain")
         #expect(server.requests.count == 2)
@@ -118,13 +120,15 @@ struct AMDKDSCertificateSourceTests {
     func cli() throws {
         let server = try Self.kds()
         defer { server.shutdown() }
-        let args = ["verify-quote", try TestVectors.path(Self.vcekReport), "--platform", "snp", "--online", "--kds-url", server.baseURL,
-                    "--cache-dir", "none", "--at", "2026-11-24T00:00:00Z", "--json"]
+        let args = [
+            "verify-quote", try TestVectors.path(Self.vcekReport), "--platform", "snp", "--online", "--kds-url", server.baseURL,
+            "--cache-dir", "none", "--at", "2026-11-24T00:00:00Z", "--json",
+        ]
         let missing = try CLIRunner.run("keyrelease", args)
         #expect(missing.status == 3, "\(missing.stdout)")
         let ok = try CLIRunner.run("keyrelease", args + ["--kds-product", "milan"])
         #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
         #expect(((try ok.json()["claims"] as? [String: Any])?["signingKey"] as? String) == "vcek")
-        #expect(try CLIRunner.run("keyrelease", ["verify-quote", try TestVectors.path(Self.vcekReport), "--kds-product", "milan"]).status == 3) // only with --online
+        #expect(try CLIRunner.run("keyrelease", ["verify-quote", try TestVectors.path(Self.vcekReport), "--kds-product", "milan"]).status == 3)  // only with --online
     }
 }

@@ -73,16 +73,17 @@ struct IntelPCSCollateralSourceTests {
         let offline = await QuoteVerification(collateralPaths: [try TestVectors.path("tdx/go-tdx-guest")], now: Self.at).run(evidence: try TestVectors.bytes(Self.quote))
         #expect(online.error == nil, "\(online.error?.message ?? "")")
         #expect(online.verified)
-        #expect(online.exitCode == 1) // MANIFEST: signatures valid, no TCB level matches
+        #expect(online.exitCode == 1)  // MANIFEST: signatures valid, no TCB level matches
         #expect(online.json == offline.json)
 
         let paths = server.requests.map(\.uri).sorted()
-        #expect(paths == [
-            "/IntelSGXRootCA.der",
-            "/sgx/certification/v4/pckcrl?ca=platform&encoding=der",
-            "/tdx/certification/v4/qe/identity",
-            "/tdx/certification/v4/tcb?fmspc=\(Self.fmspc)",
-        ])
+        #expect(
+            paths == [
+                "/IntelSGXRootCA.der",
+                "/sgx/certification/v4/pckcrl?ca=platform&encoding=der",
+                "/tdx/certification/v4/qe/identity",
+                "/tdx/certification/v4/tcb?fmspc=\(Self.fmspc)",
+            ])
         #expect(server.requests.allSatisfy { $0.method == "GET" })
         let files = try FileManager.default.contentsOfDirectory(atPath: cache)
         #expect(files.contains("tdx-tcbinfo-\(Self.fmspc).body"))
@@ -179,8 +180,10 @@ struct IntelPCSCollateralSourceTests {
         defer { server.shutdown() }
         let cache = Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: cache) }
-        let args = ["verify-quote", try TestVectors.path(Self.quote), "--online", "--pcs-url", server.baseURL, "--root-crl-url", server.baseURL + "/IntelSGXRootCA.der",
-                    "--cache-dir", cache, "--at", "2023-07-01T01:00:00Z", "--json"]
+        let args = [
+            "verify-quote", try TestVectors.path(Self.quote), "--online", "--pcs-url", server.baseURL, "--root-crl-url", server.baseURL + "/IntelSGXRootCA.der",
+            "--cache-dir", cache, "--at", "2023-07-01T01:00:00Z", "--json",
+        ]
         let r = try CLIRunner.run("keyrelease", args)
         #expect(r.status == 1, "stderr: \(r.stderr)")
         let j = try r.json()

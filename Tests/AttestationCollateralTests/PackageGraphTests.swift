@@ -43,8 +43,10 @@ struct PackageGraphTests {
         return seen
     }
 
-    static let serverModules: Set<String> = ["KeyRelease", "Hummingbird", "HummingbirdCore", "HummingbirdTLS", "PostgresNIO", "SQLiteNIO",
-                                             "ServiceLifecycle", "Prometheus", "Chain", "ProviderNode"]
+    static let serverModules: Set<String> = [
+        "KeyRelease", "Hummingbird", "HummingbirdCore", "HummingbirdTLS", "PostgresNIO", "SQLiteNIO",
+        "ServiceLifecycle", "Prometheus", "Chain", "ProviderNode",
+    ]
 
     @Test func evidenceAndCollateralStayOffTheServer() throws {
         let g = try Self.graph()

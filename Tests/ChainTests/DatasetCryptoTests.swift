@@ -47,7 +47,7 @@ struct DatasetCryptoTests {
         try StreamCipher.open(fileAt: output, key: key) { got += $0 }
         #expect(got == plain)
         let sealed = try [UInt8](Data(contentsOf: URL(fileURLWithPath: output)))
-        #expect(sealed.count == StreamCipher.headerLength + size + 16 * max(1, (size + 63) / 64)) // a full last chunk carries the flag itself
+        #expect(sealed.count == StreamCipher.headerLength + size + 16 * max(1, (size + 63) / 64))  // a full last chunk carries the flag itself
     }
 
     @Test func streamDetectsReorderTruncationAndTamper() throws {
@@ -120,8 +120,12 @@ struct DatasetEncryptCLITests {
         let input = dir.appendingPathComponent("plain.csv").path, output = dir.appendingPathComponent("enc.bin").path
         try Data(plain).write(to: URL(fileURLWithPath: input))
         let escrow = Secp256k1.PrivateKey()
-        let r = try CLIRunner.run("keyrelease", ["dataset", "encrypt", "--in", input, "--out", output, "--format", format,
-                                                 "--seal-to", Hex.encode(escrow.publicKey.serialized(compressed: true))])
+        let r = try CLIRunner.run(
+            "keyrelease",
+            [
+                "dataset", "encrypt", "--in", input, "--out", output, "--format", format,
+                "--seal-to", Hex.encode(escrow.publicKey.serialized(compressed: true)),
+            ])
         #expect(r.status == 0, "\(r.stderr)")
         let j = try r.json()
         let envelope = try KeyEnvelope(hex: try #require(j["envelope"] as? String))

@@ -32,8 +32,9 @@ struct DevChainTests {
         #expect(try await w.dp.isPurposeAllowed(root, Self.bytes32("fine-tune")))
 
         // Request 4 epochs: escrow 4 × royalty; the job is Granted to the backend wallet.
-        let (req, jobID) = try await w.dp.requestAccess(datasetRoot: root, purposeID: Self.bytes32("fine-tune"), requestedEpochs: 4, termsHash: Self.bytes32("manifest"),
-                                                       value: royalty * 4, from: w.requester)
+        let (req, jobID) = try await w.dp.requestAccess(
+            datasetRoot: root, purposeID: Self.bytes32("fine-tune"), requestedEpochs: 4, termsHash: Self.bytes32("manifest"),
+            value: royalty * 4, from: w.requester)
         let events = req.logs.compactMap { try? w.dp.decode($0) }
         #expect(events == [.accessRequested(jobID: jobID, datasetRoot: root, requester: w.requesterAddress, requestedEpochs: 4), .accessGranted(jobID: jobID)])
         var job = try await w.dp.job(jobID)
@@ -67,8 +68,9 @@ struct DevChainTests {
         #expect(job.state == .completed)
 
         // A second job fails, then is refunded in full.
-        let (_, job2) = try await w.dp.requestAccess(datasetRoot: root, purposeID: Self.bytes32("fine-tune"), requestedEpochs: 2, termsHash: Self.bytes32("manifest"),
-                                                    value: royalty * 2, from: w.requester)
+        let (_, job2) = try await w.dp.requestAccess(
+            datasetRoot: root, purposeID: Self.bytes32("fine-tune"), requestedEpochs: 2, termsHash: Self.bytes32("manifest"),
+            value: royalty * 2, from: w.requester)
         let failed = try await w.dp.markJobFailed(job2, reasonCode: "ATTESTATION_REJECTED", from: w.backend)
         #expect(failed.logs.compactMap { try? w.dp.decode($0) } == [.jobFailed(jobID: job2, reasonCode: "ATTESTATION_REJECTED")])
         let before = try await w.client.balance(of: w.requesterAddress)
@@ -100,9 +102,11 @@ struct DevChainTests {
         let receipts = try await withThrowingTaskGroup(of: Receipt.self) { group in
             for i in 0..<20 {
                 group.addTask {
-                    try await w.dp.registerDataset(.init(datasetRoot: Self.bytes32("concurrent-\(i)"), manifestHash: Self.bytes32("m"), royaltyPerEpoch: 1, maxEpochsPerRun: 1,
-                                                         maxRunsPerRequester: 1, accessTTLSeconds: 60, policyExpiry: UInt64(Date().timeIntervalSince1970) + 86400,
-                                                         requireResultAttestation: false, openRequesters: true, allowedPurposeIDs: [], allowedRequesters: []), from: w.owner)
+                    try await w.dp.registerDataset(
+                        .init(
+                            datasetRoot: Self.bytes32("concurrent-\(i)"), manifestHash: Self.bytes32("m"), royaltyPerEpoch: 1, maxEpochsPerRun: 1,
+                            maxRunsPerRequester: 1, accessTTLSeconds: 60, policyExpiry: UInt64(Date().timeIntervalSince1970) + 86400,
+                            requireResultAttestation: false, openRequesters: true, allowedPurposeIDs: [], allowedRequesters: []), from: w.owner)
                 }
             }
             var out = [Receipt]()
@@ -147,7 +151,7 @@ struct TransactionSenderRecoveryTests {
         // Two raw transactions went out: the swallowed one and its replacement, same nonce, higher fees.
         let raws = try proxy.rawSends.map { try Hex.decode($0) }
         #expect(raws.count == 2)
-        let fields = try raws.map { raw -> [RLP] in try #require(try RLP(decoding: Array(raw.dropFirst())).listValue) } // type-2: 0x02 ‖ RLP
+        let fields = try raws.map { raw -> [RLP] in try #require(try RLP(decoding: Array(raw.dropFirst())).listValue) }  // type-2: 0x02 ‖ RLP
         #expect(fields[0][1] == fields[1][1], "same nonce")
         let maxFee = fields.map { BigUInt(Data($0[3].bytesValue ?? [])) }
         #expect(maxFee[1] > maxFee[0])

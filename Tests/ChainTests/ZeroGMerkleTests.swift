@@ -26,9 +26,10 @@ struct ZeroGMerkleTests {
     static func vectors() throws -> [Vector] {
         let json = try JSONSerialization.jsonObject(with: Data(TestVectors.bytes("zerog/merkle-roots.json"))) as! [String: Any]
         return (json["vectors"] as! [[String: Any]]).map { v in
-            Vector(size: v["size"] as! Int, pattern: v["pattern"] as! String, root: v["root"] as? String, numChunks: v["numChunks"] as? Int,
-                   paddedChunks: v["paddedChunks"] as? Int, numSegmentsPadded: v["numSegmentsPadded"] as? Int,
-                   nodes: ((v["submissionNodes"] as? [[String: Any]]) ?? []).map { ($0["chunks"] as! Int, $0["height"] as! Int, $0["root"] as! String) })
+            Vector(
+                size: v["size"] as! Int, pattern: v["pattern"] as! String, root: v["root"] as? String, numChunks: v["numChunks"] as? Int,
+                paddedChunks: v["paddedChunks"] as? Int, numSegmentsPadded: v["numSegmentsPadded"] as? Int,
+                nodes: ((v["submissionNodes"] as? [[String: Any]]) ?? []).map { ($0["chunks"] as! Int, $0["height"] as! Int, $0["root"] as! String) })
         }
     }
 

@@ -14,11 +14,13 @@ struct GrantedJobSourceTests {
         defer { w.chain.stop() }
         let root = DevChainWorld.bytes32("indexed")
         try await w.register(root: root)
-        let (_, j1) = try await w.dp.requestAccess(datasetRoot: root, purposeID: DevChainWorld.bytes32("fine-tune"), requestedEpochs: 2, termsHash: DevChainWorld.bytes32("manifest"),
-                                                  value: 2_000_000_000_000_000, from: w.requester)
-        let (_, j2) = try await w.dp.requestAccess(datasetRoot: root, purposeID: DevChainWorld.bytes32("fine-tune"), requestedEpochs: 1, termsHash: DevChainWorld.bytes32("manifest"),
-                                                  value: 1_000_000_000_000_000, from: w.requester)
-        try await w.dp.startJob(j2, from: w.backend) // no longer Granted
+        let (_, j1) = try await w.dp.requestAccess(
+            datasetRoot: root, purposeID: DevChainWorld.bytes32("fine-tune"), requestedEpochs: 2, termsHash: DevChainWorld.bytes32("manifest"),
+            value: 2_000_000_000_000_000, from: w.requester)
+        let (_, j2) = try await w.dp.requestAccess(
+            datasetRoot: root, purposeID: DevChainWorld.bytes32("fine-tune"), requestedEpochs: 1, termsHash: DevChainWorld.bytes32("manifest"),
+            value: 1_000_000_000_000_000, from: w.requester)
+        try await w.dp.startJob(j2, from: w.backend)  // no longer Granted
         let fromLogs = try await ChainLogJobSource(dataPolicy: w.dp).grantedJobs()
         #expect(fromLogs == [GrantedJob(jobID: j1, datasetRoot: root, requestedEpochs: 2)])
 

@@ -9,12 +9,14 @@ import Testing
 struct EVMCryptoTests {
     @Test func eip55Checksums() throws {
         // EIP-55 test vectors.
-        for a in ["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
-                  "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB", "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb"] {
+        for a in [
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+            "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB", "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+        ] {
             #expect(try Address(a).checksummed == a)
             #expect(try Address(a.lowercased()).checksummed == a)
         }
-        #expect(throws: EVMCryptoError.self) { try Address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD") } // one case flipped
+        #expect(throws: EVMCryptoError.self) { try Address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD") }  // one case flipped
         #expect(throws: EVMCryptoError.self) { try Address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeA") }
     }
 
@@ -44,8 +46,9 @@ struct EVMCryptoTests {
         let person = "Person(string name,address wallet)"
         let from = try MessageSigning.structHash(typeSignature: person, fields: [.string("Cow"), .address(try Address("0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"))])
         let to = try MessageSigning.structHash(typeSignature: person, fields: [.string("Bob"), .address(try Address("0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"))])
-        let mail = try MessageSigning.structHash(typeSignature: "Mail(Person from,Person to,string contents)" + person,
-                                                 fields: [.fixedBytes(from), .fixedBytes(to), .string("Hello, Bob!")])
+        let mail = try MessageSigning.structHash(
+            typeSignature: "Mail(Person from,Person to,string contents)" + person,
+            fields: [.fixedBytes(from), .fixedBytes(to), .string("Hello, Bob!")])
         #expect(Hex.encode(mail) == "c52c0ee5d84264471806290a3f2c4cecfc5490626bf912d01f240d7a274b371e")
         let digest = MessageSigning.typedDataHash(domainSeparator: domain, structHash: mail)
         #expect(Hex.encode(digest) == "be609aee343fb3c4b28e1df9e632fca64fcfaede20f02e86244efddf30957bd2")

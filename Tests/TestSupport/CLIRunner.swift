@@ -52,7 +52,7 @@ public enum CLIRunner {
         try p.run()
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
-        while p.isRunning { usleep(5_000) } // not waitUntilExit: it can hang on a Swift concurrency thread
+        while p.isRunning { usleep(5_000) }  // not waitUntilExit: it can hang on a Swift concurrency thread
         return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 }

@@ -27,8 +27,9 @@ public struct DevChainWorld: Sendable {
         let requester = TransactionSender(client: client, key: try key(chain.info.requester))
         let backend = TransactionSender(client: client, key: try key(chain.info.backend))
         for s in [owner, requester, backend] { await s.configure(pollInterval: .milliseconds(20), timeout: .seconds(60)) }
-        return DevChainWorld(chain: chain, client: client, dp: DataPolicy(address: try Address(chain.info.dataPolicy), client: client),
-                             owner: owner, requester: requester, backend: backend, ownerAddress: owner.address, requesterAddress: requester.address)
+        return DevChainWorld(
+            chain: chain, client: client, dp: DataPolicy(address: try Address(chain.info.dataPolicy), client: client),
+            owner: owner, requester: requester, backend: backend, ownerAddress: owner.address, requesterAddress: requester.address)
     }
 
     /// keccak256 of `s`: the tests' bytes32 names.
@@ -36,8 +37,10 @@ public struct DevChainWorld: Sendable {
 
     /// Registers `root` (open to every requester, purpose "fine-tune", ten epochs a run).
     public func register(root: [UInt8], royalty: BigUInt = 1_000_000_000_000_000, attestation: Bool = true) async throws {
-        try await dp.registerDataset(.init(datasetRoot: root, manifestHash: Self.bytes32("manifest"), royaltyPerEpoch: royalty, maxEpochsPerRun: 10, maxRunsPerRequester: 5,
-                                           accessTTLSeconds: 3600, policyExpiry: UInt64(Date().timeIntervalSince1970) + 86400 * 365, requireResultAttestation: attestation,
-                                           openRequesters: true, allowedPurposeIDs: [Self.bytes32("fine-tune")], allowedRequesters: []), from: owner)
+        try await dp.registerDataset(
+            .init(
+                datasetRoot: root, manifestHash: Self.bytes32("manifest"), royaltyPerEpoch: royalty, maxEpochsPerRun: 10, maxRunsPerRequester: 5,
+                accessTTLSeconds: 3600, policyExpiry: UInt64(Date().timeIntervalSince1970) + 86400 * 365, requireResultAttestation: attestation,
+                openRequesters: true, allowedPurposeIDs: [Self.bytes32("fine-tune")], allowedRequesters: []), from: owner)
     }
 }

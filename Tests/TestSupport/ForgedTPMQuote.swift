@@ -38,16 +38,16 @@ public struct ForgedTPMQuote: @unchecked Sendable {
         switch key {
         case .p256(let k):
             u16(0x0023); u16(0x000B); u32(attributes); b([])
-            u16(0x0010)                  // symmetric: NULL
-            u16(0x0018); u16(0x000B)     // ECDSA, SHA-256
-            u16(0x0003)                  // NIST P-256
-            u16(0x0010)                  // kdf: NULL
+            u16(0x0010)  // symmetric: NULL
+            u16(0x0018); u16(0x000B)  // ECDSA, SHA-256
+            u16(0x0003)  // NIST P-256
+            u16(0x0010)  // kdf: NULL
             let raw = Array(k.publicKey.rawRepresentation)
             b(Array(raw[0..<32])); b(Array(raw[32..<64]))
         case .rsa(let k):
             u16(0x0001); u16(0x000B); u32(attributes); b([])
             u16(0x0010)
-            u16(0x0014); u16(0x000B)     // RSASSA, SHA-256
+            u16(0x0014); u16(0x000B)  // RSASSA, SHA-256
             u16(2048); u32(0)
             b(try Self.modulus(k.publicKey))
         }
@@ -74,8 +74,10 @@ public struct ForgedTPMQuote: @unchecked Sendable {
 
     /// A quote over `genuine`'s PCR selection and values, carrying `extraData`, signed by this
     /// key and presented with `akPublic` (default: the TPMT_PUBLIC with genuine AK attributes).
-    public func forge(like genuine: EvidenceBundle.TPMEvidence, extraData: [UInt8], akPublic: [UInt8]? = nil,
-                      qualifiedSigner: [UInt8]? = nil, akCertificates: [Data]? = nil) throws -> EvidenceBundle.TPMEvidence {
+    public func forge(
+        like genuine: EvidenceBundle.TPMEvidence, extraData: [UInt8], akPublic: [UInt8]? = nil,
+        qualifiedSigner: [UInt8]? = nil, akCertificates: [Data]? = nil
+    ) throws -> EvidenceBundle.TPMEvidence {
         let real = try TPM.Attest(rawRepresentation: [UInt8](genuine.attest))
         var a = [UInt8]()
         func u16(_ v: UInt16) { a += [UInt8(v >> 8), UInt8(v & 0xff)] }
@@ -107,8 +109,9 @@ public struct ForgedTPMQuote: @unchecked Sendable {
             let raw = Array(try k.signature(for: digest, padding: .insecurePKCS1v1_5).rawRepresentation)
             s16(0x0014); s16(0x000B); s16(UInt16(raw.count)); sig += raw
         }
-        return EvidenceBundle.TPMEvidence(attest: Data(a), signature: Data(sig), akPublic: Data(try akPublic ?? tpmtPublic()), pcrs: genuine.pcrs,
-                                          akCertificates: akCertificates)
+        return EvidenceBundle.TPMEvidence(
+            attest: Data(a), signature: Data(sig), akPublic: Data(try akPublic ?? tpmtPublic()), pcrs: genuine.pcrs,
+            akCertificates: akCertificates)
     }
 
     /// The RSA modulus, from the key's PKCS #1 encoding.

@@ -110,9 +110,13 @@ public final class LoopbackStorageNode: Sendable {
     }
 
     static func info(_ tx: Tx) -> RPCValue {
-        .object(["tx": .object(["streamIds": .array([]), "data": .string(""), "dataMerkleRoot": .string(tx.root.description), "merkleNodes": .array([]),
-                                "startEntryIndex": .number(0), "size": .number(Double(tx.size)), "seq": .number(Double(tx.seq))]),
-                 "finalized": .bool(tx.finalized), "isCached": .bool(false), "uploadedSegNum": .number(Double(tx.segments.count)), "pruned": .bool(false)])
+        .object([
+            "tx": .object([
+                "streamIds": .array([]), "data": .string(""), "dataMerkleRoot": .string(tx.root.description), "merkleNodes": .array([]),
+                "startEntryIndex": .number(0), "size": .number(Double(tx.size)), "seq": .number(Double(tx.seq)),
+            ]),
+            "finalized": .bool(tx.finalized), "isCached": .bool(false), "uploadedSegNum": .number(Double(tx.segments.count)), "pruned": .bool(false),
+        ])
     }
 
     static func handle(_ method: String, _ p: [RPCValue], _ s: inout State) -> Result<RPCValue, NodeError> {

@@ -60,8 +60,12 @@ public final class PostgresServer: Sendable {
                     throw CLIError("PostgresServer: chown \(path) failed: errno \(errno)")
                 }
             }
-            try Self.check(Self.run(runAs + ["\(bin)/initdb", "-D", directory + "/data", "-U", "postgres", "--auth=trust",
-                                             "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"], in: directory), "initdb")
+            try Self.check(
+                Self.run(
+                    runAs + [
+                        "\(bin)/initdb", "-D", directory + "/data", "-U", "postgres", "--auth=trust",
+                        "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions",
+                    ], in: directory), "initdb")
         } catch {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
@@ -116,8 +120,11 @@ public final class PostgresServer: Sendable {
     /// unaligned, tuples-only output (`|` between columns, one row a line).
     @discardableResult
     public func psql(_ sql: String, database: String? = nil) throws -> String {
-        let result = try Self.run(runAs + ["\(bin)/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", directory + "/socket",
-                                           "-p", String(port), "-U", user, "-d", database ?? self.database, "-c", sql], in: directory)
+        let result = try Self.run(
+            runAs + [
+                "\(bin)/psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", directory + "/socket",
+                "-p", String(port), "-U", user, "-d", database ?? self.database, "-c", sql,
+            ], in: directory)
         try Self.check(result, "psql")
         return result.stdout
     }

@@ -87,12 +87,14 @@ public struct SEVSNPTestPKI: @unchecked Sendable {
         vcekKey = P384.Signing.PrivateKey()
         let arkName = try Self.name("ARK-\(p)"), askName = try Self.name("SEV-\(p)"), vcekName = try Self.name("SEV-VCEK")
 
-        ark = try SEVSNP.AMDCertificate(derEncoded: Self.certificate(
-            serial: 1, issuer: arkName, subject: arkName, notBefore: options.notBefore, notAfter: options.notAfter,
-            spki: [UInt8](arkKey.publicKey.derRepresentation), extensions: [], signer: arkKey))
-        ask = try SEVSNP.AMDCertificate(derEncoded: Self.certificate(
-            serial: 2, issuer: arkName, subject: askName, notBefore: options.notBefore, notAfter: options.askNotAfter,
-            spki: [UInt8](askKey.publicKey.derRepresentation), extensions: [], signer: arkKey))
+        ark = try SEVSNP.AMDCertificate(
+            derEncoded: Self.certificate(
+                serial: 1, issuer: arkName, subject: arkName, notBefore: options.notBefore, notAfter: options.notAfter,
+                spki: [UInt8](arkKey.publicKey.derRepresentation), extensions: [], signer: arkKey))
+        ask = try SEVSNP.AMDCertificate(
+            derEncoded: Self.certificate(
+                serial: 2, issuer: arkName, subject: askName, notBefore: options.notBefore, notAfter: options.askNotAfter,
+                spki: [UInt8](askKey.publicKey.derRepresentation), extensions: [], signer: arkKey))
 
         let turin = options.product == .turin
         let t = options.reportedTCB
@@ -113,12 +115,14 @@ public struct SEVSNPTestPKI: @unchecked Sendable {
         if let fmc = tcb.fmc { try integer(9, fmc) }
         let hwID = options.hwID ?? (turin ? Array(options.chipID.prefix(8)) : options.chipID)
         ext.append(Certificate.Extension(oid: SEVSNP.VCEKExtensions.hwIDOID, critical: false, value: hwID[...]))
-        vcek = try SEVSNP.AMDCertificate(derEncoded: Self.certificate(
-            serial: 3, issuer: askName, subject: vcekName, notBefore: options.notBefore, notAfter: options.notAfter,
-            spki: [UInt8](vcekKey.publicKey.derRepresentation), extensions: ext, signer: askKey))
+        vcek = try SEVSNP.AMDCertificate(
+            derEncoded: Self.certificate(
+                serial: 3, issuer: askName, subject: vcekName, notBefore: options.notBefore, notAfter: options.notAfter,
+                spki: [UInt8](vcekKey.publicKey.derRepresentation), extensions: ext, signer: askKey))
 
-        crlDER = try Self.crl(issuer: arkName, this: options.crlThis, next: options.crlNext,
-                              revoked: (options.revokeASK ? [2] : []) + (options.revokeVCEK ? [3] : []), signer: arkKey)
+        crlDER = try Self.crl(
+            issuer: arkName, this: options.crlThis, next: options.crlNext,
+            revoked: (options.revokeASK ? [2] : []) + (options.revokeVCEK ? [3] : []), signer: arkKey)
         report = try Self.report(options, key: vcekKey)
     }
 
@@ -191,8 +195,10 @@ public struct SEVSNPTestPKI: @unchecked Sendable {
         return s.serializedBytes
     }
 
-    static func certificate(serial: Int, issuer: DistinguishedName, subject: DistinguishedName, notBefore: Date, notAfter: Date,
-                            spki: [UInt8], extensions: [Certificate.Extension], signer: _RSA.Signing.PrivateKey) throws -> [UInt8] {
+    static func certificate(
+        serial: Int, issuer: DistinguishedName, subject: DistinguishedName, notBefore: Date, notAfter: Date,
+        spki: [UInt8], extensions: [Certificate.Extension], signer: _RSA.Signing.PrivateKey
+    ) throws -> [UInt8] {
         var s = DER.Serializer()
         try s.appendConstructedNode(identifier: .sequence) { s in
             try s.appendConstructedNode(identifier: ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific)) { s in try s.serialize(2) }
@@ -241,22 +247,22 @@ public struct SEVSNPTestPKI: @unchecked Sendable {
         func put(_ bytes: [UInt8], at offset: Int) { r.replaceSubrange(offset..<offset + bytes.count, with: bytes) }
         func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
         put(le(o.version), at: 0x00)
-        put(le(UInt32(1)), at: 0x04) // GUEST_SVN
+        put(le(UInt32(1)), at: 0x04)  // GUEST_SVN
         put(le(o.policy), at: 0x08)
-        put(le(UInt32(1)), at: 0x34) // SIGNATURE_ALGO: ECDSA P-384 with SHA-384
-        put(o.reportedTCB, at: 0x38) // CURRENT_TCB
-        put(o.reportData ?? [UInt8](repeating: 0x5A, count: 64), at: 0x50) // REPORT_DATA
-        if let h = o.hostData { put(h, at: 0xC0) } // HOST_DATA
-        put([UInt8](repeating: 0x4D, count: 48), at: 0x90) // MEASUREMENT
+        put(le(UInt32(1)), at: 0x34)  // SIGNATURE_ALGO: ECDSA P-384 with SHA-384
+        put(o.reportedTCB, at: 0x38)  // CURRENT_TCB
+        put(o.reportData ?? [UInt8](repeating: 0x5A, count: 64), at: 0x50)  // REPORT_DATA
+        if let h = o.hostData { put(h, at: 0xC0) }  // HOST_DATA
+        put([UInt8](repeating: 0x4D, count: 48), at: 0x90)  // MEASUREMENT
         put(o.reportedTCB, at: 0x180)
         if o.version >= 3 {
             let (family, model): (UInt8, UInt8) = o.cpuid ?? (o.product == .turin ? (0x1A, 0x02) : o.product == .genoa ? (0x19, 0x11) : (0x19, 0x01))
             put([family, model, 1], at: 0x188)
         }
         put(o.chipID, at: 0x1A0)
-        put(o.reportedTCB, at: 0x1E0) // COMMITTED_TCB
+        put(o.reportedTCB, at: 0x1E0)  // COMMITTED_TCB
         put([4, 52, 1, 0, 4, 52, 1, 0], at: 0x1E8)
-        put(o.reportedTCB, at: 0x1F0) // LAUNCH_TCB
+        put(o.reportedTCB, at: 0x1F0)  // LAUNCH_TCB
         let sig = try key.signature(for: r[0..<SEVSNP.signedSize]).rawRepresentation
         put(Array(sig.prefix(48).reversed()), at: 0x2A0)
         put(Array(sig.suffix(48).reversed()), at: 0x2E8)

@@ -31,9 +31,11 @@ public final class SoftwareTPM: @unchecked Sendable {
         port = try Self.freePortPair()
         process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["socket", "--tpm2", "--tpmstate", "dir=\(stateDirectory.path)",
-                             "--server", "type=tcp,port=\(port),bindaddr=127.0.0.1", "--ctrl", "type=tcp,port=\(port + 1),bindaddr=127.0.0.1",
-                             "--flags", "not-need-init,startup-clear"]
+        process.arguments = [
+            "socket", "--tpm2", "--tpmstate", "dir=\(stateDirectory.path)",
+            "--server", "type=tcp,port=\(port),bindaddr=127.0.0.1", "--ctrl", "type=tcp,port=\(port + 1),bindaddr=127.0.0.1",
+            "--flags", "not-need-init,startup-clear",
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

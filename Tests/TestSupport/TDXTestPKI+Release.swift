@@ -7,19 +7,19 @@ extension TDXTestPKI {
     public static func policyYAML(name: String, allowDebug: Bool = false, maxAge: Int = 300) -> String {
         let unchecked = Policy.requiredMeasurements(.tdx).map { "      \($0): unchecked" }.joined(separator: "\n")
         return """
-        version: 1
-        name: "\(name)"
-        maxEvidenceAge: \(maxAge)
-        platforms:
-          tdx:
-            measurements:
-        \(unchecked)
-            tcbStatuses: [UpToDate]
-            allowDebug: \(allowDebug)
-        workload:
-          imageDigests: unchecked
-          codeHashes: unchecked
-        """
+            version: 1
+            name: "\(name)"
+            maxEvidenceAge: \(maxAge)
+            platforms:
+              tdx:
+                measurements:
+            \(unchecked)
+                tcbStatuses: [UpToDate]
+                allowDebug: \(allowDebug)
+            workload:
+              imageDigests: unchecked
+              codeHashes: unchecked
+            """
     }
 
     /// This PKI's collateral, handed out through the online-source interface.

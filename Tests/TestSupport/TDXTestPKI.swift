@@ -104,20 +104,30 @@ public struct TDXTestPKI: @unchecked Sendable {
         pckKey = P256.Signing.PrivateKey()
         let tcbKey = P256.Signing.PrivateKey()
         (self.rootKey, self.caKey, self.tcbKey) = (rootKey, caKey, tcbKey)
-        let rootName = try DistinguishedName { CommonName("Test SGX Root CA"); OrganizationName("licen-broker tests") }
-        let caName = try DistinguishedName { CommonName("Test SGX PCK Platform CA"); OrganizationName("licen-broker tests") }
+        let rootName = try DistinguishedName {
+            CommonName("Test SGX Root CA"); OrganizationName("licen-broker tests")
+        }
+        let caName = try DistinguishedName {
+            CommonName("Test SGX PCK Platform CA"); OrganizationName("licen-broker tests")
+        }
         let caExt = try Certificate.Extensions { Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil)) }
-        root = try Certificate(version: .v3, serialNumber: .init(), publicKey: .init(rootKey.publicKey), notValidBefore: options.notBefore, notValidAfter: options.notAfter,
-                               issuer: rootName, subject: rootName, signatureAlgorithm: .ecdsaWithSHA256, extensions: caExt, issuerPrivateKey: .init(rootKey))
-        pckCA = try Certificate(version: .v3, serialNumber: .init(), publicKey: .init(caKey.publicKey), notValidBefore: options.notBefore, notValidAfter: options.notAfter,
-                                issuer: rootName, subject: caName, signatureAlgorithm: .ecdsaWithSHA256, extensions: caExt, issuerPrivateKey: .init(rootKey))
+        root = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: .init(rootKey.publicKey), notValidBefore: options.notBefore, notValidAfter: options.notAfter,
+            issuer: rootName, subject: rootName, signatureAlgorithm: .ecdsaWithSHA256, extensions: caExt, issuerPrivateKey: .init(rootKey))
+        pckCA = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: .init(caKey.publicKey), notValidBefore: options.notBefore, notValidAfter: options.notAfter,
+            issuer: rootName, subject: caName, signatureAlgorithm: .ecdsaWithSHA256, extensions: caExt, issuerPrivateKey: .init(rootKey))
         let sgx = try Self.sgxExtension(fmspc: Self.fmspc.bytes, cpuSVN: [UInt8](repeating: 3, count: 16), pceSVN: 13)
-        pck = try Certificate(version: .v3, serialNumber: .init(bytes: [0x42, 0x42, 0x42]), publicKey: .init(pckKey.publicKey), notValidBefore: options.notBefore, notValidAfter: options.pckNotAfter,
-                              issuer: caName, subject: try DistinguishedName { CommonName("Test SGX PCK Certificate") }, signatureAlgorithm: .ecdsaWithSHA256,
-                              extensions: try Certificate.Extensions { Critical(BasicConstraints.notCertificateAuthority); sgx }, issuerPrivateKey: .init(caKey))
-        tcbSigning = try Certificate(version: .v3, serialNumber: .init(), publicKey: .init(tcbKey.publicKey), notValidBefore: options.notBefore, notValidAfter: options.notAfter,
-                                     issuer: rootName, subject: try DistinguishedName { CommonName("Test SGX TCB Signing") }, signatureAlgorithm: .ecdsaWithSHA256,
-                                     extensions: try Certificate.Extensions { Critical(BasicConstraints.notCertificateAuthority) }, issuerPrivateKey: .init(rootKey))
+        pck = try Certificate(
+            version: .v3, serialNumber: .init(bytes: [0x42, 0x42, 0x42]), publicKey: .init(pckKey.publicKey), notValidBefore: options.notBefore, notValidAfter: options.pckNotAfter,
+            issuer: caName, subject: try DistinguishedName { CommonName("Test SGX PCK Certificate") }, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority); sgx
+            }, issuerPrivateKey: .init(caKey))
+        tcbSigning = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: .init(tcbKey.publicKey), notValidBefore: options.notBefore, notValidAfter: options.notAfter,
+            issuer: rootName, subject: try DistinguishedName { CommonName("Test SGX TCB Signing") }, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions { Critical(BasicConstraints.notCertificateAuthority) }, issuerPrivateKey: .init(rootKey))
         chainPEM = try [pck, pckCA, root].map { try $0.serializeAsPEM().pemString }.joined(separator: "\n")
 
         (collateral, collateralJSON) = try Self.mintCollateral(options, root: root, tcbSigning: tcbSigning, pckCA: pckCA, rootKey: rootKey, caKey: caKey, tcbKey: tcbKey)
@@ -130,20 +140,23 @@ public struct TDXTestPKI: @unchecked Sendable {
         try Self.mintCollateral(options, root: root, tcbSigning: tcbSigning, pckCA: pckCA, rootKey: rootKey, caKey: caKey, tcbKey: tcbKey)
     }
 
-    static func mintCollateral(_ options: Options, root: Certificate, tcbSigning: Certificate, pckCA: Certificate, rootKey: P256.Signing.PrivateKey,
-                               caKey: P256.Signing.PrivateKey, tcbKey: P256.Signing.PrivateKey) throws -> (TDX.Collateral, [UInt8]) {
+    static func mintCollateral(
+        _ options: Options, root: Certificate, tcbSigning: Certificate, pckCA: Certificate, rootKey: P256.Signing.PrivateKey,
+        caKey: P256.Signing.PrivateKey, tcbKey: P256.Signing.PrivateKey
+    ) throws -> (TDX.Collateral, [UInt8]) {
         let (rootName, caName) = (root.subject, pckCA.subject)
         let tcbInfo = """
-        {"id":"TDX","version":3,"issueDate":"\(options.tcbInfoIssue.iso8601)","nextUpdate":"\(options.tcbInfoNext.iso8601)","fmspc":"\(Self.fmspc.hex.uppercased())","pceId":"\(options.tcbInfoPCEID)","tcbType":0,"tcbEvaluationDataNumber":\(options.tcbEvaluationDataNumber),"tdxModule":{"mrsigner":"\(options.tcbInfoModuleMRSigner.hex)","attributes":"0000000000000000","attributesMask":"FFFFFFFFFFFFFFFF"},\(options.tcbInfoModuleIdentities.isEmpty ? "" : "\"tdxModuleIdentities\":[\(options.tcbInfoModuleIdentities.map(\.json).joined(separator: ","))],")"tcbLevels":[{"tcb":{"sgxtcbcomponents":[\(Array(repeating: "{\"svn\":2}", count: 16).joined(separator: ","))],"pcesvn":11,"tdxtcbcomponents":[\(Array(repeating: "{\"svn\":0}", count: 16).joined(separator: ","))]},"tcbDate":"2029-01-01T00:00:00Z","tcbStatus":"\(options.tcbStatus)","advisoryIDs":\(options.tcbStatus == "UpToDate" ? "[]" : "[\"INTEL-SA-00837\"]")}]}
-        """
+            {"id":"TDX","version":3,"issueDate":"\(options.tcbInfoIssue.iso8601)","nextUpdate":"\(options.tcbInfoNext.iso8601)","fmspc":"\(Self.fmspc.hex.uppercased())","pceId":"\(options.tcbInfoPCEID)","tcbType":0,"tcbEvaluationDataNumber":\(options.tcbEvaluationDataNumber),"tdxModule":{"mrsigner":"\(options.tcbInfoModuleMRSigner.hex)","attributes":"0000000000000000","attributesMask":"FFFFFFFFFFFFFFFF"},\(options.tcbInfoModuleIdentities.isEmpty ? "" : "\"tdxModuleIdentities\":[\(options.tcbInfoModuleIdentities.map(\.json).joined(separator: ","))],")"tcbLevels":[{"tcb":{"sgxtcbcomponents":[\(Array(repeating: "{\"svn\":2}", count: 16).joined(separator: ","))],"pcesvn":11,"tdxtcbcomponents":[\(Array(repeating: "{\"svn\":0}", count: 16).joined(separator: ","))]},"tcbDate":"2029-01-01T00:00:00Z","tcbStatus":"\(options.tcbStatus)","advisoryIDs":\(options.tcbStatus == "UpToDate" ? "[]" : "[\"INTEL-SA-00837\"]")}]}
+            """
         let qeIdentity = """
-        {"id":"TD_QE","version":2,"issueDate":"\(options.qeIdentityIssue.iso8601)","nextUpdate":"\(options.qeIdentityNext.iso8601)","tcbEvaluationDataNumber":\(options.tcbEvaluationDataNumber),"miscselect":"00000000","miscselectMask":"FFFFFFFF","attributes":"11000000000000000000000000000000","attributesMask":"FBFFFFFFFFFFFFFF0000000000000000","mrsigner":"\(options.qeIdentityMRSigner.hex.uppercased())","isvprodid":\(options.qeIdentityISVProdID),"tcbLevels":[{"tcb":{"isvsvn":4},"tcbDate":"2029-01-01T00:00:00Z","tcbStatus":"UpToDate"}]}
-        """
+            {"id":"TD_QE","version":2,"issueDate":"\(options.qeIdentityIssue.iso8601)","nextUpdate":"\(options.qeIdentityNext.iso8601)","tcbEvaluationDataNumber":\(options.tcbEvaluationDataNumber),"miscselect":"00000000","miscselectMask":"FFFFFFFF","attributes":"11000000000000000000000000000000","attributesMask":"FBFFFFFFFFFFFFFF0000000000000000","mrsigner":"\(options.qeIdentityMRSigner.hex.uppercased())","isvprodid":\(options.qeIdentityISVProdID),"tcbLevels":[{"tcb":{"isvsvn":4},"tcbDate":"2029-01-01T00:00:00Z","tcbStatus":"UpToDate"}]}
+            """
         func sign(_ s: String) throws -> String { Hex.encode(try tcbKey.signature(for: Array(s.utf8)).rawRepresentation) }
         let tcbChain = CertificateChain([tcbSigning, root])
         let (tcbSignature, qeSignature) = (try sign(tcbInfo), try sign(qeIdentity))
-        let pckCRL = try Self.crl(issuer: caName, key: caKey, this: options.pckCRLThis, next: options.pckCRLNext,
-                                  revoked: options.revokePCK ? [[0x42, 0x42, 0x42], [0x01, 0x02]] : [[0x01, 0x02]])
+        let pckCRL = try Self.crl(
+            issuer: caName, key: caKey, this: options.pckCRLThis, next: options.pckCRLNext,
+            revoked: options.revokePCK ? [[0x42, 0x42, 0x42], [0x01, 0x02]] : [[0x01, 0x02]])
         let rootCRL = try Self.crl(issuer: rootName, key: rootKey, this: options.rootCRLThis, next: options.rootCRLNext, revoked: [])
         let collateral = TDX.Collateral(
             tcbInfo: try TDX.SignedDocument(signedBytes: Array(tcbInfo.utf8), signatureHex: tcbSignature, name: "tcbInfo"),
@@ -173,29 +186,29 @@ public struct TDXTestPKI: @unchecked Sendable {
         let attestationKey = P256.Signing.PrivateKey()
         var header = le16(version) + le16(2) + le32(0x81) + le16(0) + le16(0) + TDX.intelQEVendorID.bytes
         header += [UInt8](repeating: 0, count: 20)
-        var body = options.teeTCBSVN.bytes                    // TEE_TCB_SVN
-        body += [UInt8](repeating: 0x11, count: 48)           // MRSEAM
-        body += options.mrSignerSeam.bytes                    // MRSIGNERSEAM
-        body += [UInt8](repeating: 0, count: 8)               // SEAMATTRIBUTES
-        body += [debug ? 0x01 : 0x00, 0, 0, 0x10, 0, 0, 0, 0] // TDATTRIBUTES
-        body += [0xe7, 0x02, 0x06, 0, 0, 0, 0, 0]              // XFAM
-        body += [UInt8](repeating: 0x22, count: 48)           // MRTD
-        body += [UInt8](repeating: 0, count: 48 * 3)          // MRCONFIGID, MROWNER, MROWNERCONFIG
+        var body = options.teeTCBSVN.bytes  // TEE_TCB_SVN
+        body += [UInt8](repeating: 0x11, count: 48)  // MRSEAM
+        body += options.mrSignerSeam.bytes  // MRSIGNERSEAM
+        body += [UInt8](repeating: 0, count: 8)  // SEAMATTRIBUTES
+        body += [debug ? 0x01 : 0x00, 0, 0, 0x10, 0, 0, 0, 0]  // TDATTRIBUTES
+        body += [0xe7, 0x02, 0x06, 0, 0, 0, 0, 0]  // XFAM
+        body += [UInt8](repeating: 0x22, count: 48)  // MRTD
+        body += [UInt8](repeating: 0, count: 48 * 3)  // MRCONFIGID, MROWNER, MROWNERCONFIG
         body += [UInt8](repeating: 0x33, count: 48 * 3) + rtmr3
         body += reportData
         var signed = header
         if version == 5 {
-            body += [UInt8](repeating: 0, count: 16 + 48)     // TEE_TCB_SVN2, MRSERVICETD
+            body += [UInt8](repeating: 0, count: 16 + 48)  // TEE_TCB_SVN2, MRSERVICETD
             signed += le16(3) + le32(UInt32(body.count))
         }
         signed += body
         let akRaw = [UInt8](attestationKey.publicKey.rawRepresentation)
         let authData = [UInt8](repeating: 0x5a, count: 32)
         var qe = [UInt8](repeating: 0, count: 384)
-        qe[48] = 0x11                                          // ATTRIBUTES
+        qe[48] = 0x11  // ATTRIBUTES
         qe.replaceSubrange(128..<160, with: Self.qeMRSigner.bytes)
-        qe.replaceSubrange(256..<258, with: le16(2))           // ISVPRODID
-        qe.replaceSubrange(258..<260, with: le16(4))           // ISVSVN
+        qe.replaceSubrange(256..<258, with: le16(2))  // ISVPRODID
+        qe.replaceSubrange(258..<260, with: le16(4))  // ISVSVN
         qe.replaceSubrange(320..<352, with: Array(SHA256.hash(data: akRaw + authData)))
         let qeSig = [UInt8](try pckKey.signature(for: qe).rawRepresentation)
         let pem = Array(chainPEM.utf8)

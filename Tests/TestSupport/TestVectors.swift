@@ -15,7 +15,7 @@ public enum TestVectors {
     /// The package root (the folder holding Package.swift).
     public static let packageRoot: URL = {
         var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() } // Tests/TestSupport/TestVectors.swift
+        for _ in 0..<3 { url.deleteLastPathComponent() }  // Tests/TestSupport/TestVectors.swift
         return url
     }()
 
@@ -25,7 +25,9 @@ public enum TestVectors {
         let url = env.map { URL(fileURLWithPath: $0) } ?? packageRoot.appendingPathComponent("../shared/testvectors").standardizedFileURL
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue else {
-            throw Missing(description: "test vectors not found at \(url.path): check out the project's shared/ folder beside the repository (shared/testvectors, see its MANIFEST.md) or set TESTVECTORS_DIR to its path")
+            throw Missing(
+                description:
+                    "test vectors not found at \(url.path): check out the project's shared/ folder beside the repository (shared/testvectors, see its MANIFEST.md) or set TESTVECTORS_DIR to its path")
         }
         return url
     }

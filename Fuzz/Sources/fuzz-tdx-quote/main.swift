@@ -10,7 +10,7 @@ let collateral: TDX.Collateral? = {
     guard (try? parts.add(path: dir + "/tdx/dcap-qvl/tdx_quote_collateral.json")) != nil else { return nil }
     return try? parts.complete(for: nil)
 }()
-let now = Date(timeIntervalSince1970: 1_751_328_000) // 2025-07-01T00:00:00Z, inside that collateral's window
+let now = Date(timeIntervalSince1970: 1_751_328_000)  // 2025-07-01T00:00:00Z, inside that collateral's window
 
 /// libFuzzer entry: quote bytes (binary or text) → parse → verify → validate. Any outcome but a
 /// crash, a sanitizer report or a hang is fine.

@@ -98,7 +98,7 @@ public enum JSONValue: Sendable, Equatable {
             case UInt8(ascii: "{"):
                 i += 1
                 var members = [Member]()
-                var seen = Set<String>() // used once an object is too big for linear duplicate checks
+                var seen = Set<String>()  // used once an object is too big for linear duplicate checks
                 skipSpace()
                 if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
                 while true {

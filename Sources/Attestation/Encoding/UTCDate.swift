@@ -7,7 +7,8 @@ enum UTCDate {
     /// accepted and read as the next second, as POSIX time does.
     static func date(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, fraction: Double = 0) -> Date? {
         guard (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
-              (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second) else { return nil }
+            (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
+        else { return nil }
         // Days from 1970-01-01 (H. Hinnant's days_from_civil).
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
@@ -23,7 +24,8 @@ enum UTCDate {
     static func iso8601(_ text: String) -> Date? {
         let b = Array(text.utf8)
         guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"), b[10] | 0x20 == UInt8(ascii: "t"),
-              b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"), b.last.map({ $0 | 0x20 }) == UInt8(ascii: "z") else { return nil }
+            b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"), b.last.map({ $0 | 0x20 }) == UInt8(ascii: "z")
+        else { return nil }
         func num(_ r: Range<Int>) -> Int? {
             var v = 0
             for i in r {

@@ -38,8 +38,9 @@ extension EventLog {
             verified[Int(index)] = value
         }
         let (images, codes) = workload(register: UInt32(WorkloadEvent.tpmPCR), trusted: verified[WorkloadEvent.tpmPCR] != nil)
-        return Verified(registers: verified, imageDigests: images, codeHashes: codes, unverifiedRegisters: unverified,
-                        eventCount: events.count { $0.type != Self.noAction })
+        return Verified(
+            registers: verified, imageDigests: images, codeHashes: codes, unverifiedRegisters: unverified,
+            eventCount: events.count { $0.type != Self.noAction })
     }
 
     /// TDX CCEL: replays the SHA-384 digests of register indices 1–4 into RTMR0–RTMR3 and
@@ -58,8 +59,9 @@ extension EventLog {
             verified[i] = value
         }
         let (images, codes) = workload(register: UInt32(WorkloadEvent.tdxRTMR + 1), trusted: true)
-        return Verified(registers: verified, imageDigests: images, codeHashes: codes, unverifiedRegisters: [],
-                        eventCount: events.count { $0.type != Self.noAction && $0.index != 0 })
+        return Verified(
+            registers: verified, imageDigests: images, codeHashes: codes, unverifiedRegisters: [],
+            eventCount: events.count { $0.type != Self.noAction && $0.index != 0 })
     }
 
     /// Workload events in `register`, when the register's value is vouched for.

@@ -39,8 +39,9 @@ public struct EvidenceBundle: Codable, Sendable, Hashable {
         /// Creates the TPM pieces from files as tpm2-tools writes them; `pcrFile` is JSON
         /// `{bank: {index: hex}}` or tpm2-tools' binary PCR output (``TPM/pcrValues(parsing:)``).
         public init(attest: Data, signature: Data, akPublic: Data, pcrFile: Data, akCertificates: [Data]? = nil) throws(AttestationError) {
-            self.init(attest: attest, signature: signature, akPublic: akPublic, pcrs: try TPM.pcrValues(parsing: [UInt8](pcrFile)),
-                      akCertificates: akCertificates.flatMap { $0.isEmpty ? nil : $0 })
+            self.init(
+                attest: attest, signature: signature, akPublic: akPublic, pcrs: try TPM.pcrValues(parsing: [UInt8](pcrFile)),
+                akCertificates: akCertificates.flatMap { $0.isEmpty ? nil : $0 })
         }
     }
 
@@ -66,8 +67,10 @@ public struct EvidenceBundle: Codable, Sendable, Hashable {
     public var workloadManifest: Data?
 
     /// Creates a bundle.
-    public init(platform: Platform, nonce: String? = nil, collectedAt: Date? = nil, report: Data? = nil, collateral: [String: Data]? = nil,
-                tpm: TPMEvidence? = nil, eventLog: Data? = nil, workloadManifest: Data? = nil) {
+    public init(
+        platform: Platform, nonce: String? = nil, collectedAt: Date? = nil, report: Data? = nil, collateral: [String: Data]? = nil,
+        tpm: TPMEvidence? = nil, eventLog: Data? = nil, workloadManifest: Data? = nil
+    ) {
         self.format = Self.formatTag
         self.platform = platform
         self.nonce = nonce

@@ -121,9 +121,11 @@ public struct EvidenceVerifier: Sendable {
 
     /// Creates a verifier; defaults pin the embedded Intel and AMD roots, trust no AK root, and
     /// require every AK to be anchored.
-    public init(tdx: TDX.QuoteVerifier = TDX.QuoteVerifier(), snp: SEVSNP.ReportVerifier = SEVSNP.ReportVerifier(),
-                tpm: TPM.QuoteVerifier = TPM.QuoteVerifier(), akHardwareBinding: Bool = false,
-                attestationKeyAnchoring: AttestationKeyAnchoring = .required(pins: [])) {
+    public init(
+        tdx: TDX.QuoteVerifier = TDX.QuoteVerifier(), snp: SEVSNP.ReportVerifier = SEVSNP.ReportVerifier(),
+        tpm: TPM.QuoteVerifier = TPM.QuoteVerifier(), akHardwareBinding: Bool = false,
+        attestationKeyAnchoring: AttestationKeyAnchoring = .required(pins: [])
+    ) {
         self.tdx = tdx
         self.snp = snp
         self.tpm = tpm
@@ -170,8 +172,10 @@ public struct EvidenceVerifier: Sendable {
             if case .required(let pins) = attestationKeyAnchoring, q.anchor == nil {
                 let id = q.attestationKeyIdentity
                 guard pins.contains(id.name) || pins.contains(id.keyDigest) else {
-                    throw AttestationError(.akUntrusted, "nothing anchors the attestation key \(id.name.isEmpty ? id.keyDigest : id.name): no certificate chain to a configured AK root, "
-                                           + "no verified hardware report naming it, and no policy pins it")
+                    throw AttestationError(
+                        .akUntrusted,
+                        "nothing anchors the attestation key \(id.name.isEmpty ? id.keyDigest : id.name): no certificate chain to a configured AK root, "
+                            + "no verified hardware report naming it, and no policy pins it")
                 }
             }
             verified = .tpm(q)

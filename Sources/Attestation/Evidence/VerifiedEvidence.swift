@@ -40,7 +40,8 @@ public enum VerifiedEvidence: Sendable {
                 throw AttestationError(.malformed, "workload manifest: \(error.message)")
             }
             guard let image = json["imageDigest"]?.string, let code = json["codeHash"]?.string,
-                  Self.isDigest(image), Self.isDigest(code) else {
+                Self.isDigest(image), Self.isDigest(code)
+            else {
                 throw AttestationError(.malformed, "workload manifest must be {\"imageDigest\": \"sha256:<64 hex>\", \"codeHash\": \"sha256:<64 hex>\"}")
             }
             self.init(imageDigests: [image], codeHashes: [code])

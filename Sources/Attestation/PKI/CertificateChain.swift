@@ -132,7 +132,8 @@ public struct PinnedChainVerifier: Sendable {
                 throw AttestationError(.certificateSignatureInvalid, "\(name): \(cert.subject) names issuer \(cert.issuer), but the next certificate is \(issuer.subject)")
             }
             let issuerDER = i + 1 < certs.count ? chain.derEncodings[i + 1] : chain.derEncodings[i]
-            let valid = isPinnedAnchor
+            let valid =
+                isPinnedAnchor
                 || (cache?.check([chain.derEncodings[i], issuerDER]) { issuer.publicKey.isValidSignature(cert.signature, for: cert) }
                     ?? issuer.publicKey.isValidSignature(cert.signature, for: cert))
             guard valid else {

@@ -53,7 +53,7 @@ public struct CertificateRevocationList: Sendable {
 
             var fields = walk(tbs, "tbsCertList")
             var node = try fields.next()
-            if let n = node, n.tag == 0x02 { node = try fields.next() } // version
+            if let n = node, n.tag == 0x02 { node = try fields.next() }  // version
             guard let n = node, n.tag == 0x30 else { throw AttestationError(.crlMalformed, "missing signature") }
             guard let issuerNode = try fields.next(), issuerNode.tag == 0x30 else { throw AttestationError(.crlMalformed, "missing issuer") }
             let issuer = try DistinguishedName(derEncoded: DER.parse(issuerNode.encoded))
@@ -83,7 +83,7 @@ public struct CertificateRevocationList: Sendable {
                     }
                     stage = 2
                 } else if f.tag == 0xA0, stage < 3 {
-                    stage = 3 // [0] crlExtensions: nothing we rely on
+                    stage = 3  // [0] crlExtensions: nothing we rely on
                 } else {
                     throw AttestationError(.crlMalformed, "unexpected element (tag \(f.tag)) in tbsCertList")
                 }

@@ -25,8 +25,9 @@ enum RSAPSS {
         do {
             return try DER.sequence(algorithmIdentifier, identifier: .sequence) { nodes -> Bool in
                 guard let oidNode = nodes.next(), try ASN1ObjectIdentifier(derEncoded: oidNode) == oid,
-                      let params = nodes.next(), nodes.next() == nil,
-                      case .constructed(let fields) = params.content, params.identifier == .sequence else { return false }
+                    let params = nodes.next(), nodes.next() == nil,
+                    case .constructed(let fields) = params.content, params.identifier == .sequence
+                else { return false }
                 var hash: ASN1ObjectIdentifier?, mgfHash: ASN1ObjectIdentifier?, mgf: ASN1ObjectIdentifier?, salt: Int?
                 for field in fields {
                     guard case .constructed(let inner) = field.content, let value = Array(inner).first else { return false }

@@ -18,8 +18,10 @@ extension Policy {
     ///   - allowDebug: take debug TEEs (the section then accepts debug TEEs); default false.
     ///   - allowUnknownTCB: take TDX evidence that matched no TCB level, for its measurements
     ///     only (the policy still refuses evidence without a TCB status); default false.
-    public static func derived(from inputs: [PolicyInput], name: String, maxEvidenceAge: TimeInterval? = nil,
-                               allowDebug: Bool = false, allowUnknownTCB: Bool = false) throws(AttestationError) -> Policy {
+    public static func derived(
+        from inputs: [PolicyInput], name: String, maxEvidenceAge: TimeInterval? = nil,
+        allowDebug: Bool = false, allowUnknownTCB: Bool = false
+    ) throws(AttestationError) -> Policy {
         for (i, input) in inputs.enumerated() {
             do { try checkGolden(input, allowDebug: allowDebug, allowUnknownTCB: allowUnknownTCB) } catch {
                 throw AttestationError(error.code, "golden evidence \(i + 1) of \(inputs.count): \(error.message)")
@@ -47,17 +49,19 @@ extension Policy {
             }
             // TPM: pin the golden evidence's AKs by name (by key digest when it came without one).
             let keys = orderedUnique(mine.compactMap { $0.attestationKey.map { $0.name.isEmpty ? $0.keyDigest : $0.name } })
-            platforms[platform] = PlatformRules(measurements: measurements, measurementSets: measurementSets,
-                                                tcbStatuses: platform == .tdx ? Set(statuses.isEmpty ? ["UpToDate"] : statuses) : nil,
-                                                minimumTCB: minimum, allowDebug: mine.contains(where: \.debug),
-                                                attestationKeys: platform == .tpm && !keys.isEmpty ? keys : nil)
+            platforms[platform] = PlatformRules(
+                measurements: measurements, measurementSets: measurementSets,
+                tcbStatuses: platform == .tdx ? Set(statuses.isEmpty ? ["UpToDate"] : statuses) : nil,
+                minimumTCB: minimum, allowDebug: mine.contains(where: \.debug),
+                attestationKeys: platform == .tpm && !keys.isEmpty ? keys : nil)
         }
         func workload(_ values: [String]) -> Expectation<String> {
             let v = orderedUnique(values)
             return v.isEmpty ? .unchecked : v.count == 1 ? .exactly(v[0]) : .anyOf(v)
         }
-        return Policy(name: name, maxEvidenceAge: maxEvidenceAge, platforms: platforms,
-                      workload: Workload(imageDigests: workload(inputs.flatMap { $0.imageDigests ?? [] }), codeHashes: workload(inputs.flatMap { $0.codeHashes ?? [] })))
+        return Policy(
+            name: name, maxEvidenceAge: maxEvidenceAge, platforms: platforms,
+            workload: Workload(imageDigests: workload(inputs.flatMap { $0.imageDigests ?? [] }), codeHashes: workload(inputs.flatMap { $0.codeHashes ?? [] })))
     }
 
     /// Refuses golden evidence a derived policy must not silently accept: a debug TEE (its memory
@@ -69,10 +73,14 @@ extension Policy {
     public static func checkGolden(_ input: PolicyInput, allowDebug: Bool = false, allowUnknownTCB: Bool = false) throws(AttestationError) {
         var reasons = [String]()
         if input.debug && !allowDebug {
-            reasons.append("the \(input.platform.rawValue) TEE runs in debug mode (the host can read its memory); a policy derived from it would accept debug TEEs, so debug golden evidence must be allowed explicitly, for a lab policy only")
+            reasons.append(
+                "the \(input.platform.rawValue) TEE runs in debug mode (the host can read its memory); a policy derived from it would accept debug TEEs, so debug golden evidence must be allowed explicitly, for a lab policy only"
+            )
         }
         if input.platform == .tdx && input.tcbStatus == nil && !allowUnknownTCB {
-            reasons.append("no TCB level of the collateral matches the platform (no TCB status); it must be allowed explicitly to take its measurements, which the derived policy still refuses until a TCB level matches")
+            reasons.append(
+                "no TCB level of the collateral matches the platform (no TCB status); it must be allowed explicitly to take its measurements, which the derived policy still refuses until a TCB level matches"
+            )
         }
         guard reasons.isEmpty else { throw AttestationError(.goldenEvidenceRefused, reasons.joined(separator: "; ")) }
     }
@@ -127,11 +135,13 @@ extension Policy {
             }
             return out
         }
-        var out = ["# licen-broker attestation policy, schema version 1 (see policies/README.md)",
-                   "version: 1",
-                   "name: \"\(name)\"",
-                   "maxEvidenceAge: \(maxEvidenceAge.map { String(Int($0)) } ?? "unchecked")",
-                   "platforms:"]
+        var out = [
+            "# licen-broker attestation policy, schema version 1 (see policies/README.md)",
+            "version: 1",
+            "name: \"\(name)\"",
+            "maxEvidenceAge: \(maxEvidenceAge.map { String(Int($0)) } ?? "unchecked")",
+            "platforms:",
+        ]
         for platform in Platform.allCases {
             guard let r = platforms[platform] else { continue }
             out.append("  \(platform.rawValue):")
@@ -150,7 +160,9 @@ extension Policy {
                 if let m = r.minimumTCB {
                     out.append("    minimumTCB:")
                     for k in m.keys.sorted() { out.append("      \(k): \(m[k]!)") }
-                } else { out.append("    minimumTCB: unchecked") }
+                } else {
+                    out.append("    minimumTCB: unchecked")
+                }
             }
             out.append("    allowDebug: \(r.allowDebug)")
         }
@@ -167,8 +179,9 @@ extension PolicyInput {
         let c = verified.claims
         var m = ["mrTD": c.mrTD.hex, "mrSeam": c.mrSeam.hex, "mrConfigID": c.mrConfigID.hex, "mrOwner": c.mrOwner.hex, "mrOwnerConfig": c.mrOwnerConfig.hex]
         for (i, r) in c.rtmrs.enumerated() { m["rtmr\(i)"] = r.hex }
-        self.init(platform: .tdx, measurements: m, debug: c.debug, tcbStatus: verified.tcb?.status.rawValue, evidenceTime: evidenceTime,
-                  imageDigests: imageDigests ?? verified.eventLog?.imageDigests, codeHashes: codeHashes ?? verified.eventLog?.codeHashes)
+        self.init(
+            platform: .tdx, measurements: m, debug: c.debug, tcbStatus: verified.tcb?.status.rawValue, evidenceTime: evidenceTime,
+            imageDigests: imageDigests ?? verified.eventLog?.imageDigests, codeHashes: codeHashes ?? verified.eventLog?.codeHashes)
         tcbEvaluationDataNumber = verified.tcbEvaluationDataNumber
     }
 }
@@ -179,9 +192,12 @@ extension PolicyInput {
     /// REPORTED_TCB components (bootloader, tee, snp, microcode, and fmc on Turin).
     public init(snp verified: SEVSNP.VerifiedReport, evidenceTime: Date? = nil, imageDigests: [String]? = nil, codeHashes: [String]? = nil) {
         let c = verified.claims
-        let m = ["measurement": c.measurement.hex, "hostData": c.hostData.hex, "idKeyDigest": c.idKeyDigest.hex,
-                 "familyID": c.familyID.hex, "imageID": c.imageID.hex, "guestSVN": String(c.guestSVN), "vmpl": String(c.vmpl)]
-        self.init(platform: .snp, measurements: m, debug: c.debug, tcbStatus: nil, tcbComponents: c.reportedTCB.components,
-                  evidenceTime: evidenceTime, imageDigests: imageDigests, codeHashes: codeHashes)
+        let m = [
+            "measurement": c.measurement.hex, "hostData": c.hostData.hex, "idKeyDigest": c.idKeyDigest.hex,
+            "familyID": c.familyID.hex, "imageID": c.imageID.hex, "guestSVN": String(c.guestSVN), "vmpl": String(c.vmpl),
+        ]
+        self.init(
+            platform: .snp, measurements: m, debug: c.debug, tcbStatus: nil, tcbComponents: c.reportedTCB.components,
+            evidenceTime: evidenceTime, imageDigests: imageDigests, codeHashes: codeHashes)
     }
 }

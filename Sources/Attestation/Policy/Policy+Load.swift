@@ -70,7 +70,11 @@ private struct PolicyReader {
         }
         var maxAge: TimeInterval?
         if let a = fields["maxEvidenceAge"] {
-            if a.scalar?.string == "unchecked" { maxAge = nil } else if let s = Int(a.scalar?.string ?? ""), s > 0 { maxAge = TimeInterval(s) } else {
+            if a.scalar?.string == "unchecked" {
+                maxAge = nil
+            } else if let s = Int(a.scalar?.string ?? ""), s > 0 {
+                maxAge = TimeInterval(s)
+            } else {
                 fail(a, "maxEvidenceAge: must be a positive number of seconds or unchecked")
             }
         }
@@ -87,7 +91,8 @@ private struct PolicyReader {
         if let wNode = fields["workload"], let wMap = mapping(wNode, "workload") {
             let w = fieldsOf(wMap, in: "workload", known: ["imageDigests", "codeHashes"])
             if let i = w["imageDigests"], let c = w["codeHashes"],
-               let images = expectation(i, "workload.imageDigests", format: .digest), let codes = expectation(c, "workload.codeHashes", format: .digest) {
+                let images = expectation(i, "workload.imageDigests", format: .digest), let codes = expectation(c, "workload.codeHashes", format: .digest)
+            {
                 workload = Policy.Workload(imageDigests: images, codeHashes: codes)
             }
         }
@@ -98,16 +103,18 @@ private struct PolicyReader {
     mutating func readPlatform(_ platform: Platform, _ node: Node) -> Policy.PlatformRules? {
         let p = platform.rawValue
         guard let map = mapping(node, "platforms.\(p)") else { return nil }
-        let known: [String] = switch platform {
-        case .tdx: ["measurements", "measurementSets", "tcbStatuses", "allowDebug", "minimumTCBEvaluationDataNumber"]
-        case .snp: ["measurements", "measurementSets", "minimumTCB", "allowDebug"]
-        case .tpm: ["pcrs", "pcrSets", "attestationKeys"]
-        }
-        let required: [String] = switch platform {
-        case .tdx: ["tcbStatuses", "allowDebug"]
-        case .snp: ["minimumTCB", "allowDebug"]
-        case .tpm: []
-        }
+        let known: [String] =
+            switch platform {
+            case .tdx: ["measurements", "measurementSets", "tcbStatuses", "allowDebug", "minimumTCBEvaluationDataNumber"]
+            case .snp: ["measurements", "measurementSets", "minimumTCB", "allowDebug"]
+            case .tpm: ["pcrs", "pcrSets", "attestationKeys"]
+            }
+        let required: [String] =
+            switch platform {
+            case .tdx: ["tcbStatuses", "allowDebug"]
+            case .snp: ["minimumTCB", "allowDebug"]
+            case .tpm: []
+            }
         let f = fieldsOf(map, in: "platforms.\(p)", known: known, required: required)
         // Exactly one form of measurements: per field, or complete sets. Both would leave a
         // reader guessing which one is meant; neither would check nothing.
@@ -135,7 +142,9 @@ private struct PolicyReader {
                     }
                     attestationKeys!.append(v)
                 }
-            } else { fail(a, "tpm.attestationKeys: must be a non-empty list of AK names or sha256:<hex> key digests (omit it to require a certificate or hardware anchor)") }
+            } else {
+                fail(a, "tpm.attestationKeys: must be a non-empty list of AK names or sha256:<hex> key digests (omit it to require a certificate or hardware anchor)")
+            }
         }
         var measurements = [String: Expectation<String>]()
         if let m = f[perField] { measurements = readMeasurements(platform, m, "\(p).\(perField)") ?? [:] }
@@ -158,7 +167,9 @@ private struct PolicyReader {
                     }
                     statuses!.insert(status.rawValue)
                 }
-            } else { fail(s, "tdx.tcbStatuses: must be a non-empty list of TCB statuses") }
+            } else {
+                fail(s, "tdx.tcbStatuses: must be a non-empty list of TCB statuses")
+            }
         }
         var minimum: [String: Int]?
         if let m = f["minimumTCB"], m.scalar?.string != "unchecked" {
@@ -172,10 +183,15 @@ private struct PolicyReader {
         }
         var allowDebug = false
         if let d = f["allowDebug"] {
-            switch d.scalar?.string { case "true": allowDebug = true; case "false": allowDebug = false; default: fail(d, "\(p).allowDebug: must be true or false") }
+            switch d.scalar?.string {
+            case "true": allowDebug = true;
+            case "false": allowDebug = false;
+            default: fail(d, "\(p).allowDebug: must be true or false")
+            }
         }
-        var rules = Policy.PlatformRules(measurements: measurements, measurementSets: measurementSets, tcbStatuses: statuses, minimumTCB: minimum,
-                                         allowDebug: allowDebug, attestationKeys: attestationKeys)
+        var rules = Policy.PlatformRules(
+            measurements: measurements, measurementSets: measurementSets, tcbStatuses: statuses, minimumTCB: minimum,
+            allowDebug: allowDebug, attestationKeys: attestationKeys)
         rules.minimumTCBEvaluationDataNumber = minimumEvaluation
         return rules
     }

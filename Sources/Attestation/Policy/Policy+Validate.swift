@@ -99,9 +99,11 @@ extension Policy {
         guard let closest else {
             return ValidationFailure(.measurementMismatch, "\(p).\(key): the policy lists no measurement set, so no evidence is allowed")
         }
-        return ValidationFailure(.measurementMismatch, "\(p).\(key): no set allows all of the evidence's measurements; the closest is \(key)[\(closest.index)] (of \(sets.count)), "
-                                 + "which differs in \(closest.mismatches.count) field\(closest.mismatches.count == 1 ? "" : "s"): "
-                                 + closest.mismatches.map { "\(p).\(key)[\(closest.index)].\($0)" }.joined(separator: "; "))
+        return ValidationFailure(
+            .measurementMismatch,
+            "\(p).\(key): no set allows all of the evidence's measurements; the closest is \(key)[\(closest.index)] (of \(sets.count)), "
+                + "which differs in \(closest.mismatches.count) field\(closest.mismatches.count == 1 ? "" : "s"): "
+                + closest.mismatches.map { "\(p).\(key)[\(closest.index)].\($0)" }.joined(separator: "; "))
     }
 
     /// The TPM anchor rule: with `pins`, the AK must be one of them (by name or key digest);
@@ -113,6 +115,8 @@ extension Policy {
             return ValidationFailure(.akUntrusted, "tpm.attestationKeys: the AK \(ak.name.isEmpty ? ak.keyDigest : ak.name) is not pinned by this policy")
         }
         if ak.anchor != nil { return nil }
-        return ValidationFailure(.akUntrusted, "tpm: nothing anchors the AK \(ak.name.isEmpty ? ak.keyDigest : ak.name) (no AK certificate chain to a configured root, no verified hardware report, no tpm.attestationKeys pin)")
+        return ValidationFailure(
+            .akUntrusted,
+            "tpm: nothing anchors the AK \(ak.name.isEmpty ? ak.keyDigest : ak.name) (no AK certificate chain to a configured root, no verified hardware report, no tpm.attestationKeys pin)")
     }
 }

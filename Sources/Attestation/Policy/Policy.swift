@@ -42,8 +42,10 @@ public struct Policy: Sendable, Hashable {
 
         /// Creates platform rules: per-field `measurements`, or (with `measurements` empty)
         /// complete `measurementSets`.
-        public init(measurements: [String: Expectation<String>], measurementSets: [[String: Expectation<String>]]? = nil, tcbStatuses: Set<String>?,
-                    minimumTCB: [String: Int]?, allowDebug: Bool, attestationKeys: [String]? = nil) {
+        public init(
+            measurements: [String: Expectation<String>], measurementSets: [[String: Expectation<String>]]? = nil, tcbStatuses: Set<String>?,
+            minimumTCB: [String: Int]?, allowDebug: Bool, attestationKeys: [String]? = nil
+        ) {
             self.measurements = measurements
             self.measurementSets = measurementSets
             self.tcbStatuses = tcbStatuses
@@ -120,8 +122,10 @@ public struct PolicyInput: Sendable {
     public var tcbEvaluationDataNumber: Int?
 
     /// Creates an input.
-    public init(platform: Platform, measurements: [String: String], debug: Bool, tcbStatus: String? = nil, tcbComponents: [String: Int] = [:],
-                evidenceTime: Date? = nil, imageDigests: [String]? = nil, codeHashes: [String]? = nil, attestationKey: TPM.AttestationKeyIdentity? = nil) {
+    public init(
+        platform: Platform, measurements: [String: String], debug: Bool, tcbStatus: String? = nil, tcbComponents: [String: Int] = [:],
+        evidenceTime: Date? = nil, imageDigests: [String]? = nil, codeHashes: [String]? = nil, attestationKey: TPM.AttestationKeyIdentity? = nil
+    ) {
         self.attestationKey = attestationKey
         self.platform = platform
         self.measurements = measurements

@@ -44,8 +44,10 @@ public struct PolicySet: Sendable {
 
 extension ValidationFailure {
     /// Failure codes from most to least telling: what to report when one reason must be given.
-    public static let severityOrder: [Code] = [.akUntrusted, .debugNotAllowed, .platformNotAllowed, .tcbStatusNotAccepted, .noMatchingTCBLevel,
-                                               .tcbBelowMinimum, .measurementMismatch, .workloadNotAllowed, .evidenceTooOld]
+    public static let severityOrder: [Code] = [
+        .akUntrusted, .debugNotAllowed, .platformNotAllowed, .tcbStatusNotAccepted, .noMatchingTCBLevel,
+        .tcbBelowMinimum, .measurementMismatch, .workloadNotAllowed, .evidenceTooOld,
+    ]
 
     /// The most telling of `failures` (``severityOrder``), nil when there are none.
     public static func mostTelling(_ failures: [ValidationFailure]) -> ValidationFailure? {

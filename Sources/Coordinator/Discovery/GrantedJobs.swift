@@ -66,7 +66,8 @@ public struct HyperIndexJobSource: GrantedJobSource {
         var out = [GrantedJob]()
         for j in jobs {
             guard let id = j["id"]?.string, let root = j["datasetRoot"]?.string, let idBytes = try? Hex.decode(id), let rootBytes = try? Hex.decode(root),
-                  idBytes.count == 32, rootBytes.count == 32 else { throw CoordinatorError(.discoveryFailed, "HyperIndex job is malformed") }
+                idBytes.count == 32, rootBytes.count == 32
+            else { throw CoordinatorError(.discoveryFailed, "HyperIndex job is malformed") }
             var epochs: UInt32 = 0
             switch j["requestedEpochs"] {
             case .number(let n)?: epochs = UInt32(clamping: Int(n))

@@ -32,9 +32,11 @@ public struct AuditDraft: Sendable, Hashable, Codable {
     public var claims: [String: String]
 
     /// Creates a draft.
-    public init(timeMillis: Int64, outcome: String, code: String? = nil, requestID: String, jobID: String? = nil, datasetRoot: String? = nil,
-                signerPublicKey: String? = nil, hpkePublicKey: String? = nil, evidenceDigest: String? = nil, platform: String? = nil,
-                policyName: String? = nil, policyDigest: String? = nil, claims: [String: String] = [:]) {
+    public init(
+        timeMillis: Int64, outcome: String, code: String? = nil, requestID: String, jobID: String? = nil, datasetRoot: String? = nil,
+        signerPublicKey: String? = nil, hpkePublicKey: String? = nil, evidenceDigest: String? = nil, platform: String? = nil,
+        policyName: String? = nil, policyDigest: String? = nil, claims: [String: String] = [:]
+    ) {
         self.timeMillis = timeMillis
         self.outcome = outcome
         self.code = code

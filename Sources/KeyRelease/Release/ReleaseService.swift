@@ -80,9 +80,11 @@ public final class ReleaseService: Sendable {
     public let logger: Logger
 
     /// Creates the service. `policies` must not be empty: with no policy nothing could be judged.
-    public init(store: any ReleaseStore, registry: any JobRegistry, policies: [LoadedPolicy], verification: QuoteVerification,
-                escrowKey: EscrowKey, settings: Settings = Settings(), metrics: ReleaseMetrics = ReleaseMetrics(),
-                logger: Logger = Logger(label: "keyrelease")) throws(KeyReleaseError) {
+    public init(
+        store: any ReleaseStore, registry: any JobRegistry, policies: [LoadedPolicy], verification: QuoteVerification,
+        escrowKey: EscrowKey, settings: Settings = Settings(), metrics: ReleaseMetrics = ReleaseMetrics(),
+        logger: Logger = Logger(label: "keyrelease")
+    ) throws(KeyReleaseError) {
         guard !policies.isEmpty else { throw KeyReleaseError(.configInvalid, "no policy files: the service would refuse every release") }
         self.store = store
         self.registry = registry
@@ -98,8 +100,10 @@ public final class ReleaseService: Sendable {
         for p in policies {
             guard let tpm = p.policy.platforms[.tpm], tpm.attestationKeys == nil else { continue }
             guard !v.tpmVerifier.akRoots.isEmpty || v.akHardwareBinding else {
-                throw KeyReleaseError(.configInvalid, "policy \(p.source) accepts TPM evidence but nothing can anchor an attestation key: configure verification.akRoots, "
-                                      + "verification.akHardwareBinding, or pin tpm.attestationKeys in the policy")
+                throw KeyReleaseError(
+                    .configInvalid,
+                    "policy \(p.source) accepts TPM evidence but nothing can anchor an attestation key: configure verification.akRoots, "
+                        + "verification.akHardwareBinding, or pin tpm.attestationKeys in the policy")
             }
         }
         self.verification = v
@@ -173,8 +177,10 @@ public final class ReleaseService: Sendable {
     /// after the lookup spends it too (`spendable`), so every nonce decides exactly one request.
     /// The chain and the escrow are read while the evidence is verified; the first failure in
     /// step order (evidence, chain, escrow) is the one reported.
-    private func release(_ raw: ReleaseRequest, requestID: String, now: Date, draft: inout AuditDraft,
-                         spendable: inout [UInt8]?) async throws(KeyReleaseError) -> ReleaseResponse {
+    private func release(
+        _ raw: ReleaseRequest, requestID: String, now: Date, draft: inout AuditDraft,
+        spendable: inout [UInt8]?
+    ) async throws(KeyReleaseError) -> ReleaseResponse {
         draft.jobID = raw.jobId
         draft.datasetRoot = raw.datasetRoot
         draft.signerPublicKey = raw.signerPublicKey
@@ -239,10 +245,15 @@ public final class ReleaseService: Sendable {
             throw KeyReleaseError(.internalError, error.message)
         }
         metrics.released()
-        logger.info("released", metadata: ["requestId": "\(requestID)", "jobId": "\(Hex.prefixed(r.jobID))",
-                                           "datasetRoot": "\(Hex.prefixed(r.datasetRoot))", "attestationRef": "\(Hex.prefixed(record.hash))"])
-        return ReleaseResponse(jobId: Hex.prefixed(r.jobID), datasetRoot: Hex.prefixed(r.datasetRoot), attestationRef: Hex.prefixed(record.hash),
-                               sealedKey: sealed, hpkeSuite: "DHKEM(X25519, HKDF-SHA256)/HKDF-SHA256/AES-256-GCM", requestId: requestID)
+        logger.info(
+            "released",
+            metadata: [
+                "requestId": "\(requestID)", "jobId": "\(Hex.prefixed(r.jobID))",
+                "datasetRoot": "\(Hex.prefixed(r.datasetRoot))", "attestationRef": "\(Hex.prefixed(record.hash))",
+            ])
+        return ReleaseResponse(
+            jobId: Hex.prefixed(r.jobID), datasetRoot: Hex.prefixed(r.datasetRoot), attestationRef: Hex.prefixed(record.hash),
+            sealedKey: sealed, hpkeSuite: "DHKEM(X25519, HKDF-SHA256)/HKDF-SHA256/AES-256-GCM", requestId: requestID)
     }
 
     /// Verifies the evidence (binding and AK anchor included, ``EvidenceVerifier``) and finds a
@@ -293,7 +304,7 @@ public final class ReleaseService: Sendable {
         case .akAttributesInvalid, .qualifiedSignerMismatch: code = .akNotRestricted
         case .akBindingMismatch: code = .akBindingInvalid
         case .untrustedRoot, .signingKeyMismatch, .certificateExpired, .certificateNotYetValid, .certificateSignatureInvalid,
-             .certificateChainMalformed, .certificateRevoked:
+            .certificateChainMalformed, .certificateRevoked:
             code = platform == .tpm ? .akCertificateInvalid : .evidenceInvalid
         default: code = .evidenceInvalid
         }

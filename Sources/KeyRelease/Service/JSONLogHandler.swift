@@ -33,8 +33,10 @@ public struct JSONLogHandler: LogHandler {
 
     /// Emits one line.
     public func log(event: LogEvent) {
-        var object: [String: Any] = ["time": ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds]),
-                                     "level": event.level.rawValue, "label": label, "message": event.message.description]
+        var object: [String: Any] = [
+            "time": ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds]),
+            "level": event.level.rawValue, "label": label, "message": event.message.description,
+        ]
         for (k, v) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) where object[k] == nil { object[k] = Self.render(v) }
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         sink(String(decoding: data, as: UTF8.self))

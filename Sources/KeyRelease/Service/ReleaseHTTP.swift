@@ -69,7 +69,8 @@ public enum ReleaseHTTP {
         }
         router.get("/v1/admin/audit") { request, _ in
             guard let token = listener.adminToken, let given = request.headers[.authorization],
-                  constantTimeEqual(Array(given.utf8), Array("Bearer \(token)".utf8)) else {
+                constantTimeEqual(Array(given.utf8), Array("Bearer \(token)".utf8))
+            else {
                 throw KeyReleaseError(.unauthorized, "admin route without the admin token")
             }
             let after = Int64(request.uri.queryParameters.get("after") ?? "0") ?? 0
@@ -93,8 +94,10 @@ public enum ReleaseHTTP {
     /// closed once the server has stopped (SIGTERM/SIGINT shut the group down gracefully when
     /// `signals` is true). `serve` and the tests both run this. `ownsStore`: whether the group
     /// closes the store (false when several servers in one process share it, as test replicas do).
-    public static func build(service: ReleaseService, listener: Listener, ownsStore: Bool = true, signals: Bool = true,
-                             onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> ServiceGroup {
+    public static func build(
+        service: ReleaseService, listener: Listener, ownsStore: Bool = true, signals: Bool = true,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> ServiceGroup {
         let app = try application(service: service, listener: listener, onRunning: onRunning)
         var services = [ServiceGroupConfiguration.ServiceConfiguration]()
         // Shut down in reverse order: the server stops taking requests before the store closes.
@@ -119,11 +122,13 @@ public enum ReleaseHTTP {
         } else {
             server = .http1(configuration: http1)
         }
-        return Application(router: router(service: service, listener: listener), server: server,
-                           configuration: .init(address: .hostname(listener.host, port: listener.port), serverName: "keyrelease",
-                                                availableConnectionsDelegate: MaximumAvailableConnections(listener.maxConnections)),
-                           onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
-                           logger: service.logger)
+        return Application(
+            router: router(service: service, listener: listener), server: server,
+            configuration: .init(
+                address: .hostname(listener.host, port: listener.port), serverName: "keyrelease",
+                availableConnectionsDelegate: MaximumAvailableConnections(listener.maxConnections)),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+            logger: service.logger)
     }
 
     // MARK: - Plumbing
@@ -226,9 +231,11 @@ struct ErrorMiddleware: RouterMiddleware {
             // A body too large never reaches the service: counted, not audited (no nonce).
             if e.code == .payloadTooLarge && route == "release" { service.metrics.unauditedRefusal(e.code) }
             if let route { service.metrics.request(route: route, outcome: e.code.rawValue) }
-            service.logger.log(level: e.code.httpStatus >= 500 ? .error : .notice, "request failed",
-                               metadata: ["requestId": "\(id)", "route": "\(route ?? request.uri.path)", "code": "\(e.code.rawValue)", "detail": "\(e.message)"])
-            var response = (try? ReleaseHTTP.json(ErrorBody(code: e.code.rawValue, requestId: id), status: .init(code: e.code.httpStatus)))
+            service.logger.log(
+                level: e.code.httpStatus >= 500 ? .error : .notice, "request failed",
+                metadata: ["requestId": "\(id)", "route": "\(route ?? request.uri.path)", "code": "\(e.code.rawValue)", "detail": "\(e.message)"])
+            var response =
+                (try? ReleaseHTTP.json(ErrorBody(code: e.code.rawValue, requestId: id), status: .init(code: e.code.httpStatus)))
                 ?? Response(status: .internalServerError)
             response.headers[.init("x-request-id")!] = id
             return response

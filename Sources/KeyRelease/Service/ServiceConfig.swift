@@ -140,9 +140,11 @@ public struct ServiceConfig: Codable, Sendable, Hashable {
         if let t = nonceTTLSeconds, !(1...3600).contains(t) { throw KeyReleaseError(.configInvalid, "nonceTTLSeconds must be 1…3600") }
         if let m = maxBodyBytes, !(1024...(64 << 20)).contains(m) { throw KeyReleaseError(.configInvalid, "maxBodyBytes must be 1 KiB…64 MiB") }
         if let l = limits {
-            for (name, v, range) in [("headerTimeoutSeconds", l.headerTimeoutSeconds, 1...600), ("bodyTimeoutSeconds", l.bodyTimeoutSeconds, 1...3600),
-                                     ("idleTimeoutSeconds", l.idleTimeoutSeconds, 1...3600), ("maxConnections", l.maxConnections, 1...1_000_000),
-                                     ("challengeBurst", l.challengeBurst, 0...1_000_000), ("maxTicketLifetimeSeconds", l.maxTicketLifetimeSeconds, 1...86400 * 7)] {
+            for (name, v, range) in [
+                ("headerTimeoutSeconds", l.headerTimeoutSeconds, 1...600), ("bodyTimeoutSeconds", l.bodyTimeoutSeconds, 1...3600),
+                ("idleTimeoutSeconds", l.idleTimeoutSeconds, 1...3600), ("maxConnections", l.maxConnections, 1...1_000_000),
+                ("challengeBurst", l.challengeBurst, 0...1_000_000), ("maxTicketLifetimeSeconds", l.maxTicketLifetimeSeconds, 1...86400 * 7),
+            ] {
                 if let v, !range.contains(v) { throw KeyReleaseError(.configInvalid, "limits.\(name) must be \(range.lowerBound)…\(range.upperBound)") }
             }
             if let r = l.challengesPerSecond, !(r > 0 && r <= 1_000_000) { throw KeyReleaseError(.configInvalid, "limits.challengesPerSecond must be > 0") }
@@ -173,8 +175,10 @@ public struct ServiceConfig: Codable, Sendable, Hashable {
 public enum ReleaseServer {
     /// Opens the store (running migrations), loads policies and the escrow key, and builds the
     /// service and its listener settings.
-    public static func make(_ config: ServiceConfig, environment: [String: String] = ProcessInfo.processInfo.environment,
-                            logger: Logger = Logger(label: "keyrelease")) async throws(KeyReleaseError) -> (ReleaseService, ReleaseHTTP.Listener) {
+    public static func make(
+        _ config: ServiceConfig, environment: [String: String] = ProcessInfo.processInfo.environment,
+        logger: Logger = Logger(label: "keyrelease")
+    ) async throws(KeyReleaseError) -> (ReleaseService, ReleaseHTTP.Listener) {
         let escrow: EscrowKey
         if let env = config.escrowKey.env { escrow = try EscrowKey(environment: env, environment: environment) } else { escrow = try EscrowKey(file: config.escrowKey.file!) }
         let policies = try config.policies.map { (p) throws(KeyReleaseError) in try LoadedPolicy(file: p) }
@@ -206,8 +210,9 @@ public enum ReleaseServer {
         }
         var log = logger
         if let l = config.logLevel.flatMap(Logger.Level.init(rawValue:)) { log.logLevel = l }
-        let service = try ReleaseService(store: store, registry: ChainJobRegistry(rpc: config.chain.rpc, contract: try! Address(config.chain.dataPolicy)),
-                                         policies: policies, verification: verification, escrowKey: escrow, settings: settings, logger: log)
+        let service = try ReleaseService(
+            store: store, registry: ChainJobRegistry(rpc: config.chain.rpc, contract: try! Address(config.chain.dataPolicy)),
+            policies: policies, verification: verification, escrowKey: escrow, settings: settings, logger: log)
         var listener = ReleaseHTTP.Listener()
         (listener.host, listener.port) = try config.listenAddress()
         if let t = config.tls { listener.tls = (t.certificateChain, t.privateKey) }

@@ -283,8 +283,9 @@ public final class PostgresReleaseStore: ReleaseStore {
             }
         }
         let bracketless = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        return PostgresClient.Configuration(host: bracketless, port: port, username: user, password: components.password,
-                                            database: database, tls: tls)
+        return PostgresClient.Configuration(
+            host: bracketless, port: port, username: user, password: components.password,
+            database: database, tls: tls)
     }
 }
 

@@ -44,7 +44,7 @@ public enum ReleaseStores {
             name = path
         case .postgres:
             store = try PostgresReleaseStore(url: url)
-            name = "the PostgreSQL database" // not the URL: it may carry a password
+            name = "the PostgreSQL database"  // not the URL: it may carry a password
         }
         do throws(KeyReleaseError) {
             let version = try await store.schemaVersion()

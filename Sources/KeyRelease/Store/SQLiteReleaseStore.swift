@@ -48,8 +48,9 @@ public actor SQLiteReleaseStore: ReleaseStore {
         thread.start()
         let connection: SQLiteConnection
         do {
-            connection = try await SQLiteConnection.open(storage: storage, threadPool: thread, logger: Self.silent,
-                                                         on: MultiThreadedEventLoopGroup.singleton.any())
+            connection = try await SQLiteConnection.open(
+                storage: storage, threadPool: thread, logger: Self.silent,
+                on: MultiThreadedEventLoopGroup.singleton.any())
         } catch {
             try? await thread.shutdownGracefully()
             throw KeyReleaseError(.storeUnavailable, "SQLite store \(path) does not open: \(Self.describe(error))")

@@ -19,40 +19,44 @@ enum StoreMigrations {
 
     /// Every migration, oldest first. Append new versions; never edit a released one.
     static let all: [Migration] = [
-        Migration(version: 1, statements: [
-            """
-            CREATE TABLE nonces (
-                nonce \(.bytes) PRIMARY KEY,
-                issued_at \(.int64) NOT NULL,
-                expires_at \(.int64) NOT NULL,
-                used_at \(.int64)
-            )\(.strict)
-            """,
-            """
-            CREATE TABLE escrow (
-                dataset_root \(.bytes) PRIMARY KEY,
-                envelope \(.bytes) NOT NULL,
-                owner \(.bytes) NOT NULL,
-                signature \(.bytes) NOT NULL,
-                stored_at \(.int64) NOT NULL
-            )\(.strict)
-            """,
-            """
-            CREATE TABLE audit (
-                sequence \(.int64) PRIMARY KEY,
-                previous_hash \(.bytes) NOT NULL,
-                hash \(.bytes) NOT NULL UNIQUE,
-                body \(.bytes) NOT NULL,
-                created_at \(.int64) NOT NULL
-            )\(.strict)
-            """,
-        ]),
+        Migration(
+            version: 1,
+            statements: [
+                """
+                CREATE TABLE nonces (
+                    nonce \(.bytes) PRIMARY KEY,
+                    issued_at \(.int64) NOT NULL,
+                    expires_at \(.int64) NOT NULL,
+                    used_at \(.int64)
+                )\(.strict)
+                """,
+                """
+                CREATE TABLE escrow (
+                    dataset_root \(.bytes) PRIMARY KEY,
+                    envelope \(.bytes) NOT NULL,
+                    owner \(.bytes) NOT NULL,
+                    signature \(.bytes) NOT NULL,
+                    stored_at \(.int64) NOT NULL
+                )\(.strict)
+                """,
+                """
+                CREATE TABLE audit (
+                    sequence \(.int64) PRIMARY KEY,
+                    previous_hash \(.bytes) NOT NULL,
+                    hash \(.bytes) NOT NULL UNIQUE,
+                    body \(.bytes) NOT NULL,
+                    created_at \(.int64) NOT NULL
+                )\(.strict)
+                """,
+            ]),
         // The owner's escrow uploads carry a version: a replayed older upload cannot roll a
         // newer envelope back. Expired nonces are purged by expiry time.
-        Migration(version: 2, statements: [
-            "ALTER TABLE escrow ADD COLUMN version \(.int64) NOT NULL DEFAULT 0",
-            "CREATE INDEX nonces_expires_at ON nonces (expires_at)",
-        ]),
+        Migration(
+            version: 2,
+            statements: [
+                "ALTER TABLE escrow ADD COLUMN version \(.int64) NOT NULL DEFAULT 0",
+                "CREATE INDEX nonces_expires_at ON nonces (expires_at)",
+            ]),
     ]
 
     /// The newest version this build knows.
@@ -65,10 +69,11 @@ enum StoreMigrations {
 extension StoreSession {
     /// The highest applied migration, or 0 when there is no `schema_migrations` table; reads only.
     func schemaVersion() async throws(KeyReleaseError) -> Int {
-        let exists: String = switch dialect {
-        case .sqlite: "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'"
-        case .postgres: "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'"
-        }
+        let exists: String =
+            switch dialect {
+            case .sqlite: "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'"
+            case .postgres: "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'"
+            }
         guard try await query(exists, []).first?.integer(0, "count") ?? 0 > 0 else { return 0 }
         let rows = try await query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [])
         return Int(try rows.first?.integer(0, "schema_migrations.version") ?? 0)
@@ -91,8 +96,9 @@ extension StoreSession {
                 for statement in migration.statements {
                     try await session.query(statement.text(session.dialect), [])
                 }
-                try await session.query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-                                        [.integer(Int64(migration.version)), .integer(appliedAt)])
+                try await session.query(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                    [.integer(Int64(migration.version)), .integer(appliedAt)])
             }
             return max(current, StoreMigrations.latestVersion)
         }

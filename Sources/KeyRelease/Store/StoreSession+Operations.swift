@@ -65,8 +65,10 @@ extension StoreSession {
             WHERE escrow.version < excluded.version
             RETURNING dataset_root
             """,
-            [.bytes(entry.datasetRoot), .bytes(entry.envelope), .bytes(entry.owner), .bytes(entry.signature),
-             .integer(try StoreTime.millis(entry.storedAt)), .integer(Int64(entry.version))])
+            [
+                .bytes(entry.datasetRoot), .bytes(entry.envelope), .bytes(entry.owner), .bytes(entry.signature),
+                .integer(try StoreTime.millis(entry.storedAt)), .integer(Int64(entry.version)),
+            ])
         guard !stored.isEmpty else {
             throw KeyReleaseError(.escrowStale, "an envelope of version \(entry.version) or newer is already escrowed for this dataset")
         }
@@ -76,9 +78,10 @@ extension StoreSession {
         let rows = try await query(
             "SELECT dataset_root, envelope, owner, signature, stored_at, version FROM escrow WHERE dataset_root = $1", [.bytes(datasetRoot)])
         guard let row = rows.first else { return nil }
-        return EscrowEntry(datasetRoot: try row.bytes(0, "escrow.dataset_root"), envelope: try row.bytes(1, "escrow.envelope"),
-                           owner: try row.bytes(2, "escrow.owner"), signature: try row.bytes(3, "escrow.signature"),
-                           storedAt: try row.date(4, "escrow.stored_at"), version: UInt64(max(0, try row.integer(5, "escrow.version"))))
+        return EscrowEntry(
+            datasetRoot: try row.bytes(0, "escrow.dataset_root"), envelope: try row.bytes(1, "escrow.envelope"),
+            owner: try row.bytes(2, "escrow.owner"), signature: try row.bytes(3, "escrow.signature"),
+            storedAt: try row.date(4, "escrow.stored_at"), version: UInt64(max(0, try row.integer(5, "escrow.version"))))
     }
 
     /// Deletes nonces that expired before `cutoff` (used or not: an expired nonce decides
@@ -132,8 +135,9 @@ extension StoreSession {
     /// (``AuditRecord/hashIsConsistent`` checks it); wrong-sized hashes and undecodable bodies
     /// are `.storeCorrupt`.
     private static func auditRecord(_ row: StoreRow) throws(KeyReleaseError) -> AuditRecord {
-        try AuditRecord(sequence: try row.integer(0, "audit.sequence"), previousHash: try hash(row, 1, "audit.previous_hash"),
-                        hash: try hash(row, 2, "audit.hash"), body: try row.bytes(3, "audit.body"))
+        try AuditRecord(
+            sequence: try row.integer(0, "audit.sequence"), previousHash: try hash(row, 1, "audit.previous_hash"),
+            hash: try hash(row, 2, "audit.hash"), body: try row.bytes(3, "audit.body"))
     }
 
     private static func hash(_ row: StoreRow, _ index: Int, _ column: String) throws(KeyReleaseError) -> [UInt8] {

@@ -15,12 +15,12 @@ public struct CryptoAgileLogWriter: Sendable {
     /// A log holding only the Spec ID header.
     public init() {
         var spec = Array("Spec ID Event03".utf8) + [0]
-        spec += le32(0)            // platformClass
-        spec += [0, 2, 0, 2]       // specVersionMinor 0, major 2, errata 0, uintnSize 2 (64-bit)
+        spec += le32(0)  // platformClass
+        spec += [0, 2, 0, 2]  // specVersionMinor 0, major 2, errata 0, uintnSize 2 (64-bit)
         spec += le32(UInt32(Self.banks.count))
         for (alg, size) in Self.banks { spec += le16(alg) + le16(UInt16(size)) }
-        spec += [0]                // vendorInfoSize
-        bytes = le32(0) + le32(0x0000_0003) + [UInt8](repeating: 0, count: 20) + le32(UInt32(spec.count)) + spec // EV_NO_ACTION
+        spec += [0]  // vendorInfoSize
+        bytes = le32(0) + le32(0x0000_0003) + [UInt8](repeating: 0, count: 20) + le32(UInt32(spec.count)) + spec  // EV_NO_ACTION
     }
 
     /// Appends an event whose SHA-256 digest is the hash of `data`; returns that digest.

@@ -108,9 +108,10 @@ public actor TPMEvidenceProducer {
         rc = sigBuf.withUnsafeMutableBufferPointer { Tss2_MU_TPMT_SIGNATURE_Marshal(signature, $0.baseAddress, $0.count, &offset) }
         try Self.check(rc, "marshal TPMT_SIGNATURE")
         let values = try readPCRs(pcrs.sorted())
-        return EvidenceBundle(platform: .tpm, nonce: Hex.encode(nonce), collectedAt: Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)),
-                              tpm: .init(attest: Data(attest), signature: Data(sigBuf[0..<offset]), akPublic: Data(akPublic), pcrs: ["sha256": values]),
-                              eventLog: Data(log.bytes))
+        return EvidenceBundle(
+            platform: .tpm, nonce: Hex.encode(nonce), collectedAt: Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)),
+            tpm: .init(attest: Data(attest), signature: Data(sigBuf[0..<offset]), akPublic: Data(akPublic), pcrs: ["sha256": values]),
+            eventLog: Data(log.bytes))
     }
 
     // MARK: - Internals
@@ -133,8 +134,9 @@ public actor TPMEvidenceProducer {
         var creationData: UnsafeMutablePointer<TPM2B_CREATION_DATA>?
         var creationHash: UnsafeMutablePointer<TPM2B_DIGEST>?
         var ticket: UnsafeMutablePointer<TPMT_TK_CREATION>?
-        let rc = Esys_CreatePrimary(ctx, ESYS_TR(ESYS_TR_RH_OWNER), ESYS_TR(ESYS_TR_PASSWORD), ESYS_TR(ESYS_TR_NONE), ESYS_TR(ESYS_TR_NONE),
-                                    &inSensitive, &template, &outside, &creationPCR, &handle, &outPublic, &creationData, &creationHash, &ticket)
+        let rc = Esys_CreatePrimary(
+            ctx, ESYS_TR(ESYS_TR_RH_OWNER), ESYS_TR(ESYS_TR_PASSWORD), ESYS_TR(ESYS_TR_NONE), ESYS_TR(ESYS_TR_NONE),
+            &inSensitive, &template, &outside, &creationPCR, &handle, &outPublic, &creationData, &creationHash, &ticket)
         defer { Esys_Free(outPublic); Esys_Free(creationData); Esys_Free(creationHash); Esys_Free(ticket) }
         try Self.check(rc, "CreatePrimary(AK)")
         guard let outPublic else { throw ProviderNodeError(.tpmCommandFailed, "CreatePrimary returned no public area") }

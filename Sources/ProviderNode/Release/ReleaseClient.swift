@@ -82,8 +82,10 @@ public struct ReleaseClient: Sendable {
     /// from `evidence`, the release with the coordinator's `ticket`, and the sealed key opened
     /// with `keys`. Throws ``ProviderNodeError`` (``ProviderNodeError/Code/releaseRefused`` with
     /// the service's code when it says no).
-    public func obtainKey(jobID: [UInt8], datasetRoot: [UInt8], ticket: DispatchTicketMessage, keys: NodeKeys,
-                          evidence: EvidenceSource) async throws(ProviderNodeError) -> Released {
+    public func obtainKey(
+        jobID: [UInt8], datasetRoot: [UInt8], ticket: DispatchTicketMessage, keys: NodeKeys,
+        evidence: EvidenceSource
+    ) async throws(ProviderNodeError) -> Released {
         let nonce = try await challenge()
         let binding = keys.binding(nonce: nonce, jobID: jobID)
         let bundle: EvidenceBundle
@@ -113,14 +115,17 @@ public struct ReleaseClient: Sendable {
 
     /// Builds a release request: the binding's parts in hex, the evidence, the ticket, and the
     /// signer key's proof of possession.
-    public static func request(jobID: [UInt8], datasetRoot: [UInt8], nonce: [UInt8], keys: NodeKeys, evidence: EvidenceBundle,
-                               ticket: DispatchTicketMessage) throws(ProviderNodeError) -> ReleaseRequest {
+    public static func request(
+        jobID: [UInt8], datasetRoot: [UInt8], nonce: [UInt8], keys: NodeKeys, evidence: EvidenceBundle,
+        ticket: DispatchTicketMessage
+    ) throws(ProviderNodeError) -> ReleaseRequest {
         let proof: String
         do { proof = try ReleaseRequest.proof(binding: keys.binding(nonce: nonce, jobID: jobID), signer: keys.signer) } catch {
             throw ProviderNodeError(.invalidArgument, "signing the proof of possession: \(error.message)")
         }
-        return ReleaseRequest(jobId: Hex.prefixed(jobID), datasetRoot: Hex.prefixed(datasetRoot), evidence: evidence, hpkePublicKey: Hex.prefixed(keys.hpkePublicKey),
-                              signerPublicKey: Hex.prefixed(keys.signerPublicKey), nonce: Hex.prefixed(nonce), ticket: ticket, signerProof: proof)
+        return ReleaseRequest(
+            jobId: Hex.prefixed(jobID), datasetRoot: Hex.prefixed(datasetRoot), evidence: evidence, hpkePublicKey: Hex.prefixed(keys.hpkePublicKey),
+            signerPublicKey: Hex.prefixed(keys.signerPublicKey), nonce: Hex.prefixed(nonce), ticket: ticket, signerProof: proof)
     }
 
     /// `POST /v1/release`: the response, or the service's refusal as an error.

@@ -20,7 +20,8 @@ struct CRLParserTests {
     /// The revoked serials as SwiftASN1 reads them from a full parse (the oracle).
     static func eagerSerials(_ der: [UInt8]) throws -> [[UInt8]] {
         guard case .constructed(let top) = try DER.parse(der).content, let tbs = Array(top).first,
-              case .constructed(let fields) = tbs.content else { Issue.record("not a CRL"); return [] }
+            case .constructed(let fields) = tbs.content
+        else { Issue.record("not a CRL"); return [] }
         for f in fields where f.identifier == .sequence {
             guard case .constructed(let entries) = f.content else { continue }
             let list = Array(entries)
@@ -72,7 +73,7 @@ struct CRLParserTests {
     }
 
     @Test func nonMinimalLengthsAndIndefiniteFormsAreMalformed() throws {
-        let der = try Self.intelCRLs()[1] // the Root CA CRL: short enough for a one-byte long form
+        let der = try Self.intelCRLs()[1]  // the Root CA CRL: short enough for a one-byte long form
         #expect(der[0] == 0x30)
         // Re-encode the outer length with one more length byte than needed.
         let (lenBytes, body): ([UInt8], ArraySlice<UInt8>) = der[1] < 0x80 ? ([der[1]], der[2...]) : (Array(der[2..<2 + Int(der[1] & 0x7F)]), der[(2 + Int(der[1] & 0x7F))...])

@@ -30,10 +30,10 @@ struct EventLogTests {
         let log = try EventLog(parsing: TestVectors.bytes("\(Self.gce).eventlog.bin"))
         #expect(log.algorithms.map(\.id) == [0x0004, 0x000B, 0x000C])
         let v = try log.verify(againstPCRs: Self.quoted(quote), bank: bank)
-        #expect(v.registers.keys.sorted() == Array(0...9) + [23]) // PCR 0–9 from the log; the workload PCR is always checked (zero here)
+        #expect(v.registers.keys.sorted() == Array(0...9) + [23])  // PCR 0–9 from the log; the workload PCR is always checked (zero here)
         #expect(v.unverifiedRegisters.isEmpty)
         #expect(v.imageDigests.isEmpty && v.codeHashes.isEmpty)
-        #expect(v.eventCount == 44) // every event but EV_NO_ACTION
+        #expect(v.eventCount == 44)  // every event but EV_NO_ACTION
     }
 
     @Test func alteredLogOrPCRIsAMismatch() throws {
@@ -78,7 +78,7 @@ struct EventLogTests {
         #expect(Self.code { try EventLog(parsing: []) } == .truncated)
         #expect(Self.code { try EventLog(parsing: [UInt8](repeating: 0xff, count: 64)) } == .malformed)
         var header = [UInt8](repeating: 0, count: 32)
-        header[4] = 3 // EV_NO_ACTION, but not a Spec ID event
+        header[4] = 3  // EV_NO_ACTION, but not a Spec ID event
         #expect(Self.code { try EventLog(parsing: header + [UInt8](repeating: 0x41, count: 20)) } != nil)
     }
 
@@ -104,9 +104,14 @@ struct EventLogTests {
 
     @Test func tpm2ToolsPCRFileReadsAsManifestSays() throws {
         let values = try TPM.pcrValues(parsing: TestVectors.bytes("tpm/keylime/quotepcr.out"))
-        #expect(values == ["sha256": ["15": String(repeating: "00", count: 32),
-                                      "16": "9dbb22387e019c04da95477333546082ce313152c4a7f8a6e1d5f0c77f4fb6f0",
-                                      "22": String(repeating: "ff", count: 32)]])
+        #expect(
+            values == [
+                "sha256": [
+                    "15": String(repeating: "00", count: 32),
+                    "16": "9dbb22387e019c04da95477333546082ce313152c4a7f8a6e1d5f0c77f4fb6f0",
+                    "22": String(repeating: "ff", count: 32),
+                ]
+            ])
         let attest = try TPM.Attest(rawRepresentation: TestVectors.bytes("tpm/keylime/quote.out"))
         let sig = try TPM.Signature(rawRepresentation: TestVectors.bytes("tpm/keylime/quotesig.out"))
         let ak = try TPM.PublicKey(bytes: TestVectors.bytes("tpm/keylime/ak.pub"))
@@ -134,7 +139,7 @@ struct EventLogTests {
         let v = TPM.QuoteVerifier(akRoots: [root])
         let at = instant("2026-11-24T00:00:00Z")
         let subject = try v.verifyAKCertificates([leaf, intermediate], ak: ak, now: at)
-        #expect(subject.hasPrefix("serial ")) // GCE AK certificates have an empty subject
+        #expect(subject.hasPrefix("serial "))  // GCE AK certificates have an empty subject
         #expect(try v.verifyAKCertificates([leaf, intermediate, TestVectors.bytes("tpm/go-tpm-tools/tpm_ek_root_1.cer")], ak: ak, now: at) == subject)
         #expect(Self.code { try TPM.QuoteVerifier().verifyAKCertificates([leaf, intermediate], ak: ak, now: at) } == .untrustedRoot)
         let otherRoot = try Self.certificate("tpm/go-tpm-tools/gcp_ek_ak_ca_root.crt")
@@ -144,7 +149,7 @@ struct EventLogTests {
         let otherAK = try TPM.PublicKey(bytes: TestVectors.bytes("tpm/keylime/akpub.pem"))
         #expect(Self.code { try v.verifyAKCertificates([leaf, intermediate], ak: otherAK, now: at) } == .signingKeyMismatch)
         var flipped = leaf
-        flipped[flipped.count - 10] ^= 1 // inside the signature
+        flipped[flipped.count - 10] ^= 1  // inside the signature
         #expect(Self.code { try v.verifyAKCertificates([flipped, intermediate], ak: ak, now: at) } == .certificateSignatureInvalid)
     }
 
@@ -154,8 +159,10 @@ struct EventLogTests {
             signature: Data(TestVectors.bytes("tpm/go-tpm-tools/extracted/gce-cos-85-nonce9009.quote1.sha256.sig.tpmt")),
             akPublic: Data(TestVectors.bytes("tpm/go-tpm-tools/extracted/gce-cos-85-nonce9009.ak.tpmt_public")),
             pcrFile: Data(TestVectors.bytes("tpm/go-tpm-tools/extracted/gce-cos-85-nonce9009.quote1.sha256.pcrs.json")),
-            akCertificates: [Data(TestVectors.bytes("tpm/go-tpm-tools/extracted/gce-cos-85-nonce9009.akcert.der")),
-                             Data(TestVectors.bytes("tpm/go-tpm-tools/tpm_ek_intermediate_2.crt"))])
+            akCertificates: [
+                Data(TestVectors.bytes("tpm/go-tpm-tools/extracted/gce-cos-85-nonce9009.akcert.der")),
+                Data(TestVectors.bytes("tpm/go-tpm-tools/tpm_ek_intermediate_2.crt")),
+            ])
         let v = TPM.QuoteVerifier(akRoots: [try Self.certificate("tpm/go-tpm-tools/tpm_ek_root_1.cer")])
         let log = try TestVectors.bytes("tpm/go-tpm-tools/extracted/gce-cos-85-nonce9009.eventlog.bin")
         let q = try v.verify(evidence, eventLog: log, expectedNonce: .exactly([0x90, 0x09]), now: instant("2026-11-24T00:00:00Z"))
@@ -177,9 +184,11 @@ struct GoTPMAttestationTests {
         #expect(pb.quotes.map(\.bank) == [.sha1, .sha256, .sha384])
         #expect(pb.akCertificate != nil)
         let v = TPM.QuoteVerifier(akRoots: [try EventLogTests.certificate(Self.root)])
-        let digests: [TPM.Alg: String] = [.sha1: "fda327d4ba5d5978fe3a23db1a47964050e872639ef5d6a99c123cca39e56d8b",
-                                          .sha256: "048937cbaaf28af85a5b0c0997e725097a0d94e05fcda104a82ee3fb6b2e1808",
-                                          .sha384: "6c250f48d304517716f4a5a9127bf8762a80b63df783cb724630b180a3a66bea"]
+        let digests: [TPM.Alg: String] = [
+            .sha1: "fda327d4ba5d5978fe3a23db1a47964050e872639ef5d6a99c123cca39e56d8b",
+            .sha256: "048937cbaaf28af85a5b0c0997e725097a0d94e05fcda104a82ee3fb6b2e1808",
+            .sha384: "6c250f48d304517716f4a5a9127bf8762a80b63df783cb724630b180a3a66bea",
+        ]
         for q in pb.quotes {
             let bundle = pb.bundle(bank: q.bank)
             // The protobuf carries no intermediate: give go-tpm-tools' CA bundle as the evidence would.
@@ -204,7 +213,7 @@ struct GoTPMAttestationTests {
         }
         #expect(EventLogTests.code { try TPM.GoTPMAttestation(protobuf: []) } == .malformed)
         #expect(EventLogTests.code { try TPM.GoTPMAttestation(protobuf: [0x0a, 0x05, 0x01]) } == .truncated)
-        #expect(EventLogTests.code { try TPM.GoTPMAttestation(protobuf: [0x0b]) } == .malformed) // wire type 3
+        #expect(EventLogTests.code { try TPM.GoTPMAttestation(protobuf: [0x0b]) } == .malformed)  // wire type 3
     }
 }
 

@@ -104,7 +104,7 @@ struct EvidenceVerifierTests {
         #expect(failures.map(\.code) == [.measurementMismatch])
         #expect(reason.code == .measurementMismatch)
         guard case .refused(_, _, let worst) = PolicySet([wrongTwice]).decide(golden, now: TPMAnchorTests.at) else { Issue.record("accepted"); return }
-        #expect(worst.code == .akUntrusted) // the AK outranks the PCR
+        #expect(worst.code == .akUntrusted)  // the AK outranks the PCR
         guard case .refused(nil, _, _) = PolicySet([]).decide(golden, now: TPMAnchorTests.at) else { Issue.record("an empty set decided"); return }
         #expect(PolicySet([wrongTwice, accepting]).attestationKeyPins == Set(["sha256:" + String(repeating: "11", count: 32), golden.attestationKey!.name]))
         // Every failure code has a rank.

@@ -42,19 +42,19 @@ struct PolicyTests {
     /// A TPM section may pin attestation keys by name or key digest; anything else is refused.
     @Test func attestationKeyPins() throws {
         let base = """
-        version: 1
-        name: "tpm"
-        maxEvidenceAge: unchecked
-        platforms:
-          tpm:
-            pcrs:
-              sha256:
-                "0": unchecked
-            attestationKeys: KEYS
-        workload:
-          imageDigests: unchecked
-          codeHashes: unchecked
-        """
+            version: 1
+            name: "tpm"
+            maxEvidenceAge: unchecked
+            platforms:
+              tpm:
+                pcrs:
+                  sha256:
+                    "0": unchecked
+                attestationKeys: KEYS
+            workload:
+              imageDigests: unchecked
+              codeHashes: unchecked
+            """
         let name = "000b" + String(repeating: "ab", count: 32), digest = "sha256:" + String(repeating: "CD", count: 32)
         let p = try Policy(yaml: base.replacingOccurrences(of: "KEYS", with: "[\"\(name)\", \"\(digest)\"]"))
         #expect(p.platforms[.tpm]?.attestationKeys == [name, digest.lowercased()])
@@ -112,27 +112,27 @@ struct PolicyTests {
     }
 
     static let valid = """
-    version: 1
-    name: example
-    maxEvidenceAge: 300
-    platforms:
-      tdx:
-        measurements:
-          mrTD: "\(String(repeating: "ab", count: 48))"
-          rtmr0: ["\(String(repeating: "01", count: 48))", "\(String(repeating: "02", count: 48))"]
-          rtmr1: unchecked
-          rtmr2: unchecked
-          rtmr3: unchecked
-          mrSeam: unchecked
-          mrConfigID: unchecked
-          mrOwner: unchecked
-          mrOwnerConfig: unchecked
-        tcbStatuses: [UpToDate, SWHardeningNeeded]
-        allowDebug: false
-    workload:
-      imageDigests: unchecked
-      codeHashes: ["sha256:\(String(repeating: "cd", count: 32))"]
-    """
+        version: 1
+        name: example
+        maxEvidenceAge: 300
+        platforms:
+          tdx:
+            measurements:
+              mrTD: "\(String(repeating: "ab", count: 48))"
+              rtmr0: ["\(String(repeating: "01", count: 48))", "\(String(repeating: "02", count: 48))"]
+              rtmr1: unchecked
+              rtmr2: unchecked
+              rtmr3: unchecked
+              mrSeam: unchecked
+              mrConfigID: unchecked
+              mrOwner: unchecked
+              mrOwnerConfig: unchecked
+            tcbStatuses: [UpToDate, SWHardeningNeeded]
+            allowDebug: false
+        workload:
+          imageDigests: unchecked
+          codeHashes: ["sha256:\(String(repeating: "cd", count: 32))"]
+        """
 
     @Test func validFileLoads() throws {
         let p = try Policy(yaml: Self.valid)
@@ -165,8 +165,9 @@ struct PolicyTests {
     }
 
     @Test func emptyListAndBrokenYAML() {
-        #expect(Policy.problems(in: Self.valid.replacingOccurrences(of: "codeHashes: [\"sha256:\(String(repeating: "cd", count: 32))\"]", with: "codeHashes: []"))
-            .contains { $0.message.contains("allows nothing") })
+        #expect(
+            Policy.problems(in: Self.valid.replacingOccurrences(of: "codeHashes: [\"sha256:\(String(repeating: "cd", count: 32))\"]", with: "codeHashes: []"))
+                .contains { $0.message.contains("allows nothing") })
         #expect(Policy.problems(in: "version: [1\nname").first?.message.contains("not valid YAML") == true)
         #expect(!Policy.problems(in: "").isEmpty)
     }
@@ -271,36 +272,36 @@ struct PolicyTests {
     /// `measurementSets` in a file: two sets load; a malformed set, an unknown key inside a set, a
     /// missing field, an empty list, both forms, or neither are problems on their line.
     static let sets = """
-    version: 1
-    name: sets
-    maxEvidenceAge: unchecked
-    platforms:
-      tdx:
-        measurementSets:
-          - mrTD: "\(String(repeating: "ab", count: 48))"
-            rtmr0: "\(String(repeating: "01", count: 48))"
-            rtmr1: unchecked
-            rtmr2: unchecked
-            rtmr3: unchecked
-            mrSeam: unchecked
-            mrConfigID: unchecked
-            mrOwner: unchecked
-            mrOwnerConfig: unchecked
-          - mrTD: "\(String(repeating: "cd", count: 48))"
-            rtmr0: "\(String(repeating: "02", count: 48))"
-            rtmr1: unchecked
-            rtmr2: unchecked
-            rtmr3: unchecked
-            mrSeam: unchecked
-            mrConfigID: unchecked
-            mrOwner: unchecked
-            mrOwnerConfig: unchecked
-        tcbStatuses: [UpToDate]
-        allowDebug: false
-    workload:
-      imageDigests: unchecked
-      codeHashes: unchecked
-    """
+        version: 1
+        name: sets
+        maxEvidenceAge: unchecked
+        platforms:
+          tdx:
+            measurementSets:
+              - mrTD: "\(String(repeating: "ab", count: 48))"
+                rtmr0: "\(String(repeating: "01", count: 48))"
+                rtmr1: unchecked
+                rtmr2: unchecked
+                rtmr3: unchecked
+                mrSeam: unchecked
+                mrConfigID: unchecked
+                mrOwner: unchecked
+                mrOwnerConfig: unchecked
+              - mrTD: "\(String(repeating: "cd", count: 48))"
+                rtmr0: "\(String(repeating: "02", count: 48))"
+                rtmr1: unchecked
+                rtmr2: unchecked
+                rtmr3: unchecked
+                mrSeam: unchecked
+                mrConfigID: unchecked
+                mrOwner: unchecked
+                mrOwnerConfig: unchecked
+            tcbStatuses: [UpToDate]
+            allowDebug: false
+        workload:
+          imageDigests: unchecked
+          codeHashes: unchecked
+        """
 
     @Test func measurementSetsLoadAndJudgeAsWholes() throws {
         let p = try Policy(yaml: Self.sets)
@@ -326,9 +327,15 @@ struct PolicyTests {
 
     /// (what to change, expected line, text the message must contain)
     static let brokenSets: [(String, String, Int, String)] = [
-        ("        mrOwnerConfig: unchecked\n      - mrTD: \"cd", "        mrOwnerConfig: unchecked\n        mrOwnr: unchecked\n      - mrTD: \"cd", 16, "tdx.measurementSets[0]: unknown field \"mrOwnr\" (did you mean \"mrOwner\"?)"),
+        (
+            "        mrOwnerConfig: unchecked\n      - mrTD: \"cd", "        mrOwnerConfig: unchecked\n        mrOwnr: unchecked\n      - mrTD: \"cd", 16,
+            "tdx.measurementSets[0]: unknown field \"mrOwnr\" (did you mean \"mrOwner\"?)"
+        ),
         ("rtmr0: \"\(String(repeating: "02", count: 48))\"", "rtmr0: \"02\"", 17, "tdx.measurementSets[1].rtmr0: \"02\" is not 48 bytes of hex"),
-        ("      - mrTD: \"\(String(repeating: "cd", count: 48))\"", "      - \"\(String(repeating: "cd", count: 48))\"\n      - mrTD: \"\(String(repeating: "cd", count: 48))\"", 16, "tdx.measurementSets[1]: expected a mapping"),
+        (
+            "      - mrTD: \"\(String(repeating: "cd", count: 48))\"", "      - \"\(String(repeating: "cd", count: 48))\"\n      - mrTD: \"\(String(repeating: "cd", count: 48))\"", 16,
+            "tdx.measurementSets[1]: expected a mapping"
+        ),
         ("        mrOwnerConfig: unchecked\n    tcbStatuses", "    tcbStatuses", 16, "tdx.measurementSets[1]: missing field mrOwnerConfig"),
         ("    measurementSets:\n", "    measurementSets: []\n    unused:\n", 6, "tdx.measurementSets: must be a non-empty list"),
         ("    tcbStatuses:", "    measurements: unchecked\n    tcbStatuses:", 7, "measurements and measurementSets cannot both be given"),
@@ -350,23 +357,23 @@ struct PolicyTests {
     @Test func tpmPCRSets() throws {
         let zero = String(repeating: "00", count: 32), one = String(repeating: "11", count: 32)
         let yaml = """
-        version: 1
-        name: "tpm sets"
-        maxEvidenceAge: unchecked
-        platforms:
-          tpm:
-            pcrSets:
-              - sha256:
-                  "0": "\(zero)"
-                  "7": "\(zero)"
-              - sha256:
-                  "0": "\(one)"
-                  "7": "\(one)"
-            attestationKeys: ["000b\(String(repeating: "ab", count: 32))"]
-        workload:
-          imageDigests: unchecked
-          codeHashes: unchecked
-        """
+            version: 1
+            name: "tpm sets"
+            maxEvidenceAge: unchecked
+            platforms:
+              tpm:
+                pcrSets:
+                  - sha256:
+                      "0": "\(zero)"
+                      "7": "\(zero)"
+                  - sha256:
+                      "0": "\(one)"
+                      "7": "\(one)"
+                attestationKeys: ["000b\(String(repeating: "ab", count: 32))"]
+            workload:
+              imageDigests: unchecked
+              codeHashes: unchecked
+            """
         let p = try Policy(yaml: yaml)
         #expect(p.platforms[.tpm]?.measurementSets?.count == 2)
         #expect(try Policy(yaml: p.yaml) == p)
@@ -380,7 +387,8 @@ struct PolicyTests {
         #expect(cross.map(\.code) == [.measurementMismatch])
         #expect(cross.first?.message.contains("tpm.pcrSets[0].pcr.sha256.7:") == true, "\(cross)")
         #expect(Policy.problems(in: yaml.replacingOccurrences(of: "\"7\": \"\(one)\"", with: "\"7\": \"11\"")).contains { $0.message.contains("tpm.pcrSets[1].sha256.7") })
-        #expect(Policy.problems(in: yaml.replacingOccurrences(of: "    pcrSets:", with: "    pcrs:\n      sha256:\n        \"0\": unchecked\n    pcrSets:"))
-            .contains { $0.message.contains("pcrs and pcrSets cannot both be given") })
+        #expect(
+            Policy.problems(in: yaml.replacingOccurrences(of: "    pcrSets:", with: "    pcrs:\n      sha256:\n        \"0\": unchecked\n    pcrSets:"))
+                .contains { $0.message.contains("pcrs and pcrSets cannot both be given") })
     }
 }

@@ -47,7 +47,7 @@ struct SEVSNPMintedTests {
         var o = SEVSNPTestPKI.Options()
         o.product = .turin
         o.version = 3
-        o.reportedTCB = [1, 2, 3, 4, 0, 0, 0, 9] // fmc 1, bl 2, tee 3, snp 4, ucode 9
+        o.reportedTCB = [1, 2, 3, 4, 0, 0, 0, 9]  // fmc 1, bl 2, tee 3, snp 4, ucode 9
         let pki = try SEVSNPTestPKI(o)
         #expect(pki.vcek.extension(SEVSNP.VCEKExtensions.hwIDOID)?.value.count == 8)
         let verified = try pki.verifier.verify(reportBytes: pki.report, certificates: pki.bundle, now: Self.now)
@@ -80,7 +80,7 @@ struct SEVSNPMintedTests {
         o.version = 3
         o.cpuid = (0x19, 0x11)
         #expect(Self.verify(try SEVSNPTestPKI(o)) == .unsupportedProduct)
-        o.cpuid = (0x17, 0x31) // Rome: no SNP product
+        o.cpuid = (0x17, 0x31)  // Rome: no SNP product
         #expect(Self.verify(try SEVSNPTestPKI(o)) == .unsupportedProduct)
     }
 
@@ -127,7 +127,7 @@ struct SEVSNPMintedTests {
     @Test func signatureTamperedAfterMinting() throws {
         let pki = try SEVSNPTestPKI()
         var bytes = pki.report
-        bytes[0x90] ^= 1 // MEASUREMENT
+        bytes[0x90] ^= 1  // MEASUREMENT
         #expect(snpCode { _ = try pki.verifier.verify(reportBytes: bytes, certificates: pki.bundle, now: Self.now) } == .reportSignatureInvalid)
         // Non-zero bytes above the 48-byte R are rejected even though ECDSA would ignore them.
         bytes = pki.report

@@ -14,8 +14,10 @@ struct SEVSNPNegativeTests {
     }
 
     static func trustee() throws -> ([UInt8], SEVSNP.CertificateBundle) {
-        (try TestVectors.bytes("snp/trustee/snp/test-report.bin"),
-         try SEVSNPRow.bundle(["snp/trustee/snp/test-vcek.der", "snp/trustee/milan_ask_ark_asvk.pem"]))
+        (
+            try TestVectors.bytes("snp/trustee/snp/test-report.bin"),
+            try SEVSNPRow.bundle(["snp/trustee/snp/test-vcek.der", "snp/trustee/milan_ask_ark_asvk.pem"])
+        )
     }
 
     /// Verifies `bytes` (parse errors count as failures too).
@@ -98,7 +100,7 @@ struct SEVSNPNegativeTests {
         let parsed = try SEVSNP.HCLReport(rawRepresentation: hcl)
         #expect(snpCode { try parsed.verifyRuntimeDataBinding() } == .runtimeDataMismatch)
         var tdx = hcl
-        tdx[SEVSNP.HCLReport.runtimeDataOffset + 8] = 4 // report type TDX
+        tdx[SEVSNP.HCLReport.runtimeDataOffset + 8] = 4  // report type TDX
         #expect(snpCode { _ = try SEVSNP.HCLReport(rawRepresentation: tdx) } == .wrongTEEType)
         hcl[0] = UInt8(ascii: "X")
         #expect(snpCode { _ = try SEVSNP.HCLReport(rawRepresentation: hcl) } == .malformed)

@@ -254,30 +254,36 @@ struct TDXCollateralAttackTests {
 
     fileprivate static let mintedAttacks: [MintedAttack] = [
         // The MRSIGNER of Intel's SGX QE (not the TD QE): another enclave signed by Intel.
-        MintedAttack(name: "QE Identity for another MRSIGNER", quoteVersion: 4, base: { _ in },
-                     attack: { $0.qeIdentityMRSigner = try! FixedBytes(hex: "8c4f5775d796503e96137f77c68a829a0056ac8ded70140b081b094490c57bff") },
-                     expected: .qeIdentityMismatch),
-        MintedAttack(name: "QE Identity for another ISVPRODID", quoteVersion: 4, base: { _ in },
-                     attack: { $0.qeIdentityISVProdID = 1 }, expected: .qeIdentityMismatch),
-        MintedAttack(name: "TCB Info for another PCE ID", quoteVersion: 4, base: { _ in },
-                     attack: { $0.tcbInfoPCEID = "0001" }, expected: .pceIDMismatch),
-        MintedAttack(name: "v4: MRSIGNERSEAM is not TCB Info's tdxModule signer", quoteVersion: 4, base: { _ in },
-                     attack: { $0.mrSignerSeam = try! FixedBytes(otherSigner) }, expected: .tdxModuleMismatch),
+        MintedAttack(
+            name: "QE Identity for another MRSIGNER", quoteVersion: 4, base: { _ in },
+            attack: { $0.qeIdentityMRSigner = try! FixedBytes(hex: "8c4f5775d796503e96137f77c68a829a0056ac8ded70140b081b094490c57bff") },
+            expected: .qeIdentityMismatch),
+        MintedAttack(
+            name: "QE Identity for another ISVPRODID", quoteVersion: 4, base: { _ in },
+            attack: { $0.qeIdentityISVProdID = 1 }, expected: .qeIdentityMismatch),
+        MintedAttack(
+            name: "TCB Info for another PCE ID", quoteVersion: 4, base: { _ in },
+            attack: { $0.tcbInfoPCEID = "0001" }, expected: .pceIDMismatch),
+        MintedAttack(
+            name: "v4: MRSIGNERSEAM is not TCB Info's tdxModule signer", quoteVersion: 4, base: { _ in },
+            attack: { $0.mrSignerSeam = try! FixedBytes(otherSigner) }, expected: .tdxModuleMismatch),
         // TD 1.5: TEE_TCB_SVN major 3 needs identity TDX_03; TCB Info lists only TDX_01.
-        MintedAttack(name: "v5: TDX module identity TDX_03 not listed", quoteVersion: 5,
-                     base: {
-                         $0.teeTCBSVN = try! FixedBytes(hex: "03030000000000000000000000000000")
-                         $0.tcbInfoModuleIdentities = [.init(id: "TDX_01"), .init(id: "TDX_03")]
-                     },
-                     attack: { $0.tcbInfoModuleIdentities = [.init(id: "TDX_01")] }, expected: .tdxModuleMismatch),
+        MintedAttack(
+            name: "v5: TDX module identity TDX_03 not listed", quoteVersion: 5,
+            base: {
+                $0.teeTCBSVN = try! FixedBytes(hex: "03030000000000000000000000000000")
+                $0.tcbInfoModuleIdentities = [.init(id: "TDX_01"), .init(id: "TDX_03")]
+            },
+            attack: { $0.tcbInfoModuleIdentities = [.init(id: "TDX_01")] }, expected: .tdxModuleMismatch),
         // TD 1.5: the identity's MRSIGNERSEAM governs, not the base tdxModule's (here the attacker's).
-        MintedAttack(name: "v5: MRSIGNERSEAM is not the TDX_01 identity's signer", quoteVersion: 5,
-                     base: {
-                         $0.teeTCBSVN = try! FixedBytes(hex: "03010000000000000000000000000000")
-                         $0.tcbInfoModuleIdentities = [.init(id: "TDX_01")]
-                         $0.tcbInfoModuleMRSigner = try! FixedBytes(otherSigner)
-                     },
-                     attack: { $0.mrSignerSeam = try! FixedBytes(otherSigner) }, expected: .tdxModuleMismatch),
+        MintedAttack(
+            name: "v5: MRSIGNERSEAM is not the TDX_01 identity's signer", quoteVersion: 5,
+            base: {
+                $0.teeTCBSVN = try! FixedBytes(hex: "03010000000000000000000000000000")
+                $0.tcbInfoModuleIdentities = [.init(id: "TDX_01")]
+                $0.tcbInfoModuleMRSigner = try! FixedBytes(otherSigner)
+            },
+            attack: { $0.mrSignerSeam = try! FixedBytes(otherSigner) }, expected: .tdxModuleMismatch),
     ]
 
     @Test(arguments: mintedAttacks)
@@ -370,7 +376,7 @@ struct TDXCollateralAttackTests {
         let bitString = alg.content + alg.length
         precondition(der[bitString] == 0x03)
         let bits = header(bitString)
-        let seq = bits.content + 1 // after the unused-bits octet
+        let seq = bits.content + 1  // after the unused-bits octet
         precondition(der[seq] == 0x30)
         let r = header(seq).content
         precondition(der[r] == 0x02)
@@ -406,7 +412,7 @@ struct TDXCollateralAttackTests {
             let text = Array(pem[body])
             let der = try #require(Data(base64Encoded: Data(text), options: .ignoreUnknownCharacters)).map { $0 }
             let signature = c < 2 ? Self.signatureValueRanges(der) : []
-            var k = 0 // index among base64 characters (padding included)
+            var k = 0  // index among base64 characters (padding included)
             for i in body {
                 let isLineBreak = pem[i] == 0x0a || pem[i] == 0x0d
                 defer { if !isLineBreak { k += 1 } }
@@ -417,7 +423,8 @@ struct TDXCollateralAttackTests {
                     position = .root
                 } else {
                     let bytesHit = (6 * k / 8)...((6 * k + 5) / 8)
-                    position = signature.contains { $0.contains(bytesHit.lowerBound) && $0.contains(bytesHit.upperBound) }
+                    position =
+                        signature.contains { $0.contains(bytesHit.lowerBound) && $0.contains(bytesHit.upperBound) }
                         ? .signatureValue(certificate: c) : .body(certificate: c)
                 }
                 positions.append((pemStart + i, position))
@@ -447,9 +454,12 @@ struct TDXCollateralAttackTests {
         #expect(seen[.body(certificate: 0)]?[.certificateSignatureInvalid] ?? 0 > 0)
         #expect(seen[.body(certificate: 1)]?[.certificateSignatureInvalid] ?? 0 > 0)
         #expect(seen[.notBase64]?[.certificateChainMalformed] ?? 0 > 0)
-        #expect([Position.body(certificate: 0), .body(certificate: 1), .root].contains { (seen[$0]?[.certificateChainMalformed] ?? 0) > 0 },
-                "some flips leave valid base64 but unparsable DER")
+        #expect(
+            [Position.body(certificate: 0), .body(certificate: 1), .root].contains { (seen[$0]?[.certificateChainMalformed] ?? 0) > 0 },
+            "some flips leave valid base64 but unparsable DER")
         #expect(seen[.root]?[.untrustedRoot] ?? 0 > 0)
-        print("PCK chain tamper walk: \(positions.count) offsets in \(elapsed); \(seen.sorted { "\($0.key)" < "\($1.key)" }.map { "\($0.key): \($0.value.map { "\($0.key.rawValue)=\($0.value)" }.sorted().joined(separator: ","))" }.joined(separator: "; "))")
+        print(
+            "PCK chain tamper walk: \(positions.count) offsets in \(elapsed); \(seen.sorted { "\($0.key)" < "\($1.key)" }.map { "\($0.key): \($0.value.map { "\($0.key.rawValue)=\($0.value)" }.sorted().joined(separator: ","))" }.joined(separator: "; "))"
+        )
     }
 }

@@ -16,8 +16,9 @@ struct TPMAnchorTests {
 
     /// The genuine GCE vTPM evidence (MANIFEST.md), without its AK certificate.
     static func genuine() throws -> EvidenceBundle.TPMEvidence {
-        try EvidenceBundle.TPMEvidence(attest: Data(TestVectors.bytes("\(gce).quote1.sha256.attest.bin")), signature: Data(TestVectors.bytes("\(gce).quote1.sha256.sig.tpmt")),
-                                       akPublic: Data(TestVectors.bytes("\(gce).ak.tpmt_public")), pcrFile: Data(TestVectors.bytes("\(gce).quote1.sha256.pcrs.json")))
+        try EvidenceBundle.TPMEvidence(
+            attest: Data(TestVectors.bytes("\(gce).quote1.sha256.attest.bin")), signature: Data(TestVectors.bytes("\(gce).quote1.sha256.sig.tpmt")),
+            akPublic: Data(TestVectors.bytes("\(gce).ak.tpmt_public")), pcrFile: Data(TestVectors.bytes("\(gce).quote1.sha256.pcrs.json")))
     }
 
     static func googleRoot() throws -> Certificate { try CertificateChain(files: [TestVectors.bytes("tpm/go-tpm-tools/tpm_ek_root_1.cer")]).leaf }
@@ -41,7 +42,7 @@ struct TPMAnchorTests {
                 let q = try verifier.verify(forged, eventLog: nil, expectedNonce: .exactly(nonce), now: Self.at)
                 #expect(q.anchor == nil)
                 let input = PolicyInput(tpm: q)
-                #expect(input.measurements == golden.measurements) // every PCR the policy wants
+                #expect(input.measurements == golden.measurements)  // every PCR the policy wants
                 #expect(Policy.judgeAttestationKey(input.attestationKey, pins: nil)?.code == .akUntrusted)
                 #expect(pinnedPolicy.validate(input, now: Self.at).failures.map(\.code) == [.akUntrusted])
                 #expect(unpinned.validate(input, now: Self.at).failures.map(\.code) == [.akUntrusted])
@@ -78,7 +79,7 @@ struct TPMAnchorTests {
         let other = try ForgedTPMQuote()
         #expect(Self.code { try verify([try ca.issue(for: try other.tpmtPublic())]) } == .signingKeyMismatch)
         #expect(Self.code { try verify([try ca.issue(for: ak, notBefore: Date().addingTimeInterval(-7200), notAfter: Date().addingTimeInterval(-3600))]) } == .certificateExpired)
-        let rogue = try AKTestCA(commonName: "licen-broker test AK CA") // same name, another key
+        let rogue = try AKTestCA(commonName: "licen-broker test AK CA")  // same name, another key
         #expect(Self.code { try verify([try rogue.issue(for: ak)]) } != nil)
         let elsewhere = try AKTestCA(commonName: "another CA")
         #expect(Self.code { try verify([try elsewhere.issue(for: ak)]) } == .untrustedRoot)
@@ -90,8 +91,9 @@ struct TPMAnchorTests {
         let nonce: [UInt8] = [9]
         let genuine = try Self.genuine()
         func code(attributes: UInt32) throws -> AttestationError.Code? {
-            let forged = try forger.forge(like: genuine, extraData: nonce, akPublic: try forger.tpmtPublic(attributes: attributes),
-                                          qualifiedSigner: try forger.qualifiedName(attributes: attributes))
+            let forged = try forger.forge(
+                like: genuine, extraData: nonce, akPublic: try forger.tpmtPublic(attributes: attributes),
+                qualifiedSigner: try forger.qualifiedName(attributes: attributes))
             return Self.code { try TPM.QuoteVerifier().verify(forged, eventLog: nil, expectedNonce: .exactly(nonce), now: Self.at) }
         }
         #expect(try code(attributes: ForgedTPMQuote.akAttributes) == nil)
@@ -173,11 +175,14 @@ struct TPMAnchorTests {
         let verified = try verifier.verify(bundle, collateral: EvidenceCollateral(snpCertificates: certificates), expectedBinding: .nonce(Array("challenge".utf8)), now: Self.at)
         guard case .tpm(let q) = verified else { Issue.record("not TPM"); return }
         #expect(q.anchor == .hardwareReport(platform: "snp"))
-        #expect(Self.code { try verifier.verify(bundle, collateral: EvidenceCollateral(snpCertificates: certificates), expectedBinding: .nonce(Array("challengf".utf8)), now: Self.at) } == .nonceMismatch)
+        #expect(
+            Self.code { try verifier.verify(bundle, collateral: EvidenceCollateral(snpCertificates: certificates), expectedBinding: .nonce(Array("challengf".utf8)), now: Self.at) } == .nonceMismatch)
         // One flipped signature bit fails.
         var broken = bundle
         broken.tpm!.signature[10] ^= 1
-        #expect(Self.code { try verifier.verify(broken, collateral: EvidenceCollateral(snpCertificates: certificates), expectedBinding: .nonce(Array("challenge".utf8)), now: Self.at) } == .quoteSignatureInvalid)
+        #expect(
+            Self.code { try verifier.verify(broken, collateral: EvidenceCollateral(snpCertificates: certificates), expectedBinding: .nonce(Array("challenge".utf8)), now: Self.at) }
+                == .quoteSignatureInvalid)
     }
 
     /// An Azure TDX CVM's HCL report (report type 4, a TD report inside) is refused by type with

@@ -54,9 +54,13 @@ struct TPMQuoteTests {
         let attest = try TPM.Attest(rawRepresentation: TestVectors.bytes("tpm/keylime/quote.out"))
         let sig = try TPM.Signature(rawRepresentation: TestVectors.bytes("tpm/keylime/quotesig.out"))
         // The PCR values MANIFEST.md lists for this quote.
-        let pcrs: TPM.PCRValues = ["sha256": ["15": String(repeating: "00", count: 32),
-                                              "16": "9dbb22387e019c04da95477333546082ce313152c4a7f8a6e1d5f0c77f4fb6f0",
-                                              "22": String(repeating: "ff", count: 32)]]
+        let pcrs: TPM.PCRValues = [
+            "sha256": [
+                "15": String(repeating: "00", count: 32),
+                "16": "9dbb22387e019c04da95477333546082ce313152c4a7f8a6e1d5f0c77f4fb6f0",
+                "22": String(repeating: "ff", count: 32),
+            ]
+        ]
         return (attest, sig, pcrs)
     }
 
@@ -88,7 +92,8 @@ struct TPMQuoteTests {
         #expect(Self.code { try v.verify(attest: attest, signature: sig, ak: ak, pcrs: pcrs, expectedNonce: .exactly([1, 2, 3])) } == .nonceMismatch)
         var sigBytes = try TestVectors.bytes("tpm/keylime/quotesig.out")
         sigBytes[40] ^= 1
-        #expect(Self.code { try v.verify(attest: attest, signature: TPM.Signature(rawRepresentation: sigBytes), ak: ak, pcrs: pcrs, expectedNonce: .anyForReferenceEvidence) } == .quoteSignatureInvalid)
+        #expect(
+            Self.code { try v.verify(attest: attest, signature: TPM.Signature(rawRepresentation: sigBytes), ak: ak, pcrs: pcrs, expectedNonce: .anyForReferenceEvidence) } == .quoteSignatureInvalid)
         // Every byte of the signed attestation matters.
         let raw = try TestVectors.bytes("tpm/keylime/quote.out")
         for i in raw.indices {

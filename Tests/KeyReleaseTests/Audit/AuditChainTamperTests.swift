@@ -60,8 +60,9 @@ struct AuditChainTamperTests {
 
     // MARK: Tampers
 
-    @Test("a tampered chain is refused by AuditChain.verify (auditChainBroken) and by the CLI (exit 2, audit_chain_broken)",
-          arguments: StoreBackend.allCases, Tamper.allCases)
+    @Test(
+        "a tampered chain is refused by AuditChain.verify (auditChainBroken) and by the CLI (exit 2, audit_chain_broken)",
+        arguments: StoreBackend.allCases, Tamper.allCases)
     func tamperedShortChain(_ backend: StoreBackend, _ tamper: Tamper) async throws {
         try await withChain(backend, count: Self.shortCount) { fx, store, chain in
             try await tamper.apply(fx, chain, at: Self.shortPosition)
@@ -69,13 +70,15 @@ struct AuditChainTamperTests {
         }
     }
 
-    @Test("a chain longer than one page, tampered in the second page, is refused",
-          arguments: StoreBackend.allCases, [
-              (Tamper.bodyByte, Int64(pageSize + 7)),
-              (Tamper.forkedLink, Int64(pageSize + 1)),  // the link that crosses the page boundary
-              (Tamper.deletedRecordTailRehashed, Int64(pageSize + 3)),
-              (Tamper.headHash, Int64(longCount)),
-          ])
+    @Test(
+        "a chain longer than one page, tampered in the second page, is refused",
+        arguments: StoreBackend.allCases,
+        [
+            (Tamper.bodyByte, Int64(pageSize + 7)),
+            (Tamper.forkedLink, Int64(pageSize + 1)),  // the link that crosses the page boundary
+            (Tamper.deletedRecordTailRehashed, Int64(pageSize + 3)),
+            (Tamper.headHash, Int64(longCount)),
+        ])
     func tamperedLongChain(_ backend: StoreBackend, _ case: (tamper: Tamper, position: Int64)) async throws {
         try await withChain(backend, count: Self.longCount) { fx, store, chain in
             try await `case`.tamper.apply(fx, chain, at: `case`.position)
@@ -90,7 +93,9 @@ struct AuditChainTamperTests {
             await #expect(throws: (any Error).self) { try await fx.insert(forged) }
             let sameHash = try Self.forged(sequence: 4, after: chain[2].hash)
             await #expect(throws: (any Error).self) {
-                try await fx.raw("INSERT INTO audit (sequence, previous_hash, hash, body, created_at) VALUES (4, \(fx.bytesLiteral(sameHash.previousHash)), \(fx.bytesLiteral(chain[1].hash)), \(fx.bytesLiteral(sameHash.body)), 0)")
+                try await fx.raw(
+                    "INSERT INTO audit (sequence, previous_hash, hash, body, created_at) VALUES (4, \(fx.bytesLiteral(sameHash.previousHash)), \(fx.bytesLiteral(chain[1].hash)), \(fx.bytesLiteral(sameHash.body)), 0)"
+                )
             }
             try await Self.expectIntact(fx, store, chain)
         }
@@ -191,8 +196,9 @@ enum Tamper: String, CaseIterable, Sendable, CustomTestStringConvertible {
 
 extension AuditChainTamperTests {
     /// A record nobody appended.
-    static let forgedDraft = AuditDraft(timeMillis: 1_750_000_000_999, outcome: "released", requestID: "forged",
-                                        jobID: "0x1", datasetRoot: "0x" + String(repeating: "cd", count: 32), platform: "tdx")
+    static let forgedDraft = AuditDraft(
+        timeMillis: 1_750_000_000_999, outcome: "released", requestID: "forged",
+        jobID: "0x1", datasetRoot: "0x" + String(repeating: "cd", count: 32), platform: "tdx")
 
     /// A well-formed record nobody appended: ``forgedDraft`` at `sequence` after `previousHash`,
     /// its hash consistent. A sequence below 0 is hashed by its u64 bit pattern, since
@@ -209,8 +215,10 @@ extension AuditChainTamperTests {
     }
 
     /// Runs `body` on a fresh store holding `count` records appended through ``ReleaseStore/appendAudit(_:)``.
-    func withChain(_ backend: StoreBackend, count: Int,
-                   _ body: (StoreFixture, any ReleaseStore, [AuditRecord]) async throws -> Void) async throws {
+    func withChain(
+        _ backend: StoreBackend, count: Int,
+        _ body: (StoreFixture, any ReleaseStore, [AuditRecord]) async throws -> Void
+    ) async throws {
         try await withFixture(backend) { fx, store in
             var chain: [AuditRecord] = []
             chain.reserveCapacity(count)
@@ -220,8 +228,10 @@ extension AuditChainTamperTests {
     }
 
     /// The library and the CLI both find `chain` intact and summarise it alike.
-    static func expectIntact(_ fx: StoreFixture, _ store: any ReleaseStore, _ chain: [AuditRecord],
-                             sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    static func expectIntact(
+        _ fx: StoreFixture, _ store: any ReleaseStore, _ chain: [AuditRecord],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
         let head = chain.last.map { Hex.prefixed($0.hash) }
         let released = Int64(chain.filter { $0.draft.outcome == "released" }.count)
         for pageSize in [Self.pageSize, 3] {
@@ -244,8 +254,10 @@ extension AuditChainTamperTests {
     /// The library throws `.auditChainBroken` (at the CLI's page size and at a small one), and the
     /// CLI exits 2 printing `{"intact": false, "error": {"code": "audit_chain_broken", "message": …}}`
     /// with the library's message.
-    static func expectBroken(_ fx: StoreFixture, _ store: any ReleaseStore, _ tamper: Tamper?,
-                             sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    static func expectBroken(
+        _ fx: StoreFixture, _ store: any ReleaseStore, _ tamper: Tamper?,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
         let label = tamper?.rawValue ?? "untampered"
         var message: String?
         for pageSize in [Self.pageSize, 3] {
@@ -271,6 +283,8 @@ private extension StoreFixture {
     func insert(_ record: AuditRecord) async throws {
         // Int64.min has no literal in either dialect: its magnitude overflows before the minus.
         let sequence = record.sequence == .min ? "(-9223372036854775807 - 1)" : String(record.sequence)
-        try await raw("INSERT INTO audit (sequence, previous_hash, hash, body, created_at) VALUES (\(sequence), \(bytesLiteral(record.previousHash)), \(bytesLiteral(record.hash)), \(bytesLiteral(record.body)), 1750000000999)")
+        try await raw(
+            "INSERT INTO audit (sequence, previous_hash, hash, body, created_at) VALUES (\(sequence), \(bytesLiteral(record.previousHash)), \(bytesLiteral(record.hash)), \(bytesLiteral(record.body)), 1750000000999)"
+        )
     }
 }

@@ -112,18 +112,21 @@ struct CLIContractTests {
         let report = try TestVectors.path("snp/virtee-sev/report_milan.hex"), at = ["--at", "2026-11-24T00:00:00Z"]
         let vcek = try TestVectors.path("snp/virtee-sev/vcek_milan.der"), chain = try TestVectors.path("snp/virtee-sev/cert_chain_milan")
         #expect(try Self.verdict([report, "--platform", "snp", "--cert", vcek, "--cert", chain] + at) == (0, nil))
-        #expect(try Self.verdict([report, "--platform", "snp", "--cert", vcek] + at) == (3, "collateralMissing"))   // no ASK
+        #expect(try Self.verdict([report, "--platform", "snp", "--cert", vcek] + at) == (3, "collateralMissing"))  // no ASK
         #expect(try Self.verdict([report, "--platform", "snp", "--cert", chain] + at) == (3, "collateralMissing"))  // no VCEK
         // A file that holds no AMD certificate at all.
-        #expect(try Self.verdict([report, "--platform", "snp", "--cert", vcek, "--cert", try TestVectors.path("tdx/dcap-qvl/tdx_quote_collateral.json")] + at)
-            == (3, "collateralMalformed"))
+        #expect(
+            try Self.verdict([report, "--platform", "snp", "--cert", vcek, "--cert", try TestVectors.path("tdx/dcap-qvl/tdx_quote_collateral.json")] + at)
+                == (3, "collateralMalformed"))
         // MANIFEST.md: tdx_quote is FMSPC b0c06f000000, tdx_quote_outdated_collateral.json is for 90c06f000000.
         let quote = try TestVectors.path("tdx/dcap-qvl/tdx_quote")
-        #expect(try Self.verdict([quote, "--collateral", try TestVectors.path("tdx/dcap-qvl/tdx_quote_outdated_collateral.json"), "--at", "2026-03-01T00:00:00Z"])
-            == (3, "fmspcMismatch"))
+        #expect(
+            try Self.verdict([quote, "--collateral", try TestVectors.path("tdx/dcap-qvl/tdx_quote_outdated_collateral.json"), "--at", "2026-03-01T00:00:00Z"])
+                == (3, "fmspcMismatch"))
         // Still 2: evidence that is invalid whatever the collateral.
-        #expect(try Self.verdict([try TestVectors.path("tdx/dcap-qvl/sgx_quote"), "--collateral", try TestVectors.path("tdx/dcap-qvl/sgx_quote_collateral.json")] + Self.tdxAt)
-            == (2, "wrongTEEType"))
+        #expect(
+            try Self.verdict([try TestVectors.path("tdx/dcap-qvl/sgx_quote"), "--collateral", try TestVectors.path("tdx/dcap-qvl/sgx_quote_collateral.json")] + Self.tdxAt)
+                == (2, "wrongTEEType"))
     }
 
     @Test("a flag for another platform's evidence is a usage error (3), never silently ignored")
@@ -131,25 +134,35 @@ struct CLIContractTests {
         let quote = try TestVectors.path("tdx/dcap-qvl/tdx_quote"), collateral = try TestVectors.path("tdx/dcap-qvl/tdx_quote_collateral.json")
         let tdx = [quote, "--collateral", collateral] + Self.tdxAt
         #expect(try Self.verdict(tdx) == (0, nil))
-        for extra in [["--nonce", "00"], ["--signature", try TestVectors.path("tpm/keylime/quotesig.out")], ["--cert", try TestVectors.path("snp/virtee-sev/vcek_milan.der")],
-                      ["--ak-root", try TestVectors.path("tpm/go-tpm-tools/tpm_ek_root_1.cer")], ["--dangerously-trust-presented-ak"]] {
+        for extra in [
+            ["--nonce", "00"], ["--signature", try TestVectors.path("tpm/keylime/quotesig.out")], ["--cert", try TestVectors.path("snp/virtee-sev/vcek_milan.der")],
+            ["--ak-root", try TestVectors.path("tpm/go-tpm-tools/tpm_ek_root_1.cer")], ["--dangerously-trust-presented-ak"],
+        ] {
             #expect(try Self.verdict(tdx + extra) == (3, "usage"), "\(extra)")
         }
-        let snp = [try TestVectors.path("snp/virtee-sev/report_milan.hex"), "--platform", "snp", "--cert", try TestVectors.path("snp/virtee-sev/vcek_milan.der"),
-                   "--cert", try TestVectors.path("snp/virtee-sev/cert_chain_milan"), "--at", "2026-11-24T00:00:00Z"]
+        let snp = [
+            try TestVectors.path("snp/virtee-sev/report_milan.hex"), "--platform", "snp", "--cert", try TestVectors.path("snp/virtee-sev/vcek_milan.der"),
+            "--cert", try TestVectors.path("snp/virtee-sev/cert_chain_milan"), "--at", "2026-11-24T00:00:00Z",
+        ]
         #expect(try Self.verdict(snp) == (0, nil))
         for extra in [["--accept-tcb", "OutOfDate"], ["--collateral", collateral], ["--event-log", try TestVectors.path("tdx/go-tdx-guest/ccel/ccel_data.dat")]] {
             #expect(try Self.verdict(snp + extra) == (3, "usage"), "\(extra)")
         }
-        let tpm = [try TestVectors.path("tpm/go-tpm-tools/gce-cos-85-nonce9009.pb"), "--platform", "tpm", "--ak-root", try TestVectors.path("tpm/go-tpm-tools/tpm_ek_intermediate_2.crt"),
-                   "--at", "2026-11-24T00:00:00Z", "--nonce", "9009"]
+        let tpm = [
+            try TestVectors.path("tpm/go-tpm-tools/gce-cos-85-nonce9009.pb"), "--platform", "tpm", "--ak-root", try TestVectors.path("tpm/go-tpm-tools/tpm_ek_intermediate_2.crt"),
+            "--at", "2026-11-24T00:00:00Z", "--nonce", "9009",
+        ]
         #expect(try Self.verdict(tpm) == (0, nil))
         #expect(try Self.verdict(tpm + ["--allow-debug"]) == (3, "usage"))
         // --platform that contradicts a bundle's declared platform.
         try Self.withFolder { dir in
             let bundle = dir + "/snp.json"
-            let pack = try CLIRunner.run("keyrelease", ["evidence", "pack", "--platform", "snp", "--report", try TestVectors.path("snp/virtee-sev/report_milan.hex"),
-                                                        "--cert", try TestVectors.path("snp/virtee-sev/vcek_milan.der"), "--cert", try TestVectors.path("snp/virtee-sev/cert_chain_milan"), "-o", bundle])
+            let pack = try CLIRunner.run(
+                "keyrelease",
+                [
+                    "evidence", "pack", "--platform", "snp", "--report", try TestVectors.path("snp/virtee-sev/report_milan.hex"),
+                    "--cert", try TestVectors.path("snp/virtee-sev/vcek_milan.der"), "--cert", try TestVectors.path("snp/virtee-sev/cert_chain_milan"), "-o", bundle,
+                ])
             #expect(pack.status == 0, "\(pack.stderr)")
             #expect(try Self.verdict([bundle, "--at", "2026-11-24T00:00:00Z"]) == (0, nil))
             #expect(try Self.verdict([bundle, "--platform", "tdx", "--at", "2026-11-24T00:00:00Z"]) == (3, "usage"))
@@ -161,7 +174,7 @@ struct CLIContractTests {
         let collateral = ["--collateral", try TestVectors.path("tdx/dcap-qvl/tdx_quote_collateral.json")]
         try Self.withFolder { dir in
             var bytes = try TestVectors.bytes("tdx/dcap-qvl/tdx_quote")
-            bytes[0x100] ^= 1 // inside the signed body: the quote signature no longer verifies
+            bytes[0x100] ^= 1  // inside the signed body: the quote signature no longer verifies
             let tampered = dir + "/tampered.quote"
             try Data(bytes).write(to: URL(fileURLWithPath: tampered))
             let bad = try CLIRunner.run("keyrelease", ["bench", "verify", tampered, "--iterations", "1", "--json"] + collateral + Self.tdxAt)
@@ -190,16 +203,21 @@ struct CLIContractTests {
         let port = UInt16(bigEndian: addr.sin_port)
         close(fd)
         let start = Date()
-        let r = try CLIRunner.run("keyrelease", ["chain", "job", "0x" + String(repeating: "11", count: 32), "--rpc", "http://127.0.0.1:\(port)",
-                                                 "--contract", "0x" + String(repeating: "22", count: 20)])
+        let r = try CLIRunner.run(
+            "keyrelease",
+            [
+                "chain", "job", "0x" + String(repeating: "11", count: 32), "--rpc", "http://127.0.0.1:\(port)",
+                "--contract", "0x" + String(repeating: "22", count: 20),
+            ])
         #expect(Date().timeIntervalSince(start) < 5, "took \(Date().timeIntervalSince(start)) s")
         #expect(r.status == 3)
         #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
         #expect(r.stderr.contains("rpcUnavailable"))
     }
 
-    @Test("help is wrapped once: at 80 columns no line is longer, and no paragraph has a ragged short line in its middle",
-          arguments: [["verify-quote"], ["bench", "verify"], ["policy", "derive"], ["serve"], []])
+    @Test(
+        "help is wrapped once: at 80 columns no line is longer, and no paragraph has a ragged short line in its middle",
+        arguments: [["verify-quote"], ["bench", "verify"], ["policy", "derive"], ["serve"], []])
     func helpWrappedOnce(_ command: [String]) throws {
         let r = try CLIRunner.run("keyrelease", command + ["--help"], environment: ["COLUMNS": "80", "PATH": "/usr/bin:/bin"])
         #expect(r.status == 0)

@@ -53,10 +53,12 @@ struct CLISweepTests {
     static let tdxAt = ["--at", "2025-07-01T00:00:00Z"]
     static func tdxCollateral() throws -> [String] { ["--collateral", try vector("tdx/dcap-qvl/tdx_quote_collateral.json")] }
     static func keylime(signature: String? = nil, ak: String? = nil, pcrs: String? = nil) throws -> [String] {
-        [try vector("tpm/keylime/quote.out"), "--platform", "tpm",
-         "--signature", try signature ?? vector("tpm/keylime/quotesig.out"),
-         "--ak", try ak ?? vector("tpm/keylime/akpub.pem"),
-         "--pcrs", try pcrs ?? vector("tpm/keylime/quotepcr.out")]
+        [
+            try vector("tpm/keylime/quote.out"), "--platform", "tpm",
+            "--signature", try signature ?? vector("tpm/keylime/quotesig.out"),
+            "--ak", try ak ?? vector("tpm/keylime/akpub.pem"),
+            "--pcrs", try pcrs ?? vector("tpm/keylime/quotepcr.out"),
+        ]
     }
 
     /// Every file argument of every subcommand (`keyrelease chain job` reads none; `escrow
@@ -70,21 +72,26 @@ struct CLISweepTests {
         Case(command: ["verify-quote"], arguments: { p, _ in try keylime(signature: p) }, hasJSON: true, onContent: evidenceInvalid),
         Case(command: ["verify-quote"], arguments: { p, _ in try keylime(ak: p) }, hasJSON: true, onContent: evidenceInvalid),
         Case(command: ["verify-quote"], arguments: { p, _ in try keylime(pcrs: p) }, hasJSON: true, onContent: evidenceInvalid),
-        Case(command: ["verify-quote"], arguments: { p, _ in [try vector("tdx/dcap-qvl/tdx_quote")] + (try tdxCollateral()) + tdxAt + ["--event-log", p] },
-             hasJSON: true, onContent: evidenceInvalid),
+        Case(
+            command: ["verify-quote"], arguments: { p, _ in [try vector("tdx/dcap-qvl/tdx_quote")] + (try tdxCollateral()) + tdxAt + ["--event-log", p] },
+            hasJSON: true, onContent: evidenceInvalid),
         Case(command: ["verify-quote"], arguments: { p, _ in [try vector("tdx/dcap-qvl/tdx_quote"), "--collateral", p] + tdxAt }, hasJSON: true, onContent: unusable),
-        Case(command: ["verify-quote"], arguments: { p, _ in [try vector("tdx/dcap-qvl/tdx_quote")] + (try tdxCollateral()) + tdxAt + ["--policy", p] },
-             hasJSON: true, onContent: unusable),
-        Case(command: ["verify-quote"], arguments: { p, _ in [try vector("snp/virtee-sev/report_milan.hex"), "--platform", "snp", "--cert", p] },
-             hasJSON: true, onContent: unusable),
+        Case(
+            command: ["verify-quote"], arguments: { p, _ in [try vector("tdx/dcap-qvl/tdx_quote")] + (try tdxCollateral()) + tdxAt + ["--policy", p] },
+            hasJSON: true, onContent: unusable),
+        Case(
+            command: ["verify-quote"], arguments: { p, _ in [try vector("snp/virtee-sev/report_milan.hex"), "--platform", "snp", "--cert", p] },
+            hasJSON: true, onContent: unusable),
         Case(command: ["verify-quote"], arguments: { p, _ in try keylime() + ["--ak-root", p] }, hasJSON: true, onContent: unusable),
         // bench verify: invalid evidence is 2, unusable collateral 3.
         Case(command: ["bench", "verify"], arguments: { p, _ in [p, "--iterations", "1"] + (try tdxCollateral()) + tdxAt }, hasJSON: true, onContent: evidenceInvalid),
-        Case(command: ["bench", "verify"], arguments: { p, _ in [p, "--platform", "snp", "--iterations", "1", "--cert", try vector("snp/virtee-sev/vcek_milan.der")] },
-             hasJSON: true, onContent: evidenceInvalid),
+        Case(
+            command: ["bench", "verify"], arguments: { p, _ in [p, "--platform", "snp", "--iterations", "1", "--cert", try vector("snp/virtee-sev/vcek_milan.der")] },
+            hasJSON: true, onContent: evidenceInvalid),
         Case(command: ["bench", "verify"], arguments: { p, _ in [p, "--platform", "tpm", "--iterations", "1"] }, hasJSON: true, onContent: evidenceInvalid),
-        Case(command: ["bench", "verify"], arguments: { p, _ in [try vector("tdx/dcap-qvl/tdx_quote"), "--iterations", "1", "--collateral", p] + tdxAt },
-             hasJSON: true, onContent: unusable),
+        Case(
+            command: ["bench", "verify"], arguments: { p, _ in [try vector("tdx/dcap-qvl/tdx_quote"), "--iterations", "1", "--collateral", p] + tdxAt },
+            hasJSON: true, onContent: unusable),
         Case(command: ["bench", "dataset"], arguments: { p, _ in [p, "--iterations", "1"] }, hasJSON: false, onEmpty: [3], onRandom: [0]),
         // policy: check judges the file (2 when invalid); derive verifies evidence (2).
         Case(command: ["policy", "check"], arguments: { p, _ in [p] }, hasJSON: true, onContent: [2]),
@@ -92,25 +99,37 @@ struct CLISweepTests {
         // evidence pack verifies nothing: any readable bytes are packed, except a PCR file it
         // must parse (2).
         Case(command: ["evidence", "pack"], arguments: { p, s in ["--platform", "tdx", "--report", p, "-o", s + "/bundle.json"] }, hasJSON: false, onContent: [0]),
-        Case(command: ["evidence", "pack"], arguments: { p, s in ["--platform", "tdx", "--report", try vector("tdx/dcap-qvl/tdx_quote"), "--collateral", p, "-o", s + "/bundle.json"] },
-             hasJSON: false, onContent: [0]),
-        Case(command: ["evidence", "pack"], arguments: { p, s in ["--platform", "tdx", "--report", try vector("tdx/dcap-qvl/tdx_quote"), "--event-log", p, "-o", s + "/bundle.json"] },
-             hasJSON: false, onContent: [0]),
-        Case(command: ["evidence", "pack"], arguments: { p, s in ["--platform", "snp", "--report", p, "--cert", try vector("snp/virtee-sev/vcek_milan.der"), "-o", s + "/bundle.json"] },
-             hasJSON: false, onContent: [0]),
-        Case(command: ["evidence", "pack"], arguments: { p, s in ["--platform", "snp", "--report", try vector("snp/virtee-sev/report_milan.hex"), "--cert", p, "-o", s + "/bundle.json"] },
-             hasJSON: false, onContent: [0]),
-        Case(command: ["evidence", "pack"], arguments: { p, s in ["--platform", "tpm", "--attest", p, "--signature", p, "--ak", p, "--pcrs", p, "-o", s + "/bundle.json"] },
-             hasJSON: false, onContent: evidenceInvalid),
+        Case(
+            command: ["evidence", "pack"], arguments: { p, s in ["--platform", "tdx", "--report", try vector("tdx/dcap-qvl/tdx_quote"), "--collateral", p, "-o", s + "/bundle.json"] },
+            hasJSON: false, onContent: [0]),
+        Case(
+            command: ["evidence", "pack"], arguments: { p, s in ["--platform", "tdx", "--report", try vector("tdx/dcap-qvl/tdx_quote"), "--event-log", p, "-o", s + "/bundle.json"] },
+            hasJSON: false, onContent: [0]),
+        Case(
+            command: ["evidence", "pack"], arguments: { p, s in ["--platform", "snp", "--report", p, "--cert", try vector("snp/virtee-sev/vcek_milan.der"), "-o", s + "/bundle.json"] },
+            hasJSON: false, onContent: [0]),
+        Case(
+            command: ["evidence", "pack"], arguments: { p, s in ["--platform", "snp", "--report", try vector("snp/virtee-sev/report_milan.hex"), "--cert", p, "-o", s + "/bundle.json"] },
+            hasJSON: false, onContent: [0]),
+        Case(
+            command: ["evidence", "pack"], arguments: { p, s in ["--platform", "tpm", "--attest", p, "--signature", p, "--ak", p, "--pcrs", p, "-o", s + "/bundle.json"] },
+            hasJSON: false, onContent: evidenceInvalid),
         // dataset: a root of random bytes is fine, of nothing is not (3); anything readable encrypts.
         Case(command: ["dataset", "root"], arguments: { p, _ in [p] }, hasJSON: true, onEmpty: [3], onRandom: [0]),
         Case(command: ["dataset", "encrypt"], arguments: { p, s in ["--in", p, "--out", s + "/licen.enc", "--seal-to", sealTo] }, hasJSON: false, onContent: [0]),
-        Case(command: ["dataset", "encrypt"], arguments: { p, s in ["--in", p, "--out", s + "/stream.enc", "--seal-to", sealTo, "--format", "stream"] },
-             hasJSON: false, onContent: [0]),
+        Case(
+            command: ["dataset", "encrypt"], arguments: { p, s in ["--in", p, "--out", s + "/stream.enc", "--seal-to", sealTo, "--format", "stream"] },
+            hasJSON: false, onContent: [0]),
         // The service's files: a store that is not one, a key that is not one, a bad config (3).
         Case(command: ["audit", "verify"], arguments: { p, _ in ["--store", "sqlite:" + p] }, hasJSON: true, onContent: unusable),
-        Case(command: ["escrow", "upload"], arguments: { p, _ in ["--dataset-root", "0x" + String(repeating: "11", count: 32), "--envelope", "0x" + String(repeating: "22", count: 105),
-                                                               "--version", "1", "--owner-key", p] }, hasJSON: false, onContent: unusable),
+        Case(
+            command: ["escrow", "upload"],
+            arguments: { p, _ in
+                [
+                    "--dataset-root", "0x" + String(repeating: "11", count: 32), "--envelope", "0x" + String(repeating: "22", count: 105),
+                    "--version", "1", "--owner-key", p,
+                ]
+            }, hasJSON: false, onContent: unusable),
         Case(command: ["serve"], arguments: { p, _ in ["--config", p, "--check"] }, hasJSON: false, onContent: unusable),
     ]
 
@@ -168,11 +187,12 @@ struct CLISweepTests {
                 let args = c.command + (try c.arguments(path, scratch)) + (json ? ["--json"] : [])
                 let label = "keyrelease \(args.joined(separator: " "))"
                 let r = try CLIRunner.run("keyrelease", args)
-                let allowed: Set<Int32> = switch input {
-                case .directory, .missing: [3]
-                case .empty: c.onEmpty
-                case .random: c.onRandom
-                }
+                let allowed: Set<Int32> =
+                    switch input {
+                    case .directory, .missing: [3]
+                    case .empty: c.onEmpty
+                    case .random: c.onRandom
+                    }
                 #expect(allowed.contains(r.status), "\(label): exit \(r.status), expected \(allowed.sorted()): \(r.stderr) \(r.stdout.prefix(300))")
                 for marker in Self.crashMarkers {
                     #expect(!r.stdout.contains(marker) && !r.stderr.contains(marker), "\(label): \(marker): \(r.stderr.prefix(500))")
@@ -216,7 +236,8 @@ struct CLISweepTests {
         for line in section.split(separator: "\n") {
             // A subcommand's line starts with its name after two spaces; descriptions wrap deeper.
             guard line.hasPrefix("  "), !line.hasPrefix("   "), let name = line.split(separator: " ").first.map(String.init),
-                  name.first?.isLowercase == true, name != "help" else { continue }
+                name.first?.isLowercase == true, name != "help"
+            else { continue }
             leaves += try leafSubcommands(path + [name])
         }
         return leaves

@@ -68,8 +68,10 @@ struct PolicyCLITests {
 
     /// The go-sev-guest report (POLICY.DEBUG set) with its certificates.
     static func debugSNPArgs() throws -> [String] {
-        [try TestVectors.path("snp/go-sev-guest/attestation.bin"), "--platform", "snp",
-         "--cert", try TestVectors.path("snp/go-sev-guest/vcek.testcer"), "--cert", try TestVectors.path("snp/go-sev-guest/ask_ark_milan.pem")] + snpAt
+        [
+            try TestVectors.path("snp/go-sev-guest/attestation.bin"), "--platform", "snp",
+            "--cert", try TestVectors.path("snp/go-sev-guest/vcek.testcer"), "--cert", try TestVectors.path("snp/go-sev-guest/ask_ark_milan.pem"),
+        ] + snpAt
     }
 
     /// The dcap-qvl hex quote: authentic, but no TCB level of its collateral matches.
@@ -130,13 +132,17 @@ struct PolicyCLITests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sets-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let reports = [("snp/virtee-sev/report_milan.hex", ["snp/virtee-sev/vcek_milan.der", "snp/virtee-sev/cert_chain_milan"]),
-                       ("snp/trustee/snp/test-report.bin", ["snp/trustee/snp/test-vcek.der", "snp/trustee/milan_ask_ark_asvk.pem"])]
+        let reports = [
+            ("snp/virtee-sev/report_milan.hex", ["snp/virtee-sev/vcek_milan.der", "snp/virtee-sev/cert_chain_milan"]),
+            ("snp/trustee/snp/test-report.bin", ["snp/trustee/snp/test-vcek.der", "snp/trustee/milan_ask_ark_asvk.pem"]),
+        ]
         var bundles = [String]()
         for (i, (report, certs)) in reports.enumerated() {
             let bundle = dir + "/evidence\(i).json"
-            let pack = try CLIRunner.run("keyrelease", ["evidence", "pack", "--platform", "snp", "--report", try TestVectors.path(report), "-o", bundle]
-                                         + certs.flatMap { ["--cert", try TestVectors.path($0)] })
+            let pack = try CLIRunner.run(
+                "keyrelease",
+                ["evidence", "pack", "--platform", "snp", "--report", try TestVectors.path(report), "-o", bundle]
+                    + certs.flatMap { ["--cert", try TestVectors.path($0)] })
             #expect(pack.status == 0, "\(pack.stderr)")
             bundles.append(bundle)
         }

@@ -18,16 +18,21 @@ struct VerifyQuoteCLITests {
     }
 
     static let rows: [Row] = [
-        Row(quote: "tdx/dcap-qvl/tdx_quote", collateral: ["tdx/dcap-qvl/tdx_quote_collateral.json"], at: "2025-07-01T00:00:00Z", exit: 0, tcbStatus: "UpToDate",
+        Row(
+            quote: "tdx/dcap-qvl/tdx_quote", collateral: ["tdx/dcap-qvl/tdx_quote_collateral.json"], at: "2025-07-01T00:00:00Z", exit: 0, tcbStatus: "UpToDate",
             mrTD: "91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7", rtmr3: String(repeating: "0", count: 96), fmspc: "b0c06f000000"),
-        Row(quote: "tdx/dcap-qvl/tdx_quote_outdated", collateral: ["tdx/dcap-qvl/tdx_quote_outdated_collateral.json"], at: "2026-03-01T00:00:00Z", exit: 1, tcbStatus: nil,
+        Row(
+            quote: "tdx/dcap-qvl/tdx_quote_outdated", collateral: ["tdx/dcap-qvl/tdx_quote_outdated_collateral.json"], at: "2026-03-01T00:00:00Z", exit: 1, tcbStatus: nil,
             mrTD: "273828c46252fcbdd8ad2dd907130222b03466d52a2911d70c1a5950895d6bd1ae451d382d5a9b1b4c0ed0e5ae9a3dbd", rtmr3: String(repeating: "0", count: 96), fmspc: "90c06f000000"),
-        Row(quote: "tdx/dcap-qvl/tdx-quote.hex", collateral: ["tdx/dcap-qvl/tdx_quote_collateral.json"], at: "2025-07-01T00:00:00Z", exit: 1, tcbStatus: nil,
+        Row(
+            quote: "tdx/dcap-qvl/tdx-quote.hex", collateral: ["tdx/dcap-qvl/tdx_quote_collateral.json"], at: "2025-07-01T00:00:00Z", exit: 1, tcbStatus: nil,
             mrTD: "7ba9e262ce6979087e34632603f354dd8f8a870f5947d116af8114db6c9d0d74c48bec4280e5b4f4a37025a10905bb29",
             rtmr3: "547fcba4630bfb981169a8a1903b79c244933413409dd0387acbd8e3b985bcc9164cf52735cd31f60bf2c5d1220c113f", fmspc: "b0c06f000000"),
-        Row(quote: "tdx/go-tdx-guest/tdx_prod_quote_SPR_E4.dat", collateral: ["tdx/go-tdx-guest"], at: "2023-07-01T01:00:00Z", exit: 1, tcbStatus: nil,
+        Row(
+            quote: "tdx/go-tdx-guest/tdx_prod_quote_SPR_E4.dat", collateral: ["tdx/go-tdx-guest"], at: "2023-07-01T01:00:00Z", exit: 1, tcbStatus: nil,
             mrTD: "6363b8043668a3ad953278e10389574d326c6749fb78aa810ecd9336923db86f22fc00b8dcd404bc10d5e119d7215cbb", rtmr3: String(repeating: "0", count: 96), fmspc: "50806f000000"),
-        Row(quote: "tdx/go-tdx-guest/quote_v5_sample.dat", collateral: ["tdx/dcap-qvl/tdx_quote_outdated_collateral.json", "tdx/go-tdx-guest/sample_tcbinfo_response_v5"],
+        Row(
+            quote: "tdx/go-tdx-guest/quote_v5_sample.dat", collateral: ["tdx/dcap-qvl/tdx_quote_outdated_collateral.json", "tdx/go-tdx-guest/sample_tcbinfo_response_v5"],
             at: "2026-03-01T00:00:00Z", exit: 0, tcbStatus: "UpToDate",
             mrTD: "7348651a34b2d2d3462822e3a750ec6110125f36757c78480bbfc69cc0d21fb001a1ced3ee19747dda8f750c3bc8f876", rtmr3: String(repeating: "0", count: 96), fmspc: "90c06f000000"),
     ]
@@ -65,7 +70,9 @@ struct VerifyQuoteCLITests {
     }
 
     @Test func invalidEvidenceExits2() throws {
-        let r = try CLIRunner.run("keyrelease", ["verify-quote", TestVectors.path("tdx/dcap-qvl/sgx_quote"), "--collateral", TestVectors.path("tdx/dcap-qvl/sgx_quote_collateral.json"), "--at", "2025-07-01T00:00:00Z", "--json"])
+        let r = try CLIRunner.run(
+            "keyrelease",
+            ["verify-quote", TestVectors.path("tdx/dcap-qvl/sgx_quote"), "--collateral", TestVectors.path("tdx/dcap-qvl/sgx_quote_collateral.json"), "--at", "2025-07-01T00:00:00Z", "--json"])
         #expect(r.status == 2)
         let error = try #require(try r.json()["error"] as? [String: String])
         #expect(error["code"] == "wrongTEEType")
@@ -125,9 +132,13 @@ struct VerifyQuoteCLITests {
         #expect((try e.json()["claims"] as? [String: Any])?["mrTD"] as? String == Self.rows[0].mrTD)
 
         // SEV-SNP: the VLEK report after the VLEK expired (2); MEASUREMENT from MANIFEST.md.
-        let snp = try CLIRunner.run("keyrelease", ["verify-quote", try TestVectors.path("snp/trustee/snp/test-vlek-report.bin"), "--platform", "snp",
-                                                   "--cert", try TestVectors.path("snp/trustee/snp/test-vlek.der"), "--cert", try TestVectors.path("snp/trustee/milan_ask_ark_asvk.pem"),
-                                                   "--at", "2026-11-24T00:00:00Z", "--json"])
+        let snp = try CLIRunner.run(
+            "keyrelease",
+            [
+                "verify-quote", try TestVectors.path("snp/trustee/snp/test-vlek-report.bin"), "--platform", "snp",
+                "--cert", try TestVectors.path("snp/trustee/snp/test-vlek.der"), "--cert", try TestVectors.path("snp/trustee/milan_ask_ark_asvk.pem"),
+                "--at", "2026-11-24T00:00:00Z", "--json",
+            ])
         #expect(snp.status == 2)
         #expect(try snp.json()["claimsVerified"] as? Bool == false)
         let snpClaims = try #require(try snp.json()["claims"] as? [String: Any])
@@ -160,7 +171,7 @@ struct VerifyQuoteCLITests {
         #expect(late.status == 2)
         #expect((try late.json()["error"] as? [String: String])?["code"] == "certificateExpired")
         var bytes = try TestVectors.bytes("tdx/go-tdx-guest/tdx_prod_quote_SPR_E4.dat")
-        bytes[0x3C] = 0x32 // go-tdx-guest TestNegativeVerification: quote signature
+        bytes[0x3C] = 0x32  // go-tdx-guest TestNegativeVerification: quote signature
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("tampered-\(UUID()).quote")
         try Data(bytes).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
@@ -207,8 +218,12 @@ struct VerifyQuoteCLITests {
     }
 
     @Test func benchReportsAllFigures() throws {
-        let r = try CLIRunner.run("keyrelease", ["bench", "verify", TestVectors.path("tdx/dcap-qvl/tdx_quote"), "--collateral", TestVectors.path("tdx/dcap-qvl/tdx_quote_collateral.json"),
-                                                 "--at", "2025-07-01T00:00:00Z", "--iterations", "5", "--json"])
+        let r = try CLIRunner.run(
+            "keyrelease",
+            [
+                "bench", "verify", TestVectors.path("tdx/dcap-qvl/tdx_quote"), "--collateral", TestVectors.path("tdx/dcap-qvl/tdx_quote_collateral.json"),
+                "--at", "2025-07-01T00:00:00Z", "--iterations", "5", "--json",
+            ])
         #expect(r.status == 0, "stderr: \(r.stderr)")
         let j = try r.json()
         for key in ["coldMicros", "warmMicros", "p256VerifyMicros"] {
@@ -225,11 +240,15 @@ struct EvidencePackCLITests {
     @Test func packedTDXBundleVerifiesLikeItsParts() throws {
         let bundle = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID()).json").path
         defer { try? FileManager.default.removeItem(atPath: bundle) }
-        let pack = try CLIRunner.run("keyrelease", ["evidence", "pack", "--platform", "tdx", "--report", TestVectors.path("tdx/dcap-qvl/tdx-quote.hex"),
-                                                    "--collateral", TestVectors.path("tdx/dcap-qvl/tdx_quote_collateral.json"), "--nonce", "00ff", "-o", bundle])
+        let pack = try CLIRunner.run(
+            "keyrelease",
+            [
+                "evidence", "pack", "--platform", "tdx", "--report", TestVectors.path("tdx/dcap-qvl/tdx-quote.hex"),
+                "--collateral", TestVectors.path("tdx/dcap-qvl/tdx_quote_collateral.json"), "--nonce", "00ff", "-o", bundle,
+            ])
         #expect(pack.status == 0, "\(pack.stderr)")
         let r = try CLIRunner.run("keyrelease", ["verify-quote", bundle, "--at", "2025-07-01T00:00:00Z", "--json"])
-        #expect(r.status == 1) // the hex quote verifies but has no TCB level (MANIFEST)
+        #expect(r.status == 1)  // the hex quote verifies but has no TCB level (MANIFEST)
         let j = try r.json()
         #expect(j["verified"] as? Bool == true)
         #expect((j["claims"] as? [String: Any])?["mrTD"] as? String == "7ba9e262ce6979087e34632603f354dd8f8a870f5947d116af8114db6c9d0d74c48bec4280e5b4f4a37025a10905bb29")

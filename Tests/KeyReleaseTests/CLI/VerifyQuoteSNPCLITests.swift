@@ -17,21 +17,27 @@ struct VerifyQuoteSNPCLITests {
     }
 
     static let rows: [Row] = [
-        Row(report: "snp/go-sev-guest/attestation.bin", certs: ["snp/go-sev-guest/vcek.testcer", "snp/go-sev-guest/ask_ark_milan.pem"], at: "2026-11-24T00:00:00Z",
+        Row(
+            report: "snp/go-sev-guest/attestation.bin", certs: ["snp/go-sev-guest/vcek.testcer", "snp/go-sev-guest/ask_ark_milan.pem"], at: "2026-11-24T00:00:00Z",
             exit: 1, failure: "debugNotAllowed", error: nil,
             measurement: "b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b01"),
-        Row(report: "snp/virtee-sev/report_milan.hex", certs: ["snp/virtee-sev/vcek_milan.der", "snp/virtee-sev/cert_chain_milan"], at: "2026-11-24T00:00:00Z",
+        Row(
+            report: "snp/virtee-sev/report_milan.hex", certs: ["snp/virtee-sev/vcek_milan.der", "snp/virtee-sev/cert_chain_milan"], at: "2026-11-24T00:00:00Z",
             exit: 0, failure: nil, error: nil,
             measurement: "7a1e5c266c0108dbc9bb94fa926951320940915d0aafb42464bd88b579ea158d3e1a0dc39b2c60bd95b9c480cd81841f"),
-        Row(report: "snp/trustee/snp/test-report.bin", certs: ["snp/trustee/snp/test-vcek.der", "snp/trustee/milan_ask_ark_asvk.pem"], at: "2026-11-24T00:00:00Z",
+        Row(
+            report: "snp/trustee/snp/test-report.bin", certs: ["snp/trustee/snp/test-vcek.der", "snp/trustee/milan_ask_ark_asvk.pem"], at: "2026-11-24T00:00:00Z",
             exit: 0, failure: nil, error: nil,
             measurement: "a1f3930413247bb38cfc171579ea3c12d5fe4901f0c792f63fd75d98f1ef827c23500644e0e692e6be917f9050d3d38c"),
-        Row(report: "snp/trustee/snp/test-vlek-report.bin", certs: ["snp/trustee/snp/test-vlek.der", "snp/trustee/milan_ask_ark_asvk.pem"], at: "2025-06-01T00:00:00Z",
+        Row(
+            report: "snp/trustee/snp/test-vlek-report.bin", certs: ["snp/trustee/snp/test-vlek.der", "snp/trustee/milan_ask_ark_asvk.pem"], at: "2025-06-01T00:00:00Z",
             exit: 0, failure: nil, error: nil,
             measurement: "8922ebbdd00ec2c541f36a6e7a82a8773a7accb451ed67bc94e740dbe92c93c4e8c9af857f5ceeb5a493df2a570d7bf0"),
-        Row(report: "snp/trustee/snp/test-vlek-report.bin", certs: ["snp/trustee/snp/test-vlek.der", "snp/trustee/milan_ask_ark_asvk.pem"], at: "2026-11-24T00:00:00Z",
+        Row(
+            report: "snp/trustee/snp/test-vlek-report.bin", certs: ["snp/trustee/snp/test-vlek.der", "snp/trustee/milan_ask_ark_asvk.pem"], at: "2026-11-24T00:00:00Z",
             exit: 2, failure: nil, error: "certificateExpired", measurement: ""),
-        Row(report: "snp/trustee/az-snp-vtpm/hcl-report.bin", certs: ["snp/trustee/az-snp-vtpm/vcek.pem"], at: "2026-11-24T00:00:00Z",
+        Row(
+            report: "snp/trustee/az-snp-vtpm/hcl-report.bin", certs: ["snp/trustee/az-snp-vtpm/vcek.pem"], at: "2026-11-24T00:00:00Z",
             exit: 0, failure: nil, error: nil,
             measurement: "9ac48fcac8a2d88aeeff8d427ad4f2be0e3917c748a18bdf52cc317e7fe20308b459d5ef1a12e0c22944eb386d17c315"),
     ]
@@ -78,8 +84,12 @@ struct VerifyQuoteSNPCLITests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let bundle = dir + "/evidence.json", policy = dir + "/golden.yaml"
-        let pack = try CLIRunner.run("keyrelease", ["evidence", "pack", "--platform", "snp", "--report", try TestVectors.path("snp/trustee/snp/test-report.bin"),
-                                                    "--cert", try TestVectors.path("snp/trustee/snp/test-vcek.der"), "--cert", try TestVectors.path("snp/trustee/milan_ask_ark_asvk.pem"), "-o", bundle])
+        let pack = try CLIRunner.run(
+            "keyrelease",
+            [
+                "evidence", "pack", "--platform", "snp", "--report", try TestVectors.path("snp/trustee/snp/test-report.bin"),
+                "--cert", try TestVectors.path("snp/trustee/snp/test-vcek.der"), "--cert", try TestVectors.path("snp/trustee/milan_ask_ark_asvk.pem"), "-o", bundle,
+            ])
         #expect(pack.status == 0, "\(pack.stderr)")
         let at = ["--at", "2026-11-24T00:00:00Z"]
         let plain = try CLIRunner.run("keyrelease", ["verify-quote", bundle, "--json"] + at)

@@ -10,7 +10,8 @@ struct VerifyQuoteTPMCLITests {
 
     static func pcrFile(_ dir: String) throws -> String {
         let p = dir + "/pcrs.json"
-        let json = #"{"sha256": {"15": "\#(String(repeating: "00", count: 32))", "16": "9dbb22387e019c04da95477333546082ce313152c4a7f8a6e1d5f0c77f4fb6f0", "22": "\#(String(repeating: "ff", count: 32))"}}"#
+        let json =
+            #"{"sha256": {"15": "\#(String(repeating: "00", count: 32))", "16": "9dbb22387e019c04da95477333546082ce313152c4a7f8a6e1d5f0c77f4fb6f0", "22": "\#(String(repeating: "ff", count: 32))"}}"#
         try json.write(toFile: p, atomically: true, encoding: .utf8)
         return p
     }
@@ -19,13 +20,17 @@ struct VerifyQuoteTPMCLITests {
     static let gce = "tpm/go-tpm-tools/extracted/gce-cos-85-nonce9009"
 
     static func gceFiles(ak: String = "ak.tpmt_public") throws -> [String] {
-        try [TestVectors.path("\(gce).quote1.sha256.attest.bin"), "--platform", "tpm", "--signature", TestVectors.path("\(gce).quote1.sha256.sig.tpmt"),
-             "--ak", TestVectors.path("\(gce).\(ak)"), "--pcrs", TestVectors.path("\(gce).quote1.sha256.pcrs.json"), "--at", "2026-11-24T00:00:00Z"]
+        try [
+            TestVectors.path("\(gce).quote1.sha256.attest.bin"), "--platform", "tpm", "--signature", TestVectors.path("\(gce).quote1.sha256.sig.tpmt"),
+            "--ak", TestVectors.path("\(gce).\(ak)"), "--pcrs", TestVectors.path("\(gce).quote1.sha256.pcrs.json"), "--at", "2026-11-24T00:00:00Z",
+        ]
     }
 
     static func gceAnchor() throws -> [String] {
-        try ["--cert", TestVectors.path("\(gce).akcert.der"), "--cert", TestVectors.path("tpm/go-tpm-tools/tpm_ek_intermediate_2.crt"),
-             "--ak-root", TestVectors.path("tpm/go-tpm-tools/tpm_ek_root_1.cer")]
+        try [
+            "--cert", TestVectors.path("\(gce).akcert.der"), "--cert", TestVectors.path("tpm/go-tpm-tools/tpm_ek_intermediate_2.crt"),
+            "--ak-root", TestVectors.path("tpm/go-tpm-tools/tpm_ek_root_1.cer"),
+        ]
     }
 
     /// A quote is judged only through an anchor: a certificate chain to --ak-root, a policy pin,
@@ -71,9 +76,13 @@ struct VerifyQuoteTPMCLITests {
         // any other anchor; one PCR changed in the policy is rejected by name; another pinned AK
         // is akUntrusted.
         let bundle = dir + "/e.json", policy = dir + "/p.yaml"
-        let pack = try CLIRunner.run("keyrelease", ["evidence", "pack", "--platform", "tpm", "--attest", try TestVectors.path("\(Self.gce).quote1.sha256.attest.bin"),
-                                                    "--signature", try TestVectors.path("\(Self.gce).quote1.sha256.sig.tpmt"), "--ak", try TestVectors.path("\(Self.gce).ak.tpmt_public"),
-                                                    "--pcrs", try TestVectors.path("\(Self.gce).quote1.sha256.pcrs.json"), "--nonce", "9009", "-o", bundle])
+        let pack = try CLIRunner.run(
+            "keyrelease",
+            [
+                "evidence", "pack", "--platform", "tpm", "--attest", try TestVectors.path("\(Self.gce).quote1.sha256.attest.bin"),
+                "--signature", try TestVectors.path("\(Self.gce).quote1.sha256.sig.tpmt"), "--ak", try TestVectors.path("\(Self.gce).ak.tpmt_public"),
+                "--pcrs", try TestVectors.path("\(Self.gce).quote1.sha256.pcrs.json"), "--nonce", "9009", "-o", bundle,
+            ])
         #expect(pack.status == 0, "\(pack.stderr)")
         let derive = try CLIRunner.run("keyrelease", ["policy", "derive", bundle, "-o", policy])
         #expect(derive.status == 0, "\(derive.stdout) \(derive.stderr)")
@@ -105,9 +114,13 @@ struct VerifyQuoteTPMCLITests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         func run(pcrs: String) throws -> CLIRunner.Result {
-            try CLIRunner.run("keyrelease", ["verify-quote", try TestVectors.path("tpm/keylime/quote.out"), "--platform", "tpm",
-                                             "--signature", try TestVectors.path("tpm/keylime/quotesig.out"), "--ak", try TestVectors.path("tpm/keylime/ak.pub"),
-                                             "--pcrs", pcrs, "--nonce", Self.nonce, "--json"])
+            try CLIRunner.run(
+                "keyrelease",
+                [
+                    "verify-quote", try TestVectors.path("tpm/keylime/quote.out"), "--platform", "tpm",
+                    "--signature", try TestVectors.path("tpm/keylime/quotesig.out"), "--ak", try TestVectors.path("tpm/keylime/ak.pub"),
+                    "--pcrs", pcrs, "--nonce", Self.nonce, "--json",
+                ])
         }
         let r = try run(pcrs: try TestVectors.path("tpm/keylime/quotepcr.out"))
         #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
@@ -125,11 +138,13 @@ struct VerifyQuoteTPMCLITests {
     /// nonce, and with an event log from elsewhere.
     @Test func gceQuoteWithEventLogAndAKCertificates() throws {
         let x = "tpm/go-tpm-tools/extracted/gce-cos-85-nonce9009"
-        let base = [try TestVectors.path("\(x).quote1.sha256.attest.bin"), "--platform", "tpm",
-                    "--signature", try TestVectors.path("\(x).quote1.sha256.sig.tpmt"), "--ak", try TestVectors.path("\(x).ak.tpmt_public"),
-                    "--pcrs", try TestVectors.path("\(x).quote1.sha256.pcrs.json"),
-                    "--cert", try TestVectors.path("\(x).akcert.der"), "--cert", try TestVectors.path("tpm/go-tpm-tools/tpm_ek_intermediate_2.crt"),
-                    "--at", "2026-11-24T00:00:00Z", "--json"]
+        let base = [
+            try TestVectors.path("\(x).quote1.sha256.attest.bin"), "--platform", "tpm",
+            "--signature", try TestVectors.path("\(x).quote1.sha256.sig.tpmt"), "--ak", try TestVectors.path("\(x).ak.tpmt_public"),
+            "--pcrs", try TestVectors.path("\(x).quote1.sha256.pcrs.json"),
+            "--cert", try TestVectors.path("\(x).akcert.der"), "--cert", try TestVectors.path("tpm/go-tpm-tools/tpm_ek_intermediate_2.crt"),
+            "--at", "2026-11-24T00:00:00Z", "--json",
+        ]
         let root = ["--ak-root", try TestVectors.path("tpm/go-tpm-tools/tpm_ek_root_1.cer")]
         let log = ["--event-log", try TestVectors.path("\(x).eventlog.bin")]
         let ok = try CLIRunner.run("keyrelease", ["verify-quote"] + base + root + log + ["--nonce", "9009"])
@@ -153,8 +168,10 @@ struct VerifyQuoteTPMCLITests {
     /// and AK certificate (trusting Google's intermediate CA as the anchor).
     @Test(arguments: [("gce-cos-85-no-nonce.pb", ""), ("gce-cos-85-nonce9009.pb", "9009")])
     func goTPMToolsProtobuf(_ file: String, _ nonce: String) throws {
-        let args = ["verify-quote", try TestVectors.path("tpm/go-tpm-tools/\(file)"), "--platform", "tpm",
-                    "--ak-root", try TestVectors.path("tpm/go-tpm-tools/tpm_ek_intermediate_2.crt"), "--at", "2026-11-24T00:00:00Z", "--json"]
+        let args = [
+            "verify-quote", try TestVectors.path("tpm/go-tpm-tools/\(file)"), "--platform", "tpm",
+            "--ak-root", try TestVectors.path("tpm/go-tpm-tools/tpm_ek_intermediate_2.crt"), "--at", "2026-11-24T00:00:00Z", "--json",
+        ]
         let ok = try CLIRunner.run("keyrelease", args + ["--nonce", nonce.isEmpty ? "" : nonce])
         #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
         let claims = try #require(try ok.json()["claims"] as? [String: Any])
@@ -167,8 +184,10 @@ struct VerifyQuoteTPMCLITests {
     }
 
     static func azureArgs(_ file: String) throws -> [String] {
-        ["verify-quote", try TestVectors.path("tpm/trustee-azure-snp-vtpm/\(file)"), "--cert", try TestVectors.path("snp/go-sev-guest/ask_ark_milan.pem"),
-         "--at", "2026-11-24T00:00:00Z", "--json"]
+        [
+            "verify-quote", try TestVectors.path("tpm/trustee-azure-snp-vtpm/\(file)"), "--cert", try TestVectors.path("snp/go-sev-guest/ask_ark_milan.pem"),
+            "--at", "2026-11-24T00:00:00Z", "--json",
+        ]
     }
 
     /// MANIFEST.md's Azure vTPM rows as Azure's guest tools write them, through verify-quote: the

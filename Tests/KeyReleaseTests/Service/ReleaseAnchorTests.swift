@@ -30,9 +30,10 @@ struct ReleaseAnchorTests {
         var settings = ReleaseService.Settings()
         settings.clock = { clock.now }
         settings.challengeRate = nil
-        let service = try ReleaseService(store: w.store, registry: ChainJobRegistry(rpc: w.proxy.url, contract: try Address(w.chain.info.dataPolicy)),
-                                         policies: [try LoadedPolicy(text: policy.yaml, source: "swtpm.yaml")], verification: verification,
-                                         escrowKey: w.escrowKey, settings: settings)
+        let service = try ReleaseService(
+            store: w.store, registry: ChainJobRegistry(rpc: w.proxy.url, contract: try Address(w.chain.info.dataPolicy)),
+            policies: [try LoadedPolicy(text: policy.yaml, source: "swtpm.yaml")], verification: verification,
+            escrowKey: w.escrowKey, settings: settings)
         return try await w.serve(service)
     }
 
@@ -44,14 +45,17 @@ struct ReleaseAnchorTests {
     }
 
     /// Posts a request carrying `tpm` in place of the genuine quote and expects `code`.
-    static func expectForgedRefused(_ w: ReleaseWorld, _ d: Dataset, base: String? = nil, code: String, status: Int = 403,
-                                    sourceLocation: SourceLocation = #_sourceLocation,
-                                    _ make: (EvidenceBundle, ReleaseBinding) throws -> EvidenceBundle) async throws {
+    static func expectForgedRefused(
+        _ w: ReleaseWorld, _ d: Dataset, base: String? = nil, code: String, status: Int = 403,
+        sourceLocation: SourceLocation = #_sourceLocation,
+        _ make: (EvidenceBundle, ReleaseBinding) throws -> EvidenceBundle
+    ) async throws {
         let node = NodeKeys()
         let (nonce, binding, bundle) = try await genuine(w, d, node)
         let forged = try make(bundle, binding)
-        try await ReleaseServiceTests.expectRefusal(w, try await w.request(d, nonce: nonce, node: node, evidence: forged), code: code, status: status,
-                                                    base: base, sourceLocation: sourceLocation)
+        try await ReleaseServiceTests.expectRefusal(
+            w, try await w.request(d, nonce: nonce, node: node, evidence: forged), code: code, status: status,
+            base: base, sourceLocation: sourceLocation)
     }
 
     static func replacing(_ bundle: EvidenceBundle, tpm: EvidenceBundle.TPMEvidence) -> EvidenceBundle {
@@ -94,17 +98,22 @@ struct ReleaseAnchorTests {
             // The forger's key certified by a CA the service does not trust.
             try await Self.expectForgedRefused(w, d, base: base, code: "ak_certificate_invalid") { b, binding in
                 let rogue = try AKTestCA(commonName: "another CA")
-                return Self.replacing(b, tpm: try forger.forge(like: b.tpm!, extraData: binding.tpmExtraData,
-                                                               akCertificates: [Data(try rogue.issue(for: try forger.tpmtPublic()))]))
+                return Self.replacing(
+                    b,
+                    tpm: try forger.forge(
+                        like: b.tpm!, extraData: binding.tpmExtraData,
+                        akCertificates: [Data(try rogue.issue(for: try forger.tpmtPublic()))]))
             }
             // The genuine AK's certificate presented with the forger's key.
             try await Self.expectForgedRefused(w, d, base: base, code: "ak_certificate_invalid") { b, binding in
                 Self.replacing(b, tpm: try forger.forge(like: b.tpm!, extraData: binding.tpmExtraData, akCertificates: [Data(try ca.issue(for: [UInt8](b.tpm!.akPublic)))]))
             }
             // Genuine evidence with an expired certificate, one from another CA, one for another key.
-            for cert in [try ca.issue(for: [UInt8](try await w.producer.quote(nonce: [1]).tpm!.akPublic), notBefore: Date().addingTimeInterval(-7200), notAfter: Date().addingTimeInterval(-60)),
-                         try AKTestCA(commonName: "another CA").issue(for: [UInt8](try await w.producer.quote(nonce: [1]).tpm!.akPublic)),
-                         try ca.issue(for: try forger.tpmtPublic())] {
+            for cert in [
+                try ca.issue(for: [UInt8](try await w.producer.quote(nonce: [1]).tpm!.akPublic), notBefore: Date().addingTimeInterval(-7200), notAfter: Date().addingTimeInterval(-60)),
+                try AKTestCA(commonName: "another CA").issue(for: [UInt8](try await w.producer.quote(nonce: [1]).tpm!.akPublic)),
+                try ca.issue(for: try forger.tpmtPublic()),
+            ] {
                 try await Self.expectForgedRefused(w, d, base: base, code: "ak_certificate_invalid") { b, _ in
                     var t = b.tpm!
                     t.akCertificates = [Data(cert)]
@@ -115,8 +124,11 @@ struct ReleaseAnchorTests {
             try await Self.expectForgedRefused(w, d, base: base, code: "ak_not_restricted") { b, binding in
                 let attributes = ForgedTPMQuote.akAttributes & ~TPM.PublicKey.ObjectAttribute.restricted.rawValue
                 let area = try forger.tpmtPublic(attributes: attributes)
-                return Self.replacing(b, tpm: try forger.forge(like: b.tpm!, extraData: binding.tpmExtraData, akPublic: area,
-                                                               qualifiedSigner: try forger.qualifiedName(attributes: attributes), akCertificates: [Data(try ca.issue(for: area))]))
+                return Self.replacing(
+                    b,
+                    tpm: try forger.forge(
+                        like: b.tpm!, extraData: binding.tpmExtraData, akPublic: area,
+                        qualifiedSigner: try forger.qualifiedName(attributes: attributes), akCertificates: [Data(try ca.issue(for: area))]))
             }
 
             // The genuine AK, certified: released, and the audit record names the key and its certificate.
@@ -179,7 +191,7 @@ struct ReleaseAnchorTests {
             let collateral = ["vcek.der": Data(pki.vcek.derRepresentation), "ask.der": Data(pki.ask.derRepresentation)]
             let base = try await Self.service(w, pinned: false) {
                 $0.akHardwareBinding = true
-                $0.snpVerifier = pki.verifier // the operator's pinned root (here the test ARK)
+                $0.snpVerifier = pki.verifier  // the operator's pinned root (here the test ARK)
             }
             // Not enabled: a service without hardware binding refuses a bundle carrying a report.
             let akRootsOnly = try await Self.service(w, pinned: false) { $0.tpmVerifier = TPM.QuoteVerifier(akRoots: [try AKTestCA().root]) }
@@ -231,11 +243,13 @@ struct ReleaseAnchorTests {
     func weakHPKEKeys() async throws {
         try await ReleaseWorld.using(store: .sqlite) { w in
             let d = try await w.dataset()
-            let lowOrder = [String(repeating: "00", count: 32),
-                            "01" + String(repeating: "00", count: 31),
-                            "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
-                            "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
-                            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"]
+            let lowOrder = [
+                String(repeating: "00", count: 32),
+                "01" + String(repeating: "00", count: 31),
+                "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+                "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+                "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            ]
             for key in lowOrder {
                 let node = NodeKeys()
                 var r = try await w.request(d, nonce: try await w.challenge(), node: node)
@@ -250,19 +264,20 @@ struct ReleaseAnchorTests {
 
     @Test("a service that accepts TPM evidence with no anchor of any kind refuses to start")
     func noAnchorNoStart() async throws {
-        let unpinned = try LoadedPolicy(text: """
-            version: 1
-            name: "tpm-unpinned"
-            maxEvidenceAge: 300
-            platforms:
-              tpm:
-                pcrs:
-                  sha256:
-                    "23": unchecked
-            workload:
-              imageDigests: unchecked
-              codeHashes: unchecked
-            """, source: "unpinned.yaml")
+        let unpinned = try LoadedPolicy(
+            text: """
+                version: 1
+                name: "tpm-unpinned"
+                maxEvidenceAge: 300
+                platforms:
+                  tpm:
+                    pcrs:
+                      sha256:
+                        "23": unchecked
+                workload:
+                  imageDigests: unchecked
+                  codeHashes: unchecked
+                """, source: "unpinned.yaml")
         let store = try await ReleaseStores.open("sqlite:" + NSTemporaryDirectory() + "anchor-\(UUID().uuidString).sqlite")
         let registry = ChainJobRegistry(rpc: "http://127.0.0.1:1", contract: try Address("0x" + String(repeating: "11", count: 20)))
         func make(_ configure: (inout QuoteVerification) throws -> Void) throws(KeyReleaseError) -> ReleaseService {

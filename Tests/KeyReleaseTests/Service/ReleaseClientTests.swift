@@ -21,8 +21,9 @@ struct ReleaseClientTests {
             let d = try await w.dataset()
             let keys = NodeKeys()
             let client = w.client()
-            let ticket = try DispatchTicketMessage(signing: DispatchTicket(jobID: d.jobID, datasetRoot: d.root, node: keys.address, expiry: UInt64(Date().timeIntervalSince1970) + 600),
-                                                   with: w.backendKey, chainID: w.chain.info.chainId, dataPolicy: try Address(w.chain.info.dataPolicy))
+            let ticket = try DispatchTicketMessage(
+                signing: DispatchTicket(jobID: d.jobID, datasetRoot: d.root, node: keys.address, expiry: UInt64(Date().timeIntervalSince1970) + 600),
+                with: w.backendKey, chainID: w.chain.info.chainId, dataPolicy: try Address(w.chain.info.dataPolicy))
             let producer = w.producer
             let bound: ReleaseClient.EvidenceSource = { binding in try await producer.quote(nonce: binding.tpmExtraData) }
 
@@ -32,9 +33,13 @@ struct ReleaseClientTests {
 
             // Evidence that ignores the binding (a replayed quote) is refused with the service's code.
             let stale: ReleaseClient.EvidenceSource = { _ in try await producer.quote(nonce: Array(repeating: 9, count: 32)) }
-            await Self.expectRefusal("binding_mismatch") { () async throws(ProviderNodeError) in try await client.obtainKey(jobID: d.jobID, datasetRoot: d.root, ticket: ticket, keys: keys, evidence: stale) }
+            await Self.expectRefusal("binding_mismatch") { () async throws(ProviderNodeError) in
+                try await client.obtainKey(jobID: d.jobID, datasetRoot: d.root, ticket: ticket, keys: keys, evidence: stale)
+            }
             // Keys other than the ones the ticket names: the service refuses the ticket.
-            await Self.expectRefusal("ticket_invalid") { () async throws(ProviderNodeError) in try await client.obtainKey(jobID: d.jobID, datasetRoot: d.root, ticket: ticket, keys: NodeKeys(), evidence: bound) }
+            await Self.expectRefusal("ticket_invalid") { () async throws(ProviderNodeError) in
+                try await client.obtainKey(jobID: d.jobID, datasetRoot: d.root, ticket: ticket, keys: NodeKeys(), evidence: bound)
+            }
             // An evidence source that fails is the node's problem, told apart from a refusal.
             struct NoTPM: Error {}
             do { _ = try await client.obtainKey(jobID: d.jobID, datasetRoot: d.root, ticket: ticket, keys: keys, evidence: { _ in throw NoTPM() }); Issue.record("released") } catch {

@@ -21,13 +21,14 @@ struct ReleaseFaultTests {
             let d = try await w.dataset()
             // Replica B: its own process state (store connection pool, caches, metrics), same database.
             let storeB = try await ReleaseStores.open(w.storeURL)
-            let b = try ReleaseService(store: storeB, registry: ChainJobRegistry(rpc: w.chain.info.rpcUrl, contract: try Address(w.chain.info.dataPolicy)),
-                                       policies: w.service.policies, verification: QuoteVerification(), escrowKey: w.escrowKey, settings: w.service.settings)
+            let b = try ReleaseService(
+                store: storeB, registry: ChainJobRegistry(rpc: w.chain.info.rpcUrl, contract: try Address(w.chain.info.dataPolicy)),
+                policies: w.service.policies, verification: QuoteVerification(), escrowKey: w.escrowKey, settings: w.service.settings)
             let bURL = try await w.serve(b)
             let node = NodeKeys()
-            let nonce = try await w.challenge()                   // issued by A
+            let nonce = try await w.challenge()  // issued by A
             let request = try await w.request(d, nonce: nonce, node: node)
-            let (sa, ja) = try await w.post("/v1/release", request) // consumed on A
+            let (sa, ja) = try await w.post("/v1/release", request)  // consumed on A
             #expect(sa == 200, "\(ja)")
             try await ReleaseServiceTests.expectRefusal(w, request, code: "nonce_used", status: 409, base: bURL)
             // And the other way round: issued by B, consumed on B, refused on A.
@@ -67,7 +68,9 @@ struct ReleaseFaultTests {
             var released = false
             for _ in 0..<50 where !released {
                 let (s, j) = try await w.post("/v1/release", request)
-                if s == 200 { released = try w.open(j, d, node: node) == d.plaintext } else {
+                if s == 200 {
+                    released = try w.open(j, d, node: node) == d.plaintext
+                } else {
                     #expect(s == 503, "\(j)")
                     try await Task.sleep(for: .milliseconds(200))
                 }
@@ -136,7 +139,7 @@ struct ReleaseFaultTests {
     func keyNeverLeaks(kind: StoreBackend) async throws {
         let w = try await ReleaseWorld(store: kind)
         var needles = [String: [UInt8]]()
-        var stored = [[UInt8]]() // positive control: what the store does keep must be found
+        var stored = [[UInt8]]()  // positive control: what the store does keep must be found
         do {
             // Several releases and refusals, so every code path logs and stores something.
             for _ in 0..<2 {
@@ -173,7 +176,7 @@ struct ReleaseFaultTests {
         }
         await w.shutdown()
         #expect(disk.count > 4096)
-        let diskData = Data(disk) // Data.range(of:) searches tens of MiB quickly; a generic search does not
+        let diskData = Data(disk)  // Data.range(of:) searches tens of MiB quickly; a generic search does not
         for envelope in stored { #expect(diskData.range(of: Data(envelope)) != nil, "the search must find what the store keeps") }
         for (name, bytes) in needles {
             for form in [Hex.encode(bytes), Hex.encode(bytes).uppercased(), Data(bytes).base64EncodedString(), Hex.prefixed(bytes)] {

@@ -23,16 +23,19 @@ import Glibc
 @Suite("Key-release service: limits and low-severity attacks", .serialized)
 struct ReleaseLimitsTests {
     /// A second service on `w`'s store and chain with `settings` changed by `tune`.
-    static func service(_ w: ReleaseWorld, rpc: String? = nil, verification: QuoteVerification = QuoteVerification(), policyYAML: String? = nil,
-                        logger: Logger? = nil, _ tune: (inout ReleaseService.Settings) -> Void = { _ in }) throws -> ReleaseService {
+    static func service(
+        _ w: ReleaseWorld, rpc: String? = nil, verification: QuoteVerification = QuoteVerification(), policyYAML: String? = nil,
+        logger: Logger? = nil, _ tune: (inout ReleaseService.Settings) -> Void = { _ in }
+    ) throws -> ReleaseService {
         let clock = w.clock
         var settings = ReleaseService.Settings()
         settings.clock = { clock.now }
         settings.challengeRate = nil
         tune(&settings)
-        return try ReleaseService(store: w.store, registry: ChainJobRegistry(rpc: rpc ?? w.proxy.url, contract: try Address(w.chain.info.dataPolicy)),
-                                  policies: [try LoadedPolicy(text: policyYAML ?? w.policy.yaml, source: "p.yaml")], verification: verification,
-                                  escrowKey: w.escrowKey, settings: settings, logger: logger ?? Logger(label: "limits-test"))
+        return try ReleaseService(
+            store: w.store, registry: ChainJobRegistry(rpc: rpc ?? w.proxy.url, contract: try Address(w.chain.info.dataPolicy)),
+            policies: [try LoadedPolicy(text: policyYAML ?? w.policy.yaml, source: "p.yaml")], verification: verification,
+            escrowKey: w.escrowKey, settings: settings, logger: logger ?? Logger(label: "limits-test"))
     }
 
     static func nonceCount(_ path: String) async throws -> Int {
@@ -59,7 +62,9 @@ struct ReleaseLimitsTests {
             let baseNonces = try await Self.nonceCount(w.sqlitePath!)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for lane in 0..<8 {
-                    group.addTask { for _ in 0..<125 { _ = try await w.challenge() }; _ = lane }
+                    group.addTask {
+                        for _ in 0..<125 { _ = try await w.challenge() }; _ = lane
+                    }
                 }
                 try await group.waitForAll()
             }
@@ -223,8 +228,9 @@ struct ReleaseLimitsTests {
             let v2 = try KeyEnvelope.seal(datasetKey: d.key, datasetIV: d.iv, to: w.escrowKey.publicKey)
             let upload2 = try EscrowUpload.signed(datasetRoot: d.root, envelope: v2.bytes, version: 2, owner: w.ownerKey)
             #expect(try await w.post("/v1/escrow", upload2).0 == 201)
-            let stale = try EscrowUpload.signed(datasetRoot: d.root, envelope: try KeyEnvelope.seal(datasetKey: SymmetricKey(size: .bits256), datasetIV: d.iv, to: w.escrowKey.publicKey).bytes,
-                                                version: 1, owner: w.ownerKey)
+            let stale = try EscrowUpload.signed(
+                datasetRoot: d.root, envelope: try KeyEnvelope.seal(datasetKey: SymmetricKey(size: .bits256), datasetIV: d.iv, to: w.escrowKey.publicKey).bytes,
+                version: 1, owner: w.ownerKey)
             let (s1, j1) = try await w.post("/v1/escrow", stale)
             #expect(s1 == 409 && j1["code"] as? String == "escrow_version_stale")
             #expect(try await w.post("/v1/escrow", upload2).0 == 409)
@@ -237,12 +243,14 @@ struct ReleaseLimitsTests {
             // Tickets: beyond the maximum lifetime (default one hour), and 2^64−1.
             let node = NodeKeys()
             for expiry in [UInt64(w.clock.now.timeIntervalSince1970) + 7200, UInt64.max] {
-                try await ReleaseServiceTests.expectRefusal(w, try await w.request(d, nonce: try await w.challenge(), node: node, ticketExpiry: expiry),
-                                                            code: "ticket_invalid", status: 403)
+                try await ReleaseServiceTests.expectRefusal(
+                    w, try await w.request(d, nonce: try await w.challenge(), node: node, ticketExpiry: expiry),
+                    code: "ticket_invalid", status: 403)
             }
             // Proof of possession: by another key, absent, garbage.
-            try await ReleaseServiceTests.expectRefusal(w, try await w.request(d, nonce: try await w.challenge(), node: node, proofSigner: Secp256k1.PrivateKey()),
-                                                        code: "possession_invalid", status: 403)
+            try await ReleaseServiceTests.expectRefusal(
+                w, try await w.request(d, nonce: try await w.challenge(), node: node, proofSigner: Secp256k1.PrivateKey()),
+                code: "possession_invalid", status: 403)
             var r = try await w.request(d, nonce: try await w.challenge(), node: node)
             r.signerProof = ""
             try await ReleaseServiceTests.expectRefusal(w, r, code: "bad_request", status: 400)
@@ -274,14 +282,17 @@ struct ReleaseLimitsTests {
             let pcs = try LoopbackHTTPServer { _ in .init(status: 503, body: Array("maintenance".utf8)) }
             defer { pcs.shutdown() }
             let yaml = TDXTestPKI.policyYAML(name: "tdx")
-            let down = try await w.serve(try w.tdxService(pki, source: IntelPCSCollateralSource(pcsURL: pcs.baseURL, rootCRLURL: pcs.baseURL + "/crl", cacheDirectory: nil),
-                                                          policyYAML: yaml))
+            let down = try await w.serve(
+                try w.tdxService(
+                    pki, source: IntelPCSCollateralSource(pcsURL: pcs.baseURL, rootCRLURL: pcs.baseURL + "/crl", cacheDirectory: nil),
+                    policyYAML: yaml))
             let up = try await w.serve(try w.tdxService(pki, source: pki.collateralSource, policyYAML: yaml))
             let node = NodeKeys()
             let nonce = try await w.challenge(down)
             let binding = ReleaseBinding(nonce: nonce, jobID: d.jobID, hpkePublicKey: node.hpkePublicKey, signerPublicKey: node.signerPublicKey)
-            let request = try await w.request(d, nonce: nonce, node: node, evidence: EvidenceBundle(platform: .tdx, report: Data(try pki.quote(reportData: binding.reportData))),
-                                              ticketExpiry: UInt64(TDXTestPKI.validInstant.timeIntervalSince1970) + 600)
+            let request = try await w.request(
+                d, nonce: nonce, node: node, evidence: EvidenceBundle(platform: .tdx, report: Data(try pki.quote(reportData: binding.reportData))),
+                ticketExpiry: UInt64(TDXTestPKI.validInstant.timeIntervalSince1970) + 600)
             let before = try await Self.auditCount(w)
             try await ReleaseServiceTests.expectRefusal(w, request, code: "collateral_unavailable", status: 503, base: down)
             #expect(!pcs.requests.isEmpty)
@@ -315,8 +326,9 @@ struct ReleaseLimitsTests {
                 let node = NodeKeys()
                 let nonce = try await w.challenge(base)
                 let binding = ReleaseBinding(nonce: nonce, jobID: d.jobID, hpkePublicKey: node.hpkePublicKey, signerPublicKey: node.signerPublicKey)
-                let bundle = EvidenceBundle(platform: .tdx, report: Data(try pki.quote(reportData: binding.reportData)),
-                                            collateral: bundled.map { ["collateral.json": Data($0)] })
+                let bundle = EvidenceBundle(
+                    platform: .tdx, report: Data(try pki.quote(reportData: binding.reportData)),
+                    collateral: bundled.map { ["collateral.json": Data($0)] })
                 return (try await w.request(d, nonce: nonce, node: node, evidence: bundle, ticketExpiry: UInt64(TDXTestPKI.validInstant.timeIntervalSince1970) + 600), node)
             }
             // The service knows the PCK is revoked; the client brings the older CRL that does not say so.

@@ -30,16 +30,19 @@ struct ReleasePlatformTests {
         var settings = ReleaseService.Settings()
         settings.clock = { clock.now }
         settings.challengeRate = nil
-        let service = try ReleaseService(store: w.store, registry: ChainJobRegistry(rpc: w.proxy.url, contract: try Address(w.chain.info.dataPolicy)),
-                                         policies: [try LoadedPolicy(text: yaml, source: "\(name).yaml")], verification: verification,
-                                         escrowKey: w.escrowKey, settings: settings)
+        let service = try ReleaseService(
+            store: w.store, registry: ChainJobRegistry(rpc: w.proxy.url, contract: try Address(w.chain.info.dataPolicy)),
+            policies: [try LoadedPolicy(text: yaml, source: "\(name).yaml")], verification: verification,
+            escrowKey: w.escrowKey, settings: settings)
         return try await w.serve(service)
     }
 
     /// A release request to `base` for a fresh challenge and node, carrying the evidence `make`
     /// mints for the request's binding.
-    static func request(_ w: ReleaseWorld, _ d: Dataset, base: String, ticketExpiry: UInt64? = nil,
-                        _ make: (ReleaseBinding) throws -> EvidenceBundle) async throws -> (request: ReleaseRequest, node: NodeKeys) {
+    static func request(
+        _ w: ReleaseWorld, _ d: Dataset, base: String, ticketExpiry: UInt64? = nil,
+        _ make: (ReleaseBinding) throws -> EvidenceBundle
+    ) async throws -> (request: ReleaseRequest, node: NodeKeys) {
         let node = NodeKeys()
         let nonce = try await w.challenge(base)
         let binding = ReleaseBinding(nonce: nonce, jobID: d.jobID, hpkePublicKey: node.hpkePublicKey, signerPublicKey: node.signerPublicKey)
@@ -48,8 +51,10 @@ struct ReleasePlatformTests {
     }
 
     /// Posts `request` to `base` and expects the key, which the node opens.
-    static func expectReleased(_ w: ReleaseWorld, _ d: Dataset, _ request: ReleaseRequest, node: NodeKeys, base: String,
-                               sourceLocation: SourceLocation = #_sourceLocation) async throws -> [String: Any] {
+    static func expectReleased(
+        _ w: ReleaseWorld, _ d: Dataset, _ request: ReleaseRequest, node: NodeKeys, base: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> [String: Any] {
         let (status, json) = try await w.post("/v1/release", request, base: base)
         #expect(status == 200, "\(json)", sourceLocation: sourceLocation)
         #expect(try w.open(json, d, node: node) == d.plaintext, sourceLocation: sourceLocation)
@@ -68,15 +73,18 @@ struct ReleasePlatformTests {
     /// An SNP evidence bundle: a report minted with `options` and `reportData` (then `edit`),
     /// signed by a fresh VCEK whose ASK chains to the shared test ARK, with the VCEK and ASK as
     /// collateral and `manifest` as the workload manifest.
-    static func snpBundle(_ options: SEVSNPTestPKI.Options, reportData: [UInt8], manifest: [UInt8]? = nil,
-                          edit: (inout SEVSNPTestPKI.Options) -> Void = { _ in }) throws -> EvidenceBundle {
+    static func snpBundle(
+        _ options: SEVSNPTestPKI.Options, reportData: [UInt8], manifest: [UInt8]? = nil,
+        edit: (inout SEVSNPTestPKI.Options) -> Void = { _ in }
+    ) throws -> EvidenceBundle {
         var o = options
         o.reportData = reportData
         edit(&o)
         let pki = try SEVSNPTestPKI(o)
-        return EvidenceBundle(platform: .snp, report: Data(pki.report),
-                              collateral: ["vcek.der": Data(pki.vcek.derRepresentation), "ask.der": Data(pki.ask.derRepresentation)],
-                              workloadManifest: manifest.map { Data($0) })
+        return EvidenceBundle(
+            platform: .snp, report: Data(pki.report),
+            collateral: ["vcek.der": Data(pki.vcek.derRepresentation), "ask.der": Data(pki.ask.derRepresentation)],
+            workloadManifest: manifest.map { Data($0) })
     }
 
     /// The policy view of a golden SNP report minted with `options` (what an operator measured).
@@ -227,8 +235,9 @@ struct ReleasePlatformTests {
             let clock = TestClock(base: TDXTestPKI.validInstant)
             let expiry = UInt64(TDXTestPKI.validInstant.timeIntervalSince1970) + 600
             // The golden quote, verified with the PKI: its claims become the policy.
-            let golden = try TDX.QuoteVerifier(trustAnchor: pki.root).verify(TDX.Quote(rawRepresentation: try pki.quote()), collateral: pki.collateral,
-                                                                             now: TDXTestPKI.validInstant)
+            let golden = try TDX.QuoteVerifier(trustAnchor: pki.root).verify(
+                TDX.Quote(rawRepresentation: try pki.quote()), collateral: pki.collateral,
+                now: TDXTestPKI.validInstant)
             #expect(golden.tcb?.status.rawValue == "UpToDate")
             let reference = try Policy.derived(from: [PolicyInput(tdx: golden)], name: "tdx-reference", maxEvidenceAge: 300)
             let tdx = try #require(reference.platforms[.tdx])
@@ -257,10 +266,14 @@ struct ReleasePlatformTests {
             var outOfDateOnly = reference
             outOfDateOnly.name = "tdx-out-of-date-only"
             outOfDateOnly.platforms[.tdx]!.tcbStatuses = ["OutOfDate"]
-            let snpOnly = Policy(name: "snp-only", maxEvidenceAge: 300,
-                                 platforms: [.snp: Policy.PlatformRules(measurements: Dictionary(uniqueKeysWithValues: Policy.requiredMeasurements(.snp).map { ($0, Expectation<String>.unchecked) }),
-                                                                        tcbStatuses: nil, minimumTCB: nil, allowDebug: false)],
-                                 workload: Policy.Workload(imageDigests: .unchecked, codeHashes: .unchecked))
+            let snpOnly = Policy(
+                name: "snp-only", maxEvidenceAge: 300,
+                platforms: [
+                    .snp: Policy.PlatformRules(
+                        measurements: Dictionary(uniqueKeysWithValues: Policy.requiredMeasurements(.snp).map { ($0, Expectation<String>.unchecked) }),
+                        tcbStatuses: nil, minimumTCB: nil, allowDebug: false)
+                ],
+                workload: Policy.Workload(imageDigests: .unchecked, codeHashes: .unchecked))
             for (policy, code) in [(otherMRTD, "measurement_not_allowed"), (snpOnly, "platform_not_allowed"), (outOfDateOnly, "tcb_not_accepted")] {
                 let url = try await Self.service(w, policy: policy, verification: verification, clock: clock)
                 let (r, _) = try await Self.request(w, d, base: url, ticketExpiry: expiry, quote)

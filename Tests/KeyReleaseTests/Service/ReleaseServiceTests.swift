@@ -79,8 +79,10 @@ struct ReleaseServiceTests {
 
     /// Posts `request` and expects a refusal with `code` and `status`: the body carries only
     /// the code and a request id, never a sealed key.
-    static func expectRefusal(_ w: ReleaseWorld, _ request: ReleaseRequest, code: String, status: Int, base: String? = nil,
-                              sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    static func expectRefusal(
+        _ w: ReleaseWorld, _ request: ReleaseRequest, code: String, status: Int, base: String? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
         let (got, json) = try await w.post("/v1/release", request, base: base)
         #expect(got == status, "\(code): \(json)", sourceLocation: sourceLocation)
         #expect(json["code"] as? String == code, "\(json)", sourceLocation: sourceLocation)
@@ -158,9 +160,12 @@ struct ReleaseServiceTests {
             // A Requested job: the dev chain never stores that state (requestAccess grants at
             // once), so a registry decorator reports it for one job; everything else is the chain.
             let requested = try await w.newJob(d.root)
-            let decorated = try ReleaseService(store: w.store, registry: StateOverrideRegistry(base: ChainJobRegistry(rpc: w.chain.info.rpcUrl, contract: try Address(w.chain.info.dataPolicy)),
-                                                                                               overrides: [requested: .requested]),
-                                               policies: w.service.policies, verification: QuoteVerification(), escrowKey: w.escrowKey, settings: w.service.settings, logger: w.service.logger)
+            let decorated = try ReleaseService(
+                store: w.store,
+                registry: StateOverrideRegistry(
+                    base: ChainJobRegistry(rpc: w.chain.info.rpcUrl, contract: try Address(w.chain.info.dataPolicy)),
+                    overrides: [requested: .requested]),
+                policies: w.service.policies, verification: QuoteVerification(), escrowKey: w.escrowKey, settings: w.service.settings, logger: w.service.logger)
             let decoratedURL = try await w.serve(decorated)
             n = try await w.challenge(decoratedURL)
             try await Self.expectRefusal(w, try await w.request(d, nonce: n, node: node, jobID: requested), code: "job_not_active", status: 409, base: decoratedURL)
@@ -169,9 +174,10 @@ struct ReleaseServiceTests {
             func variant(_ edit: (inout Policy) -> Void) async throws -> String {
                 var p = w.policy
                 edit(&p)
-                let s = try ReleaseService(store: w.store, registry: ChainJobRegistry(rpc: w.chain.info.rpcUrl, contract: try Address(w.chain.info.dataPolicy)),
-                                           policies: [try LoadedPolicy(text: p.yaml, source: "variant")], verification: QuoteVerification(), escrowKey: w.escrowKey,
-                                           settings: w.service.settings, logger: w.service.logger)
+                let s = try ReleaseService(
+                    store: w.store, registry: ChainJobRegistry(rpc: w.chain.info.rpcUrl, contract: try Address(w.chain.info.dataPolicy)),
+                    policies: [try LoadedPolicy(text: p.yaml, source: "variant")], verification: QuoteVerification(), escrowKey: w.escrowKey,
+                    settings: w.service.settings, logger: w.service.logger)
                 return try await w.serve(s)
             }
             let pcr0 = try await variant { $0.platforms[.tpm]!.measurements["pcr.sha256.0"] = .exactly(String(repeating: "ab", count: 32)) }
@@ -186,7 +192,7 @@ struct ReleaseServiceTests {
             let young = try await variant { $0.maxEvidenceAge = 10 }
             n = try await w.challenge(young)
             let late = try await w.request(d, nonce: n, node: node)
-            w.clock.advance(60) // the nonce (TTL 120 s) is still live; the evidence is 60 s old
+            w.clock.advance(60)  // the nonce (TTL 120 s) is still live; the evidence is 60 s old
             try await Self.expectRefusal(w, late, code: "evidence_too_old", status: 403, base: young)
 
             // Escrow: an upload signed by someone other than the owner; an envelope the service
@@ -252,8 +258,9 @@ struct ReleaseServiceTests {
             let node = NodeKeys()
             let nonce = try await w.challenge(url)
             let quote = try pki.quote(reportData: Array(repeating: 0xab, count: 64))
-            try await Self.expectRefusal(w, try await w.request(d, nonce: nonce, node: node, evidence: EvidenceBundle(platform: .tdx, report: Data(quote)), ticketExpiry: expiry),
-                                         code: "binding_mismatch", status: 403, base: url)
+            try await Self.expectRefusal(
+                w, try await w.request(d, nonce: nonce, node: node, evidence: EvidenceBundle(platform: .tdx, report: Data(quote)), ticketExpiry: expiry),
+                code: "binding_mismatch", status: 403, base: url)
         } catch {
             await w.shutdown()
             throw error

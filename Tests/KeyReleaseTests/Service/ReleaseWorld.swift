@@ -46,8 +46,9 @@ struct StateOverrideRegistry: JobRegistry {
     func job(_ jobID: [UInt8]) async throws(KeyReleaseError) -> DataPolicy.Job? {
         guard let j = try await base.job(jobID) else { return nil }
         guard let s = overrides[jobID] else { return j }
-        return DataPolicy.Job(datasetRoot: j.datasetRoot, requester: j.requester, provider: j.provider, purposeID: j.purposeID, requestedEpochs: j.requestedEpochs,
-                              escrowAmount: j.escrowAmount, requestTime: j.requestTime, state: s, termsHash: j.termsHash)
+        return DataPolicy.Job(
+            datasetRoot: j.datasetRoot, requester: j.requester, provider: j.provider, purposeID: j.purposeID, requestedEpochs: j.requestedEpochs,
+            escrowAmount: j.escrowAmount, requestTime: j.requestTime, state: s, termsHash: j.termsHash)
     }
 }
 
@@ -139,9 +140,10 @@ final class ReleaseWorld: @unchecked Sendable {
         let logs = self.logs
         var logger = Logger(label: "keyrelease-test") { JSONLogHandler(label: $0, sink: logs.sink) }
         logger.logLevel = .debug
-        service = try ReleaseService(store: store, registry: ChainJobRegistry(rpc: proxy.url, contract: try Address(chain.info.dataPolicy)),
-                                     policies: [try LoadedPolicy(text: policy.yaml, source: "swtpm-reference.yaml")], verification: QuoteVerification(),
-                                     escrowKey: escrowKey, settings: settings, logger: logger)
+        service = try ReleaseService(
+            store: store, registry: ChainJobRegistry(rpc: proxy.url, contract: try Address(chain.info.dataPolicy)),
+            policies: [try LoadedPolicy(text: policy.yaml, source: "swtpm-reference.yaml")], verification: QuoteVerification(),
+            escrowKey: escrowKey, settings: settings, logger: logger)
         try await serve(service)
     }
 
@@ -153,8 +155,9 @@ final class ReleaseWorld: @unchecked Sendable {
         settings.clock = { clock.now }
         settings.challengeRate = nil
         let v = QuoteVerification(collateralSource: source, verifier: TDX.QuoteVerifier(trustAnchor: pki.root))
-        return try ReleaseService(store: store, registry: ChainJobRegistry(rpc: chain.info.rpcUrl, contract: try Address(chain.info.dataPolicy)),
-                                  policies: [try LoadedPolicy(text: policyYAML, source: "tdx.yaml")], verification: v, escrowKey: escrowKey, settings: settings)
+        return try ReleaseService(
+            store: store, registry: ChainJobRegistry(rpc: chain.info.rpcUrl, contract: try Address(chain.info.dataPolicy)),
+            policies: [try LoadedPolicy(text: policyYAML, source: "tdx.yaml")], verification: v, escrowKey: escrowKey, settings: settings)
     }
 
     /// Runs `body` in a fresh world and shuts the world down whether `body` returns or throws.
@@ -213,9 +216,11 @@ final class ReleaseWorld: @unchecked Sendable {
         let iv = (0..<12).map { _ in UInt8.random(in: 0...255) }
         let sealed = try LICENFile.seal(plaintext, key: key, iv: iv)
         let root = try ZeroG.merkle(of: sealed).root.bytes
-        try await dp.registerDataset(.init(datasetRoot: root, manifestHash: Self.bytes32("manifest"), royaltyPerEpoch: 1000, maxEpochsPerRun: 10, maxRunsPerRequester: 50,
-                                           accessTTLSeconds: 3600, policyExpiry: UInt64(Date().timeIntervalSince1970) + 86400, requireResultAttestation: true,
-                                           openRequesters: true, allowedPurposeIDs: [Self.bytes32("fine-tune")], allowedRequesters: []), from: owner)
+        try await dp.registerDataset(
+            .init(
+                datasetRoot: root, manifestHash: Self.bytes32("manifest"), royaltyPerEpoch: 1000, maxEpochsPerRun: 10, maxRunsPerRequester: 50,
+                accessTTLSeconds: 3600, policyExpiry: UInt64(Date().timeIntervalSince1970) + 86400, requireResultAttestation: true,
+                openRequesters: true, allowedPurposeIDs: [Self.bytes32("fine-tune")], allowedRequesters: []), from: owner)
         if escrow {
             let envelope = try KeyEnvelope.seal(datasetKey: key, datasetIV: iv, to: escrowKey.publicKey)
             let upload = try EscrowUpload.signed(datasetRoot: root, envelope: envelope.bytes, version: 1, owner: ownerKey)
@@ -241,15 +246,18 @@ final class ReleaseWorld: @unchecked Sendable {
     }
 
     /// Builds a release request. By default everything is right; each parameter bends one thing.
-    func request(_ d: Dataset, nonce: [UInt8], node: NodeKeys, jobID: [UInt8]? = nil, datasetRoot: [UInt8]? = nil, quoteBinding: ReleaseBinding? = nil,
-                 evidence: EvidenceBundle? = nil, ticketSigner: Secp256k1.PrivateKey? = nil, ticketNode: Address? = nil, ticketJobID: [UInt8]? = nil,
-                 ticketExpiry: UInt64? = nil, proofSigner: Secp256k1.PrivateKey? = nil) async throws -> ReleaseRequest {
+    func request(
+        _ d: Dataset, nonce: [UInt8], node: NodeKeys, jobID: [UInt8]? = nil, datasetRoot: [UInt8]? = nil, quoteBinding: ReleaseBinding? = nil,
+        evidence: EvidenceBundle? = nil, ticketSigner: Secp256k1.PrivateKey? = nil, ticketNode: Address? = nil, ticketJobID: [UInt8]? = nil,
+        ticketExpiry: UInt64? = nil, proofSigner: Secp256k1.PrivateKey? = nil
+    ) async throws -> ReleaseRequest {
         let job = jobID ?? d.jobID, root = datasetRoot ?? d.root
         let binding = quoteBinding ?? node.binding(nonce: nonce, jobID: job)
         let bundle: EvidenceBundle
         if let evidence { bundle = evidence } else { bundle = try await producer.quote(nonce: binding.tpmExtraData) }
-        let ticket = DispatchTicket(jobID: ticketJobID ?? job, datasetRoot: root, node: ticketNode ?? node.address,
-                                    expiry: ticketExpiry ?? UInt64(clock.now.timeIntervalSince1970) + 600)
+        let ticket = DispatchTicket(
+            jobID: ticketJobID ?? job, datasetRoot: root, node: ticketNode ?? node.address,
+            expiry: ticketExpiry ?? UInt64(clock.now.timeIntervalSince1970) + 600)
         let message = try DispatchTicketMessage(signing: ticket, with: ticketSigner ?? backendKey, chainID: chain.info.chainId, dataPolicy: try Address(chain.info.dataPolicy))
         // The node's own request (ReleaseClient), with the proof re-signed when a test bends it.
         var request = try ReleaseClient.request(jobID: job, datasetRoot: root, nonce: nonce, keys: node, evidence: bundle, ticket: message)

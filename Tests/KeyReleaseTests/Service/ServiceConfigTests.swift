@@ -77,7 +77,7 @@ struct ServiceConfigTests {
         let mode = try FileManager.default.attributesOfItem(atPath: dir + "/k")[.posixPermissions] as? NSNumber
         #expect(mode?.intValue == 0o600)
         #expect(try EscrowKey(file: dir + "/k").publicKey == key.publicKey)
-        #expect(throws: KeyReleaseError.self) { _ = try EscrowKey.generate(file: dir + "/k") } // never overwritten
+        #expect(throws: KeyReleaseError.self) { _ = try EscrowKey.generate(file: dir + "/k") }  // never overwritten
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: dir + "/k")
         do { _ = try EscrowKey(file: dir + "/k"); Issue.record("a world-readable key file was accepted") } catch {
             #expect(error.code == .configInvalid && error.message.contains("0600"))

@@ -50,8 +50,10 @@ struct ReleaseStoreReadOnlyTests {
         try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(FileManager.default.createFile(atPath: dir + "/empty", contents: Data()))
-        for (url, code) in [("sqlite:\(dir)/TYPO.db", KeyReleaseError.Code.storeUnavailable), ("sqlite:\(dir)/empty", .storeUnavailable),
-                            ("sqlite:\(dir)/sub", .storeUnavailable), ("sqlite::memory:", .configInvalid)] {
+        for (url, code) in [
+            ("sqlite:\(dir)/TYPO.db", KeyReleaseError.Code.storeUnavailable), ("sqlite:\(dir)/empty", .storeUnavailable),
+            ("sqlite:\(dir)/sub", .storeUnavailable), ("sqlite::memory:", .configInvalid),
+        ] {
             let error = await #expect(throws: KeyReleaseError.self, "\(url)") { _ = try await ReleaseStores.openForReading(url) }
             #expect(error?.code == code, "\(url): \(error.map(String.init(describing:)) ?? "")")
         }

@@ -185,22 +185,25 @@ struct ReleaseStoreTests {
             let root = Self.bytes(32, seed: 6)
             #expect(try await store.escrow(datasetRoot: root) == nil)
 
-            let first = EscrowEntry(datasetRoot: root, envelope: Self.bytes(105, seed: 7), owner: Self.bytes(20, seed: 8),
-                                    signature: Self.bytes(65, seed: 9), storedAt: Self.t0, version: 3)
+            let first = EscrowEntry(
+                datasetRoot: root, envelope: Self.bytes(105, seed: 7), owner: Self.bytes(20, seed: 8),
+                signature: Self.bytes(65, seed: 9), storedAt: Self.t0, version: 3)
             try await store.putEscrow(first)
             #expect(try await store.escrow(datasetRoot: root) == first)
 
             // Every byte value, NULs included, and a large envelope: opaque bytes, stored as given.
-            let replacement = EscrowEntry(datasetRoot: root, envelope: (0..<70_000).map { UInt8($0 % 256) },
-                                          owner: [UInt8](repeating: 0, count: 20), signature: [UInt8](repeating: 0xFF, count: 65),
-                                          storedAt: Self.t0 + 1.5, version: 4)
+            let replacement = EscrowEntry(
+                datasetRoot: root, envelope: (0..<70_000).map { UInt8($0 % 256) },
+                owner: [UInt8](repeating: 0, count: 20), signature: [UInt8](repeating: 0xFF, count: 65),
+                storedAt: Self.t0 + 1.5, version: 4)
             try await store.putEscrow(replacement)
             #expect(try await store.escrow(datasetRoot: root) == replacement)
 
             // An older or equal version (a replayed upload) changes nothing.
             for version: UInt64 in [1, 3, 4] {
-                let stale = EscrowEntry(datasetRoot: root, envelope: Self.bytes(105, seed: 11), owner: Self.bytes(20, seed: 8),
-                                        signature: Self.bytes(65, seed: 12), storedAt: Self.t0 + 2, version: version)
+                let stale = EscrowEntry(
+                    datasetRoot: root, envelope: Self.bytes(105, seed: 11), owner: Self.bytes(20, seed: 8),
+                    signature: Self.bytes(65, seed: 12), storedAt: Self.t0 + 2, version: version)
                 let error = await #expect(throws: KeyReleaseError.self) { try await store.putEscrow(stale) }
                 #expect(error?.code == .escrowStale)
             }
@@ -257,8 +260,9 @@ struct ReleaseStoreTests {
 
     // MARK: Replicas
 
-    @Test("two store instances on one database: a nonce consumed via one is used via the other; appends from both keep one chain",
-          arguments: StoreBackend.allCases)
+    @Test(
+        "two store instances on one database: a nonce consumed via one is used via the other; appends from both keep one chain",
+        arguments: StoreBackend.allCases)
     func twoReplicas(_ backend: StoreBackend) async throws {
         try await withFixture(backend) { fx, a in
             let b = try await fx.open()
@@ -317,8 +321,9 @@ struct ReleaseStoreTests {
             try await store.insertNonce(IssuedNonce(nonce: unused, issuedAt: Self.t0, expiresAt: Self.t0 + 30))
             _ = try await store.consumeNonce(unused, now: Self.t0 + 31)  // expired: leaves it as it was
             _ = try await store.consumeNonce(Self.bytes(32, seed: 17), now: Self.t0)  // unknown: records nothing
-            let entry = EscrowEntry(datasetRoot: Self.bytes(32, seed: 18), envelope: Self.bytes(105, seed: 19),
-                                    owner: Self.bytes(20, seed: 20), signature: Self.bytes(65, seed: 21), storedAt: Self.t0, version: 2)
+            let entry = EscrowEntry(
+                datasetRoot: Self.bytes(32, seed: 18), envelope: Self.bytes(105, seed: 19),
+                owner: Self.bytes(20, seed: 20), signature: Self.bytes(65, seed: 21), storedAt: Self.t0, version: 2)
             try await store.putEscrow(EscrowEntry(datasetRoot: entry.datasetRoot, envelope: [1], owner: [2], signature: [3], storedAt: Self.t0 - 5, version: 1))
             try await store.putEscrow(entry)
             _ = try await store.escrow(datasetRoot: entry.datasetRoot)
@@ -327,11 +332,18 @@ struct ReleaseStoreTests {
 
             #expect(try await fx.tables() == ["audit", "escrow", "nonces", "schema_migrations"])
             let ms = { (d: Date) in String(Int64((d.timeIntervalSince1970 * 1000).rounded())) }
-            let expectedNonces = [[Self.hex(nonce), ms(Self.t0), ms(Self.t0 + 60), ms(Self.t0 + 2)],
-                                  [Self.hex(unused), ms(Self.t0), ms(Self.t0 + 30), ""]].sorted { $0[0] < $1[0] }
+            let expectedNonces = [
+                [Self.hex(nonce), ms(Self.t0), ms(Self.t0 + 60), ms(Self.t0 + 2)],
+                [Self.hex(unused), ms(Self.t0), ms(Self.t0 + 30), ""],
+            ].sorted { $0[0] < $1[0] }
             #expect(try await fx.raw("SELECT * FROM nonces ORDER BY nonce") == expectedNonces)
-            #expect(try await fx.raw("SELECT * FROM escrow") == [[Self.hex(entry.datasetRoot), Self.hex(entry.envelope), Self.hex(entry.owner),
-                                                                  Self.hex(entry.signature), ms(Self.t0), "2"]])
+            #expect(
+                try await fx.raw("SELECT * FROM escrow") == [
+                    [
+                        Self.hex(entry.datasetRoot), Self.hex(entry.envelope), Self.hex(entry.owner),
+                        Self.hex(entry.signature), ms(Self.t0), "2",
+                    ]
+                ])
             let audit = try await fx.raw("SELECT * FROM audit")
             #expect(audit.count == 1)
             #expect(audit.first.map { Array($0.prefix(4)) } == ["1", Self.hex(AuditRecord.genesis), Self.hex(record.hash), Self.hex(record.body)])
@@ -351,13 +363,15 @@ struct ReleaseStoreTests {
         }
     }
 
-    @Test("store URLs that are not sqlite:PATH or postgres://… are configInvalid", arguments: [
-        "", "mysql://root@localhost/db", "sqlite:", "sqlite://relative.db", "SQLite", "postgres://", "postgres:///db",
-        "postgres://user@/db", "postgres://127.0.0.1/db", "postgres://user:s3cret@127.0.0.1:99999/db",
-        "postgres://user:s3cret@127.0.0.1:5432", "postgres://user:s3cret@127.0.0.1:5432/", "postgres://user:s3cret@127.0.0.1/a/b",
-        "postgres://user:s3cret@127.0.0.1/db?sslmode=verify-ca", "postgres://user:s3cret@127.0.0.1/db?connect_timeout=1",
-        "http://user:s3cret@127.0.0.1/db",
-    ])
+    @Test(
+        "store URLs that are not sqlite:PATH or postgres://… are configInvalid",
+        arguments: [
+            "", "mysql://root@localhost/db", "sqlite:", "sqlite://relative.db", "SQLite", "postgres://", "postgres:///db",
+            "postgres://user@/db", "postgres://127.0.0.1/db", "postgres://user:s3cret@127.0.0.1:99999/db",
+            "postgres://user:s3cret@127.0.0.1:5432", "postgres://user:s3cret@127.0.0.1:5432/", "postgres://user:s3cret@127.0.0.1/a/b",
+            "postgres://user:s3cret@127.0.0.1/db?sslmode=verify-ca", "postgres://user:s3cret@127.0.0.1/db?connect_timeout=1",
+            "http://user:s3cret@127.0.0.1/db",
+        ])
     func badURL(_ url: String) async throws {
         let error = await #expect(throws: KeyReleaseError.self) { try await ReleaseStores.open(url) }
         #expect(error?.code == .configInvalid)
@@ -415,7 +429,7 @@ struct ReleaseStoreTests {
             let error = await #expect(throws: KeyReleaseError.self, "\(name)") { try await call() }
             let elapsed = started.duration(to: clock.now)
             #expect(error?.code == .storeUnavailable, "\(name): \(String(describing: error))")
-            #expect(elapsed < timeout + .seconds(20), "\(name) took \(elapsed)") // bounded, not a hang (generous: CI machines are loaded)
+            #expect(elapsed < timeout + .seconds(20), "\(name) took \(elapsed)")  // bounded, not a hang (generous: CI machines are loaded)
         }
 
         let until = ContinuousClock.now + keepCalling
@@ -437,8 +451,9 @@ struct ReleaseStoreTests {
         await store.close()
     }
 
-    @Test("PostgreSQL calls cut off by a tiny timeout at random points all return, and leave no half-written chain",
-          .timeLimit(.minutes(1)))
+    @Test(
+        "PostgreSQL calls cut off by a tiny timeout at random points all return, and leave no half-written chain",
+        .timeLimit(.minutes(1)))
     func postgresCutOffCalls() async throws {
         let server = try SharedPostgres.server.get()
         let database = try server.createDatabase()
@@ -493,7 +508,8 @@ struct ReleaseStoreTests {
         let started = clock.now
         let append = Task { try await store.appendAudit(Self.draft(1)) }
         try await Self.awaitPostgres(server, database, Self.waitingOnLock, equals: "1")
-        let killed = try server.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()", database: database)
+        let killed = try server.psql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()", database: database)
         #expect(killed.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
         let error = await #expect(throws: KeyReleaseError.self) { try await append.value }
         #expect(error?.code == .storeUnavailable)
@@ -524,7 +540,7 @@ struct ReleaseStoreTests {
         let started = clock.now
         let error = await #expect(throws: KeyReleaseError.self) { try await store.auditRecords(afterSequence: 0, limit: 10) }
         #expect(error?.code == .storeUnavailable)
-        #expect(started.duration(to: clock.now) < timeout + .seconds(20)) // bounded, not a hang
+        #expect(started.duration(to: clock.now) < timeout + .seconds(20))  // bounded, not a hang
         try await store.ping()  // other tables still answer meanwhile
 
         await released.wait()
@@ -645,8 +661,10 @@ struct StoreFixture: Sendable {
 
 /// Runs `body` with a fresh fixture and a store opened on it (migrated unless `migrated` is
 /// false), then closes the store and removes the database, whether `body` throws or not.
-func withFixture(_ backend: StoreBackend, migrated: Bool = true,
-                 _ body: (StoreFixture, any ReleaseStore) async throws -> Void) async throws {
+func withFixture(
+    _ backend: StoreBackend, migrated: Bool = true,
+    _ body: (StoreFixture, any ReleaseStore) async throws -> Void
+) async throws {
     let fixture = try StoreFixture(backend)
     defer { fixture.destroy() }
     let store = migrated ? try await fixture.open() : try await fixture.openUnmigrated()
@@ -673,10 +691,11 @@ extension ReleaseStoreTests {
 
     /// A draft that differs per `i`, with optional fields both set and unset.
     static func draft(_ i: Int) -> AuditDraft {
-        AuditDraft(timeMillis: 1_750_000_000_000 + Int64(i), outcome: i % 3 == 0 ? "refused" : "released",
-                   code: i % 3 == 0 ? "policy_rejected" : nil, requestID: "req-\(i)", jobID: "0x\(String(i, radix: 16))",
-                   datasetRoot: i % 2 == 0 ? "0x" + String(repeating: "ab", count: 32) : nil, platform: "tdx",
-                   claims: ["mrTD": "0x00", "index": String(i), "path": "a/b\"c"])
+        AuditDraft(
+            timeMillis: 1_750_000_000_000 + Int64(i), outcome: i % 3 == 0 ? "refused" : "released",
+            code: i % 3 == 0 ? "policy_rejected" : nil, requestID: "req-\(i)", jobID: "0x\(String(i, radix: 16))",
+            datasetRoot: i % 2 == 0 ? "0x" + String(repeating: "ab", count: 32) : nil, platform: "tdx",
+            claims: ["mrTD": "0x00", "index": String(i), "path": "a/b\"c"])
     }
 
     /// `records` are the whole chain: sequences 1…count in order, the first after genesis, each
@@ -711,8 +730,10 @@ extension ReleaseStoreTests {
 
     /// Polls `sql` (one value) on `database` until it prints `expected`: an event to wait for, in
     /// place of a fixed sleep that a loaded machine can outlast. Records an issue after `limit`.
-    static func awaitPostgres(_ server: PostgresServer, _ database: String, _ sql: String, equals expected: String,
-                              limit: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    static func awaitPostgres(
+        _ server: PostgresServer, _ database: String, _ sql: String, equals expected: String,
+        limit: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             if try server.psql(sql, database: database).trimmingCharacters(in: .whitespacesAndNewlines) == expected { return }

@@ -23,10 +23,10 @@ struct TPMEvidenceProducerTests {
 
         let t = try #require(bundle.tpm)
         let attest = [UInt8](t.attest)
-        #expect(attest.prefix(4) == [0xff, 0x54, 0x43, 0x47])          // TPM_GENERATED_VALUE
-        #expect(attest[4...5] == [0x80, 0x18])                          // TPM_ST_ATTEST_QUOTE
+        #expect(attest.prefix(4) == [0xff, 0x54, 0x43, 0x47])  // TPM_GENERATED_VALUE
+        #expect(attest[4...5] == [0x80, 0x18])  // TPM_ST_ATTEST_QUOTE
         #expect(bundle.nonce == Hex.encode(nonce))
-        #expect(attest.firstRange(of: nonce) != nil)                    // extraData carries the nonce
+        #expect(attest.firstRange(of: nonce) != nil)  // extraData carries the nonce
         // PCR 23 = SHA-256 chain of the two events from zero, exactly what the log replays to.
         var pcr = [UInt8](repeating: 0, count: 32)
         for e in [WorkloadEvent.image(Self.image), .code(Self.code)] { pcr = Array(SHA256.hash(data: pcr + Array(SHA256.hash(data: e.data)))) }
@@ -69,7 +69,7 @@ struct TPMRoundTripTests {
         let t = try #require(fresh.tpm)
         let verified = try v.verify(t, eventLog: nil, expectedNonce: .exactly(second), now: Date())
         #expect(verified.claims.extraData == Hex.encode(second))
-        #expect(verified.akName?.count == 34) // SHA-256 nameAlg ‖ digest
+        #expect(verified.akName?.count == 34)  // SHA-256 nameAlg ‖ digest
         #expect(verified.claims.pcrs["sha256"]?["23"] == t.pcrs["sha256"]?["23"])
         let input = PolicyInput(tpm: verified)
         #expect(input.measurements["pcr.sha256.23"] == t.pcrs["sha256"]?["23"])
@@ -87,7 +87,7 @@ struct TPMRoundTripTests {
         var otherImage = golden
         otherImage.workload.imageDigests = .exactly("sha256:" + String(repeating: "ee", count: 32))
         #expect(otherImage.validate(PolicyInput(tpm: withLog), now: Date()).failures.map(\.code) == [.workloadNotAllowed])
-        #expect(otherImage.validate(PolicyInput(tpm: verified), now: Date()).failures.map(\.code) == [.workloadNotAllowed]) // no log, no identity
+        #expect(otherImage.validate(PolicyInput(tpm: verified), now: Date()).failures.map(\.code) == [.workloadNotAllowed])  // no log, no identity
         let header = try EventLog(parsing: [UInt8](log))
         let shortened = [UInt8](log.prefix(try #require(header.events.last).offset))
         do { _ = try v.verify(t, eventLog: shortened, expectedNonce: .exactly(second), now: Date()); Issue.record("a log missing its last event verified") } catch {
@@ -101,7 +101,7 @@ struct TPMRoundTripTests {
         var changed = t
         changed.pcrs["sha256"]?["23"] = String(repeating: "ab", count: 32)
         #expect(code(changed, second) == .pcrDigestMismatch)
-        #expect(code(try #require(old.tpm), second) == .nonceMismatch) // replayed old quote
+        #expect(code(try #require(old.tpm), second) == .nonceMismatch)  // replayed old quote
         var flipped = t
         var sig = [UInt8](t.signature)
         sig[sig.count - 5] ^= 0x01

@@ -57,8 +57,10 @@ extension SEVSNP {
                 // Why refuse a TD report: nothing in it is signed by Intel (a TD report is MACed
                 // for the local QE only); Azure TDX evidence is judged by its TD quote.
                 if reportType == Self.reportTypeTDX {
-                    throw AttestationError(.wrongTEEType, "the HCL report carries a TDX TD report (report type 4), which no one can verify remotely: "
-                                           + "Azure TDX evidence is verified through its TD quote, not through the HCL report")
+                    throw AttestationError(
+                        .wrongTEEType,
+                        "the HCL report carries a TDX TD report (report type 4), which no one can verify remotely: "
+                            + "Azure TDX evidence is verified through its TD quote, not through the HCL report")
                 }
                 throw AttestationError(.wrongTEEType, "HCL report type \(reportType) is not SNP (2) or TDX (4)")
             }

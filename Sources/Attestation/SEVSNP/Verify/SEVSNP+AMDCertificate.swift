@@ -11,8 +11,10 @@ extension SEVSNP {
     /// signature, the TBS fields this verifier needs are read, and signatures are checked with
     /// `_CryptoExtras` RSA-PSS (SHA-384, MGF1-SHA-384, salt 48) in ``isSigned(by:)``.
     public struct AMDCertificate: Sendable, Hashable {
-        private typealias TBSFields = (serial: [UInt8], issuer: DistinguishedName, notBefore: Date, notAfter: Date,
-                                       subject: DistinguishedName, spki: [UInt8], extensions: [Certificate.Extension])
+        private typealias TBSFields = (
+            serial: [UInt8], issuer: DistinguishedName, notBefore: Date, notAfter: Date,
+            subject: DistinguishedName, spki: [UInt8], extensions: [Certificate.Extension]
+        )
 
         /// The certificate's DER bytes, as received.
         public let derRepresentation: [UInt8]
@@ -55,8 +57,9 @@ extension SEVSNP {
                     var node = n.next()
                     if let v = node, v.identifier == ASN1Identifier(tagWithNumber: 0, tagClass: .contextSpecific) { node = n.next() }
                     guard let serialNode = node, serialNode.identifier == .integer, case .primitive(let serial) = serialNode.content,
-                          let innerAlg = n.next(), let issuerNode = n.next(), let validity = n.next(),
-                          let subjectNode = n.next(), let spki = n.next() else {
+                        let innerAlg = n.next(), let issuerNode = n.next(), let validity = n.next(),
+                        let subjectNode = n.next(), let spki = n.next()
+                    else {
                         throw AttestationError(.certificateChainMalformed, "tbsCertificate lacks a field")
                     }
                     guard [UInt8](innerAlg.encodedBytes) == outerAlg else {
@@ -77,8 +80,10 @@ extension SEVSNP {
                         }
                         extensions = try DER.sequence(of: Certificate.Extension.self, identifier: .sequence, rootNode: seq)
                     }
-                    return ([UInt8](serial), try DistinguishedName(derEncoded: issuerNode), before, after,
-                            try DistinguishedName(derEncoded: subjectNode), [UInt8](spki.encodedBytes), extensions)
+                    return (
+                        [UInt8](serial), try DistinguishedName(derEncoded: issuerNode), before, after,
+                        try DistinguishedName(derEncoded: subjectNode), [UInt8](spki.encodedBytes), extensions
+                    )
                 }
                 derRepresentation = der
                 tbsBytes = [UInt8](parts.0.encodedBytes)

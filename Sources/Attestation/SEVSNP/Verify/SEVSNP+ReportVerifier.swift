@@ -95,7 +95,7 @@ extension SEVSNP {
             let tcb = report.reportedTCB
             var mismatches = [String]()
             for (name, cert, reported) in [("bootloader", ext.bootloader, tcb.bootloader), ("tee", ext.tee, tcb.tee), ("snp", ext.snp, tcb.snp), ("microcode", ext.microcode, tcb.microcode)]
-                where cert != Int(reported) {
+            where cert != Int(reported) {
                 mismatches.append("\(name) \(cert) ≠ \(reported)")
             }
             if chain.product == .turin, ext.fmc != tcb.fmc.map { Int($0) } {
@@ -108,8 +108,9 @@ extension SEVSNP {
             try verifySignature(of: report, endorsementKey: leaf)
 
             let expiries = [chain.endorsementKey, chain.intermediate, chain.ark].map(\.notValidAfter) + crls.map(\.nextUpdate)
-            return VerifiedReport(report: report, product: chain.product, signingKey: signingKey, endorsementKeyExtensions: ext,
-                                  verifiedAt: now, validUntil: expiries.min() ?? now)
+            return VerifiedReport(
+                report: report, product: chain.product, signingKey: signingKey, endorsementKeyExtensions: ext,
+                verifiedAt: now, validUntil: expiries.min() ?? now)
         }
 
         /// What ``inspect(_:certificates:now:)`` checks when certificates are given.
@@ -154,8 +155,9 @@ extension SEVSNP {
             }
             let r = report.signatureR.bytes, s = report.signatureS.bytes
             guard r[48...].allSatisfy({ $0 == 0 }), s[48...].allSatisfy({ $0 == 0 }),
-                  let signature = try? P384.Signing.ECDSASignature(rawRepresentation: Array(r[..<48].reversed()) + Array(s[..<48].reversed())),
-                  key.isValidSignature(signature, for: report.signedBytes) else {
+                let signature = try? P384.Signing.ECDSASignature(rawRepresentation: Array(r[..<48].reversed()) + Array(s[..<48].reversed())),
+                key.isValidSignature(signature, for: report.signedBytes)
+            else {
                 throw AttestationError(.reportSignatureInvalid, "report signature does not verify under the \(endorsementKey.commonName ?? "endorsement key") public key")
             }
         }
@@ -172,7 +174,8 @@ extension SEVSNP {
             }
             let pool = signingKey == .vcek ? certificates.asks : certificates.asvks
             let kind = signingKey == .vcek ? "ASK" : "ASVK"
-            guard let candidate = pool.values.first(where: { $0.subject == leaf.issuer }) ?? pool.values.sorted(by: { $0.derRepresentation.lexicographicallyPrecedes($1.derRepresentation) }).first else {
+            guard let candidate = pool.values.first(where: { $0.subject == leaf.issuer }) ?? pool.values.sorted(by: { $0.derRepresentation.lexicographicallyPrecedes($1.derRepresentation) }).first
+            else {
                 throw AttestationError(.collateralMissing, "no \(kind) was supplied for \(leaf.issuerCommonName ?? "the \(signingKey.rawValue.uppercased())")")
             }
             // The candidate is from the ASK pool for a VCEK and the ASVK pool for a VLEK, so its role
@@ -191,7 +194,8 @@ extension SEVSNP {
         /// issuer is no pinned ARK or a different ARK was supplied.
         public func verifyIntermediate(_ intermediate: AMDCertificate, certificates: CertificateBundle = CertificateBundle(), now: Date) throws(AttestationError) -> (Product, AMDCertificate) {
             guard case .ark(let product)? = CertificateBundle.Role(commonName: intermediate.issuerCommonName ?? ""),
-                  let ark = trustAnchors[product] else {
+                let ark = trustAnchors[product]
+            else {
                 throw AttestationError(.untrustedRoot, "\(intermediate.subject) is issued by \(intermediate.issuer), which is no pinned AMD ARK")
             }
             if let supplied = certificates.arks[product], supplied.derRepresentation != ark.derRepresentation {

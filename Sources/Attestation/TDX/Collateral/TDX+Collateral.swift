@@ -31,7 +31,10 @@ extension TDX {
         public var rootCACRL: CertificateRevocationList
 
         /// Assembles collateral from its pieces.
-        public init(tcbInfo: SignedDocument<TCBInfo>, tcbInfoIssuerChain: CertificateChain, qeIdentity: SignedDocument<QEIdentity>, qeIdentityIssuerChain: CertificateChain, pckCRL: CertificateRevocationList, rootCACRL: CertificateRevocationList) {
+        public init(
+            tcbInfo: SignedDocument<TCBInfo>, tcbInfoIssuerChain: CertificateChain, qeIdentity: SignedDocument<QEIdentity>, qeIdentityIssuerChain: CertificateChain, pckCRL: CertificateRevocationList,
+            rootCACRL: CertificateRevocationList
+        ) {
             self.tcbInfo = tcbInfo
             self.tcbInfoIssuerChain = tcbInfoIssuerChain
             self.qeIdentity = qeIdentity
@@ -120,7 +123,8 @@ extension TDX {
                     let p = (path as NSString).appendingPathComponent(n)
                     var sub: ObjCBool = false
                     guard FileManager.default.fileExists(atPath: p, isDirectory: &sub), !sub.boolValue,
-                          let d = FileManager.default.contents(atPath: p) else { continue }
+                        let d = FileManager.default.contents(atPath: p)
+                    else { continue }
                     members.append((n, [UInt8](d)))
                 }
                 guard add(folder: members) else { throw AttestationError(.collateralMissing, "no collateral found in folder \(path)") }
@@ -210,7 +214,7 @@ extension TDX {
             }
             if has("-----BEGIN CERTIFICATE-----") {
                 let chain = try CertificateChain(pemEncoded: String(decoding: body, as: UTF8.self), cache: cache)
-                if chain.certificates.count < 2 { return false } // a lone anchor, not an issuer chain
+                if chain.certificates.count < 2 { return false }  // a lone anchor, not an issuer chain
                 try add(issuerChain: chain)
                 return true
             }

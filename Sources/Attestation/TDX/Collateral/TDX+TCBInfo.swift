@@ -136,15 +136,17 @@ extension TDX.TCBInfo: TDX.SignedJSONBody {
             TDXModule(mrsigner: try m.hex("mrsigner"), attributes: try m.hex("attributes"), attributesMask: try m.hex("attributesMask"))
         }
         tdxModuleIdentities = try (f.optionalArray("tdxModuleIdentities") ?? []).map { (m: JSONFields) throws(AttestationError) in
-            TDXModuleIdentity(id: try m.string("id"), mrsigner: try m.hex("mrsigner"), attributes: try m.hex("attributes"), attributesMask: try m.hex("attributesMask"),
-                              tcbLevels: try m.array("tcbLevels").map { (l: JSONFields) throws(AttestationError) in try TDXModuleIdentity.ModuleLevel(l) })
+            TDXModuleIdentity(
+                id: try m.string("id"), mrsigner: try m.hex("mrsigner"), attributes: try m.hex("attributes"), attributesMask: try m.hex("attributesMask"),
+                tcbLevels: try m.array("tcbLevels").map { (l: JSONFields) throws(AttestationError) in try TDXModuleIdentity.ModuleLevel(l) })
         }
         tcbLevels = try f.array("tcbLevels").map { (l: JSONFields) throws(AttestationError) in
             let t = try l.object("tcb")
-            return TCBLevel(sgxComponents: try t.array("sgxtcbcomponents").map { (c: JSONFields) throws(AttestationError) in try c.uint8("svn") },
-                            pceSVN: try t.uint16("pcesvn"),
-                            tdxComponents: try (t.optionalArray("tdxtcbcomponents") ?? []).map { (c: JSONFields) throws(AttestationError) in try c.uint8("svn") },
-                            tcbStatus: try l.status("tcbStatus"), advisoryIDs: try l.strings("advisoryIDs"))
+            return TCBLevel(
+                sgxComponents: try t.array("sgxtcbcomponents").map { (c: JSONFields) throws(AttestationError) in try c.uint8("svn") },
+                pceSVN: try t.uint16("pcesvn"),
+                tdxComponents: try (t.optionalArray("tdxtcbcomponents") ?? []).map { (c: JSONFields) throws(AttestationError) in try c.uint8("svn") },
+                tcbStatus: try l.status("tcbStatus"), advisoryIDs: try l.strings("advisoryIDs"))
         }
     }
 }

@@ -22,7 +22,10 @@ extension TDX {
             if let tcb = verified.tcb {
                 if !acceptedTCBStatuses.contains(tcb.status) {
                     let accepted = acceptedTCBStatuses.map(\.rawValue).sorted().joined(separator: ", ")
-                    failures.append(ValidationFailure(.tcbStatusNotAccepted, "TCB status \(tcb.status.rawValue)\(tcb.advisoryIDs.isEmpty ? "" : " (\(tcb.advisoryIDs.joined(separator: ", ")))") is not accepted (accepted: \(accepted))"))
+                    failures.append(
+                        ValidationFailure(
+                            .tcbStatusNotAccepted,
+                            "TCB status \(tcb.status.rawValue)\(tcb.advisoryIDs.isEmpty ? "" : " (\(tcb.advisoryIDs.joined(separator: ", ")))") is not accepted (accepted: \(accepted))"))
                 }
             } else {
                 failures.append(ValidationFailure(.noMatchingTCBLevel, verified.tcbUnmatchedReason ?? "no TCB level matches"))

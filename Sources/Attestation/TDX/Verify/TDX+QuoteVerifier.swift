@@ -130,10 +130,12 @@ extension TDX {
             }
             let moduleTCB: TCBVerdict? = if case .matched(let m) = module { m } else { nil }
 
-            let expiries = [tcbInfo.nextUpdate, qeIdentity.nextUpdate, collateral.pckCRL.nextUpdate, collateral.rootCACRL.nextUpdate]
+            let expiries =
+                [tcbInfo.nextUpdate, qeIdentity.nextUpdate, collateral.pckCRL.nextUpdate, collateral.rootCACRL.nextUpdate]
                 + (pckChain.certificates + collateral.tcbInfoIssuerChain.certificates + collateral.qeIdentityIssuerChain.certificates).map(\.notValidAfter)
-            var verified = VerifiedQuote(quote: quote, pck: pck, tcb: merged, tcbUnmatchedReason: reason, platformTCB: platformTCB, qeTCB: qeTCB,
-                                         moduleTCB: moduleTCB, verifiedAt: now, validUntil: expiries.min()!)
+            var verified = VerifiedQuote(
+                quote: quote, pck: pck, tcb: merged, tcbUnmatchedReason: reason, platformTCB: platformTCB, qeTCB: qeTCB,
+                moduleTCB: moduleTCB, verifiedAt: now, validUntil: expiries.min()!)
             verified.tcbEvaluationDataNumber = min(tcbInfo.tcbEvaluationDataNumber, qeIdentity.tcbEvaluationDataNumber)
             return verified
         }
@@ -231,7 +233,8 @@ extension TDX {
         /// The leaf must not be a CA either: the PCK CA is also issued directly by the root.
         private func requireTCBSigningShape(_ chain: CertificateChain, name: String) throws(AttestationError) {
             guard chain.certificates.count == 2 else {
-                throw AttestationError(.certificateChainMalformed, "\(name) has \(chain.certificates.count) certificates, expected TCB Signing, Root CA (collateral signers are issued directly by the root)")
+                throw AttestationError(
+                    .certificateChainMalformed, "\(name) has \(chain.certificates.count) certificates, expected TCB Signing, Root CA (collateral signers are issued directly by the root)")
             }
             if case .isCertificateAuthority = (try? chain.leaf.extensions.basicConstraints) ?? .notCertificateAuthority {
                 throw AttestationError(.certificateChainMalformed, "\(name): the signer \(chain.leaf.subject) is a CA, not a TCB Signing certificate")
@@ -278,8 +281,9 @@ extension TDX {
                     throw AttestationError(.collateralMalformed, "TCB Info level has \(level.sgxComponents.count) SGX and \(level.tdxComponents.count) TDX components, expected 16 each")
                 }
                 guard pck.pceSVN >= level.pceSVN,
-                      zip(cpu, level.sgxComponents).allSatisfy({ $0 >= $1 }),
-                      zip(tee, level.tdxComponents).allSatisfy({ $0 >= $1 }) else { continue }
+                    zip(cpu, level.sgxComponents).allSatisfy({ $0 >= $1 }),
+                    zip(tee, level.tdxComponents).allSatisfy({ $0 >= $1 })
+                else { continue }
                 return TCBVerdict(status: level.tcbStatus, advisoryIDs: level.advisoryIDs)
             }
             return nil

@@ -50,7 +50,9 @@ extension TPM {
             case nil, .null?: vcek = nil
             case .string(let s)?:
                 // PEM as is; otherwise base64 (either alphabet) of the DER certificate.
-                if s.contains("-----BEGIN") { vcek = Array(s.utf8) } else {
+                if s.contains("-----BEGIN") {
+                    vcek = Array(s.utf8)
+                } else {
                     guard let der = Hex.base64DecodeEitherAlphabet(Array(s.utf8)[...]) else {
                         throw AttestationError(.badEncoding, "Azure vTPM evidence: vcek is neither PEM nor base64")
                     }
@@ -99,7 +101,8 @@ extension TPM {
                 throw AttestationError(.akBindingMismatch, "the HCL runtime data is not JSON: \(error.message)")
             }
             guard let jwk = json["keys"]?.array?.first(where: { $0["kid"]?.string == "HCLAkPub" }), jwk["kty"]?.string == "RSA",
-                  let n = jwk["n"]?.string.flatMap(base64URL), let e = jwk["e"]?.string.flatMap(base64URL), !n.isEmpty, n.count <= 512, e.count <= 4 else {
+                let n = jwk["n"]?.string.flatMap(base64URL), let e = jwk["e"]?.string.flatMap(base64URL), !n.isEmpty, n.count <= 512, e.count <= 4
+            else {
                 throw AttestationError(.akBindingMismatch, "the HCL runtime data names no RSA HCLAkPub key")
             }
             let modulus = Array(n.drop(while: { $0 == 0 }))
@@ -107,9 +110,11 @@ extension TPM {
             let bits = UInt16(modulus.count * 8)
             // An exponent of 0 in TPMS_RSA_PARMS means the default 65537.
             let stored = exponent == 65537 ? 0 : exponent
-            var area: [UInt8] = [0x00, 0x01, 0x00, 0x0B, 0x00, 0x05, 0x04, 0x72, 0x00, 0x00, 0x00, 0x10, 0x00, 0x14, 0x00, 0x0B,
-                                 UInt8(bits >> 8), UInt8(bits & 0xFF),
-                                 UInt8(stored >> 24), UInt8(stored >> 16 & 0xFF), UInt8(stored >> 8 & 0xFF), UInt8(stored & 0xFF)]
+            var area: [UInt8] = [
+                0x00, 0x01, 0x00, 0x0B, 0x00, 0x05, 0x04, 0x72, 0x00, 0x00, 0x00, 0x10, 0x00, 0x14, 0x00, 0x0B,
+                UInt8(bits >> 8), UInt8(bits & 0xFF),
+                UInt8(stored >> 24), UInt8(stored >> 16 & 0xFF), UInt8(stored >> 8 & 0xFF), UInt8(stored & 0xFF),
+            ]
             area += [UInt8(modulus.count >> 8), UInt8(modulus.count & 0xFF)] + modulus
             return area
         }

@@ -101,10 +101,12 @@ extension TPM {
         public func bundle(bank: Alg = .sha256, nonce: String? = nil) -> EvidenceBundle {
             let q = quotes.first { $0.bank == bank } ?? quotes[0]
             let certs = ([akCertificate].compactMap { $0 } + intermediateCertificates).map { Data($0) }
-            return EvidenceBundle(platform: .tpm, nonce: nonce,
-                                  tpm: .init(attest: Data(q.attest), signature: Data(q.signature), akPublic: Data(akPublic), pcrs: q.pcrs,
-                                             akCertificates: certs.isEmpty ? nil : certs),
-                                  eventLog: eventLog.isEmpty ? nil : Data(eventLog))
+            return EvidenceBundle(
+                platform: .tpm, nonce: nonce,
+                tpm: .init(
+                    attest: Data(q.attest), signature: Data(q.signature), akPublic: Data(akPublic), pcrs: q.pcrs,
+                    akCertificates: certs.isEmpty ? nil : certs),
+                eventLog: eventLog.isEmpty ? nil : Data(eventLog))
         }
     }
 }

@@ -140,7 +140,9 @@ extension TPM {
                 let e = exponent == 0 ? 65537 : exponent
                 let eBytes = withUnsafeBytes(of: e.bigEndian) { Array($0) }.drop { $0 == 0 }
                 let n = Array(modulus.drop { $0 == 0 })
-                guard n.count >= 256, e & 1 == 1, e > 1 else { throw AttestationError(.malformed, "RSA AK modulus of \(n.count * 8) bits or exponent \(e) is not acceptable (2048 bits or more, odd exponent)") }
+                guard n.count >= 256, e & 1 == 1, e > 1 else {
+                    throw AttestationError(.malformed, "RSA AK modulus of \(n.count * 8) bits or exponent \(e) is not acceptable (2048 bits or more, odd exponent)")
+                }
                 do { key = .rsa(try _RSA.Signing.PublicKey(n: n, e: Array(eBytes))) } catch {
                     throw AttestationError(.malformed, "RSA AK modulus is not a usable key (\(modulus.count * 8) bits)")
                 }
@@ -199,11 +201,13 @@ extension TPM {
                 return k.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: raw), for: digest, padding: padding)
             case (.p256(let raw), .ecdsa):
                 guard let k = try? P256.Signing.PublicKey(rawRepresentation: raw), let r = signature.r, let s = signature.s, r.count <= 32, s.count <= 32,
-                      let sig = try? P256.Signing.ECDSASignature(rawRepresentation: Self.pad(r, 32) + Self.pad(s, 32)) else { return false }
+                    let sig = try? P256.Signing.ECDSASignature(rawRepresentation: Self.pad(r, 32) + Self.pad(s, 32))
+                else { return false }
                 return k.isValidSignature(sig, for: digest)
             case (.p384(let raw), .ecdsa):
                 guard let k = try? P384.Signing.PublicKey(rawRepresentation: raw), let r = signature.r, let s = signature.s, r.count <= 48, s.count <= 48,
-                      let sig = try? P384.Signing.ECDSASignature(rawRepresentation: Self.pad(r, 48) + Self.pad(s, 48)) else { return false }
+                    let sig = try? P384.Signing.ECDSASignature(rawRepresentation: Self.pad(r, 48) + Self.pad(s, 48))
+                else { return false }
                 return k.isValidSignature(sig, for: digest)
             default:
                 return false

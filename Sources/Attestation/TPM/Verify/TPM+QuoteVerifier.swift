@@ -50,8 +50,9 @@ extension TPM {
 
         /// The AK as audit records and policies name it.
         public var attestationKeyIdentity: AttestationKeyIdentity {
-            AttestationKeyIdentity(name: akName.map(Hex.encode) ?? "", keyDigest: "sha256:" + Hex.encode(attestationKey.keyDigest),
-                                   certificateSubject: akCertificateSubject, anchor: anchor?.label)
+            AttestationKeyIdentity(
+                name: akName.map(Hex.encode) ?? "", keyDigest: "sha256:" + Hex.encode(attestationKey.keyDigest),
+                certificateSubject: akCertificateSubject, anchor: anchor?.label)
         }
 
         /// Anchors the AK by a hardware report whose signature, chain and runtime-data binding
@@ -66,11 +67,12 @@ extension TPM {
 
         /// Claims as lowercase hex, for reports and policies.
         public var claims: Claims {
-            Claims(pcrs: pcrs.mapValues { Dictionary(uniqueKeysWithValues: $0.map { (String($0.key), Hex.encode($0.value)) }) },
-                   extraData: Hex.encode(attest.extraData), akName: akName.map(Hex.encode), qualifiedSigner: Hex.encode(attest.qualifiedSigner),
-                   clock: attest.clock, resetCount: attest.resetCount, restartCount: attest.restartCount, firmwareVersion: String(format: "%016llx", attest.firmwareVersion),
-                   pcrDigest: Hex.encode(attest.pcrDigest), imageDigests: eventLog?.imageDigests, codeHashes: eventLog?.codeHashes,
-                   akCertificate: akCertificateSubject, akKeyDigest: "sha256:" + Hex.encode(attestationKey.keyDigest), akAnchor: anchor?.label)
+            Claims(
+                pcrs: pcrs.mapValues { Dictionary(uniqueKeysWithValues: $0.map { (String($0.key), Hex.encode($0.value)) }) },
+                extraData: Hex.encode(attest.extraData), akName: akName.map(Hex.encode), qualifiedSigner: Hex.encode(attest.qualifiedSigner),
+                clock: attest.clock, resetCount: attest.resetCount, restartCount: attest.restartCount, firmwareVersion: String(format: "%016llx", attest.firmwareVersion),
+                pcrDigest: Hex.encode(attest.pcrDigest), imageDigests: eventLog?.imageDigests, codeHashes: eventLog?.codeHashes,
+                akCertificate: akCertificateSubject, akKeyDigest: "sha256:" + Hex.encode(attestationKey.keyDigest), akAnchor: anchor?.label)
         }
     }
 
@@ -150,7 +152,9 @@ extension TPM {
                 guard let bank = sel.bank.bankName, let size = sel.bank.digestSize else { continue }
                 let presented = pcrs[bank] ?? [:]
                 for i in sel.indices {
-                    guard let hex = presented[i < Self.indexNames.count ? Self.indexNames[i] : String(i)] else { throw AttestationError(.pcrMissing, "PCR \(bank):\(i) is selected by the quote but not presented") }
+                    guard let hex = presented[i < Self.indexNames.count ? Self.indexNames[i] : String(i)] else {
+                        throw AttestationError(.pcrMissing, "PCR \(bank):\(i) is selected by the quote but not presented")
+                    }
                     if Hex.decodePlain(hex, into: &concatenated, at: offset) != size {
                         let value: [UInt8]
                         do { value = try Hex.decode(hex) } catch { throw AttestationError(.badEncoding, "PCR \(bank):\(i) is not hex") }
@@ -214,15 +218,20 @@ extension TPM {
             let ak: PublicKey
             if let cache { ak = try cache.derive("tpm-ak", from: akBytes) { () throws(AttestationError) in try PublicKey(bytes: akBytes) } } else { ak = try PublicKey(bytes: akBytes) }
             try ak.checkAttestationKeyAttributes()
-            let q = try verify(attest: Attest(rawRepresentation: [UInt8](evidence.attest)), signature: Signature(rawRepresentation: [UInt8](evidence.signature)),
-                               ak: ak, pcrs: evidence.pcrs, expectedNonce: expectedNonce)
+            let q = try verify(
+                attest: Attest(rawRepresentation: [UInt8](evidence.attest)), signature: Signature(rawRepresentation: [UInt8](evidence.signature)),
+                ak: ak, pcrs: evidence.pcrs, expectedNonce: expectedNonce)
             let parent: [UInt8]?
             if let p = evidence.akParentQualifiedName {
                 do { parent = try Hex.decode(p) } catch { throw AttestationError(.badEncoding, "akParentQualifiedName is not hex") }
-            } else { parent = nil }
+            } else {
+                parent = nil
+            }
             guard ak.qualifiedNames(parent: parent).contains(q.attest.qualifiedSigner) else {
-                throw AttestationError(.qualifiedSignerMismatch, "the quote's qualifiedSigner \(Hex.encode(q.attest.qualifiedSigner)) is not the AK's qualified name under a hierarchy"
-                                       + (parent == nil ? " (an AK below another key needs akParentQualifiedName)" : " or the given parent"))
+                throw AttestationError(
+                    .qualifiedSignerMismatch,
+                    "the quote's qualifiedSigner \(Hex.encode(q.attest.qualifiedSigner)) is not the AK's qualified name under a hierarchy"
+                        + (parent == nil ? " (an AK below another key needs akParentQualifiedName)" : " or the given parent"))
             }
             return q
         }
@@ -233,8 +242,11 @@ extension TPM {
         public func verifyAKCertificates(_ files: [[UInt8]], ak: PublicKey, now: Date) throws(AttestationError) -> String {
             var chain = try CertificateChain(files: files)
             guard let root = akRoots.first(where: { $0 == chain.certificates.last }) ?? akRoots.first(where: { $0.subject == chain.certificates.last?.issuer }) else {
-                throw AttestationError(.untrustedRoot, akRoots.isEmpty ? "the evidence carries AK certificates but no AK root is configured"
-                                                                      : "the AK certificate chain ends at \(chain.certificates.last!.issuer), not at a configured AK root")
+                throw AttestationError(
+                    .untrustedRoot,
+                    akRoots.isEmpty
+                        ? "the evidence carries AK certificates but no AK root is configured"
+                        : "the AK certificate chain ends at \(chain.certificates.last!.issuer), not at a configured AK root")
             }
             if chain.certificates.last != root { chain = CertificateChain(chain.certificates + [root]) }
             try PinnedChainVerifier(anchor: root).verify(chain, at: now, name: "AK certificate chain", cache: cache)
@@ -270,8 +282,9 @@ extension PolicyInput {
         let codeHashes = codeHashes ?? verified.eventLog?.codeHashes
         var m = [String: String]()
         for (bank, values) in verified.pcrs { for (i, v) in values { m["pcr.\(bank).\(i)"] = Hex.encode(v) } }
-        self.init(platform: .tpm, measurements: m, debug: false, evidenceTime: evidenceTime, imageDigests: imageDigests, codeHashes: codeHashes,
-                  attestationKey: verified.attestationKeyIdentity)
+        self.init(
+            platform: .tpm, measurements: m, debug: false, evidenceTime: evidenceTime, imageDigests: imageDigests, codeHashes: codeHashes,
+            attestationKey: verified.attestationKeyIdentity)
     }
 }
 
@@ -290,9 +303,10 @@ extension TPM.Claims {
                 if let v = evidence.pcrs[bank]?[String(i)] { pcrs[bank, default: [:]][String(i)] = v.lowercased() }
             }
         }
-        self.init(pcrs: pcrs, extraData: Hex.encode(attest.extraData), akName: ak?.name.map(Hex.encode), qualifiedSigner: Hex.encode(attest.qualifiedSigner),
-                  clock: attest.clock, resetCount: attest.resetCount, restartCount: attest.restartCount, firmwareVersion: String(format: "%016llx", attest.firmwareVersion),
-                  pcrDigest: Hex.encode(attest.pcrDigest), imageDigests: nil, codeHashes: nil, akCertificate: nil,
-                  akKeyDigest: ak.map { "sha256:" + Hex.encode($0.keyDigest) }, akAnchor: nil)
+        self.init(
+            pcrs: pcrs, extraData: Hex.encode(attest.extraData), akName: ak?.name.map(Hex.encode), qualifiedSigner: Hex.encode(attest.qualifiedSigner),
+            clock: attest.clock, resetCount: attest.resetCount, restartCount: attest.restartCount, firmwareVersion: String(format: "%016llx", attest.firmwareVersion),
+            pcrDigest: Hex.encode(attest.pcrDigest), imageDigests: nil, codeHashes: nil, akCertificate: nil,
+            akKeyDigest: ak.map { "sha256:" + Hex.encode($0.keyDigest) }, akAnchor: nil)
     }
 }
