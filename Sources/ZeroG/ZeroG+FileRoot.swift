@@ -1,4 +1,3 @@
-import Chain
 import Dispatch
 import EVMCrypto
 import Foundation

@@ -1,5 +1,3 @@
-import Chain
-
 extension ZeroG {
     /// A merkle tree in 0G's shape (`TreeBuilder.Build`): leaves paired left to right, an odd last
     /// node carried up unchanged (not duplicated, not hashed with zero).

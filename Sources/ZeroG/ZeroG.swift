@@ -1,5 +1,4 @@
 import ByteEncoding
-import Chain
 import EVMCrypto
 
 /// 0G Storage: file merkle roots (the Flow `dataMerkleRoot`), segment proofs, and the storage
