@@ -197,6 +197,11 @@ let package = Package(
             name: "CoordinatorTests",
             dependencies: ["Coordinator", "Chain", "ByteEncoding", "TestSupport"]
         ),
+        .testTarget(name: "ByteEncodingTests", dependencies: ["ByteEncoding"]),
+        .testTarget(
+            name: "ReleaseProtocolTests",
+            dependencies: ["ReleaseProtocol", "EVMCrypto", "ByteEncoding", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(
             name: "EVMCryptoTests",
             dependencies: ["EVMCrypto", "ByteEncoding"]
