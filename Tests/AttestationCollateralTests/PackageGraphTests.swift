@@ -71,6 +71,9 @@ struct PackageGraphTests {
         let node = Self.closure("ProviderNode", in: g)
         #expect(node.contains("ReleaseProtocol") && !node.contains("KeyRelease"), "\(node)")
         #expect(Self.closure("KeyRelease", in: g).contains("ReleaseProtocol"))
+        // The coordinator never holds a data key: it cannot even link the code that opens one.
+        let coordinator = Self.closure("Coordinator", in: g)
+        #expect(coordinator.isDisjoint(with: ["DatasetCrypto", "KeyRelease", "ProviderNode"]), "\(coordinator)")
     }
 
     /// `keyrelease verify-quote` is built from `Attestation` and `AttestationCollateral` only.
