@@ -195,7 +195,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "Chain", "ByteEncoding", "TestSupport"]
+            dependencies: ["Coordinator", "Chain", "ByteEncoding", "TestSupport", .product(name: "BigInt", package: "BigInt")]
         ),
         .testTarget(name: "ByteEncodingTests", dependencies: ["ByteEncoding"]),
         .testTarget(

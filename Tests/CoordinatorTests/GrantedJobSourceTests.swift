@@ -1,3 +1,4 @@
+import BigInt
 import ByteEncoding
 import Chain
 import Coordinator
@@ -5,35 +6,83 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Granted jobs from HyperIndex (a loopback GraphQL server speaking its reply shape) and from
-/// chain logs on the dev chain agree.
-@Suite("Granted job sources", .serialized)
+/// Job discovery against the dev chain: chain logs, and a loopback server speaking Hasura's
+/// reply shape for Envio HyperIndex (paged by id, `_meta` sync status). The indexer is only a
+/// hint: a job it lists that the chain says is Failed, or that it lists with another dataset,
+/// is dropped by the chain confirmation; a lagging indexer just lists less.
+@Suite("Coordinator: granted job discovery", .serialized)
 struct GrantedJobSourceTests {
-    @Test func hyperIndexAndChainLogsAgree() async throws {
+    /// A Hasura-shaped HyperIndex over `listed` (id, datasetRoot, epochs), honouring the query's
+    /// `after` / `n` variables and answering `_meta { isReady progressBlock }`.
+    static func hasura(_ listed: [(id: [UInt8], root: [UInt8], epochs: UInt32)], isReady: Bool, requests: LockedCounter) throws -> LoopbackHTTPServer {
+        let rows = listed.map { (id: Hex.prefixed($0.id), root: Hex.prefixed($0.root), epochs: $0.epochs) }.sorted { $0.id < $1.id }
+        return try LoopbackHTTPServer { request in
+            requests.increment()
+            guard request.method == "POST", let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any],
+                let query = body["query"] as? String, query.contains(#"state: {_eq: "Granted"}"#),
+                let vars = body["variables"] as? [String: Any], let after = vars["after"] as? String, let n = vars["n"] as? Int
+            else { return .init(status: 400) }
+            let page = rows.filter { $0.id > after }.prefix(n).map { r -> [String: Any] in
+                ["id": r.id, "datasetRoot": r.root, "requestedEpochs": String(r.epochs)]  // BigInt columns come back as strings
+            }
+            let reply: [String: Any] = ["data": ["Job": page, "_meta": [["isReady": isReady, "progressBlock": 7]]]]
+            return .init(headers: [("Content-Type", "application/json")], body: Array(try! JSONSerialization.data(withJSONObject: reply)))
+        }
+    }
+
+    @Test("logs and a paged HyperIndex list the Granted jobs; only what the chain confirms is reported")
+    func discovery() async throws {
         let w = try await DevChainWorld.start()
         defer { w.chain.stop() }
         let root = DevChainWorld.bytes32("indexed")
         try await w.register(root: root)
-        let (_, j1) = try await w.dp.requestAccess(
-            datasetRoot: root, purposeID: DevChainWorld.bytes32("fine-tune"), requestedEpochs: 2, termsHash: DevChainWorld.bytes32("manifest"),
-            value: 2_000_000_000_000_000, from: w.requester)
-        let (_, j2) = try await w.dp.requestAccess(
-            datasetRoot: root, purposeID: DevChainWorld.bytes32("fine-tune"), requestedEpochs: 1, termsHash: DevChainWorld.bytes32("manifest"),
-            value: 1_000_000_000_000_000, from: w.requester)
-        try await w.dp.startJob(j2, from: w.backend)  // no longer Granted
-        let fromLogs = try await ChainLogJobSource(dataPolicy: w.dp).grantedJobs()
-        #expect(fromLogs == [GrantedJob(jobID: j1, datasetRoot: root, requestedEpochs: 2)])
-
-        let reply = #"{"data":{"Job":[{"id":"\#(Hex.prefixed(j1))","datasetRoot":"\#(Hex.prefixed(root))","requestedEpochs":"2","dataset":{"manifestHash":"0x00"}}]}}"#
-        let gql = try LoopbackHTTPServer { request in
-            let body = String(decoding: request.body, as: UTF8.self)
-            guard request.method == "POST", body.contains(#"state: { _eq: \"Granted\" }"#) else { return .init(status: 400) }
-            return .init(headers: [("Content-Type", "application/json")], body: Array(reply.utf8))
+        func request(_ epochs: UInt32) async throws -> [UInt8] {
+            try await w.dp.requestAccess(
+                datasetRoot: root, purposeID: DevChainWorld.bytes32("fine-tune"), requestedEpochs: epochs, termsHash: DevChainWorld.bytes32("manifest"),
+                value: BigUInt(1_000_000_000_000_000) * BigUInt(epochs), from: w.requester
+            ).jobID
         }
-        defer { gql.shutdown() }
-        #expect(try await HyperIndexJobSource(url: gql.baseURL + "/v1/graphql").grantedJobs() == fromLogs)
+        let granted1 = try await request(2), granted2 = try await request(1), running = try await request(1), failed = try await request(1)
+        try await w.dp.startJob(running, from: w.backend)
+        _ = try await w.dp.markJobFailed(failed, reasonCode: "test", from: w.backend)
+
+        // The chain's logs, re-read from block 0.
+        let fromLogs = try await ChainLogJobSource(dataPolicy: w.dp).grantedJobs()
+        #expect(Set(fromLogs.map(\.jobID)) == [granted1, granted2])
+
+        // A stale indexer: it still calls the failed job Granted, and names a wrong dataset for one.
+        let requests = LockedCounter()
+        let stale = try Self.hasura(
+            [(granted1, root, 2), (granted2, DevChainWorld.bytes32("other"), 1), (failed, root, 1)], isReady: false, requests: requests)
+        defer { stale.shutdown() }
+        let source = HyperIndexJobSource(url: stale.baseURL + "/v1/graphql", pageSize: 1)
+        let listing = try await source.listing()
+        #expect(Set(listing.jobs.map(\.jobID)) == [granted1, granted2, failed])
+        #expect(listing.pages == 4 && requests.value == 4)  // three full pages of one, then an empty one
+        #expect(!listing.isReady && listing.progressBlock == 7)
+        let confirmed = try await ChainConfirmedJobSource(source, dataPolicy: w.dp).confirm()
+        #expect(confirmed.granted == [GrantedJob(jobID: granted1, datasetRoot: root, requestedEpochs: 2)])
+        #expect(Set(confirmed.dropped.map(\.job.jobID)) == [granted2, failed])
+        #expect(confirmed.dropped.first { $0.job.jobID == failed }?.reason == "the chain says Failed")
+
+        // A lagging indexer lists less; nothing it omits is invented, and pages of 500 take one request.
+        let lagging = try Self.hasura([(granted2, root, 1)], isReady: true, requests: LockedCounter())
+        defer { lagging.shutdown() }
+        let fromLagging = try await ChainConfirmedJobSource(HyperIndexJobSource(url: lagging.baseURL), dataPolicy: w.dp).grantedJobs()
+        #expect(fromLagging == [GrantedJob(jobID: granted2, datasetRoot: root, requestedEpochs: 1)])
+
+        // Errors in the reply and dead endpoints are typed.
         let broken = try LoopbackHTTPServer { _ in .init(body: Array(#"{"errors":[{"message":"field 'Job' not found"}]}"#.utf8)) }
         defer { broken.shutdown() }
         do { _ = try await HyperIndexJobSource(url: broken.baseURL).grantedJobs(); Issue.record("no error") } catch { #expect(error.code == .discoveryFailed) }
+        do { _ = try await HyperIndexJobSource(url: "http://127.0.0.1:1").grantedJobs(); Issue.record("no error") } catch { #expect(error.code == .discoveryUnavailable) }
     }
+}
+
+/// A counter shared with a server handler.
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.lock(); count += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
 }

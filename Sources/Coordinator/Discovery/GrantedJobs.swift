@@ -30,29 +30,72 @@ public protocol GrantedJobSource: Sendable {
     func grantedJobs() async throws(CoordinatorError) -> [GrantedJob]
 }
 
-/// Envio HyperIndex GraphQL (../shared/docs/datapolicy.md):
-/// `query GrantedJobs { Job(where: { state: { _eq: "Granted" } }) { id datasetRoot requestedEpochs } }`.
+/// Envio HyperIndex GraphQL over Hasura (zerog.md §3, datapolicy.md): Granted jobs in pages of
+/// `pageSize`, keyed by id (`where: {state: {_eq: "Granted"}, id: {_gt: $after}}, order_by: {id:
+/// asc}, limit: $n`: a page boundary never skips or repeats a job while others change state),
+/// with the indexer's sync status from `_meta`. The indexer is a hint, never the truth:
+/// ``ChainConfirmedJobSource`` re-reads every job on chain before anything acts on it.
 public struct HyperIndexJobSource: GrantedJobSource {
-    /// The GraphQL endpoint.
+    /// The GraphQL endpoint (`…/v1/graphql`).
     public let url: String
+    /// Jobs per request (Hasura caps responses at `ENVIO_HASURA_RESPONSE_LIMIT`).
+    public let pageSize: Int
     let client: HTTPClient
 
-    /// The query sent.
-    public static let query = #"query GrantedJobs { Job(where: { state: { _eq: "Granted" } }) { id datasetRoot requestedEpochs dataset { manifestHash } } }"#
+    /// The query sent, with variables `after` (an id, `0x` + 64 hex; the zero id first) and `n`.
+    public static let query =
+        #"query GrantedJobs($after: String!, $n: Int!) { Job(where: {state: {_eq: "Granted"}, id: {_gt: $after}}, order_by: {id: asc}, limit: $n) { id datasetRoot requestedEpochs } _meta { isReady progressBlock } }"#
+
+    /// One full listing: every page, and the indexer's sync status as of the last page.
+    public struct Listing: Sendable, Hashable {
+        /// The jobs the indexer calls Granted.
+        public var jobs: [GrantedJob]
+        /// `_meta.isReady`: false while the indexer is still catching up (its list may lag).
+        public var isReady: Bool
+        /// `_meta.progressBlock`: the last block the indexer processed, when it says.
+        public var progressBlock: UInt64?
+        /// Requests it took.
+        public var pages: Int
+    }
 
     /// A source for the GraphQL endpoint at `url`.
-    public init(url: String, client: HTTPClient = .shared) {
+    public init(url: String, pageSize: Int = 500, client: HTTPClient = .shared) {
         self.url = url
+        self.pageSize = max(1, pageSize)
         self.client = client
     }
 
-    public func grantedJobs() async throws(CoordinatorError) -> [GrantedJob] {
+    /// The jobs the indexer calls Granted (a hint: confirm on chain).
+    public func grantedJobs() async throws(CoordinatorError) -> [GrantedJob] { try await listing().jobs }
+
+    /// Every page of Granted jobs, with the sync status.
+    public func listing() async throws(CoordinatorError) -> Listing {
+        var out = Listing(jobs: [], isReady: false, progressBlock: nil, pages: 0)
+        var after = "0x" + String(repeating: "0", count: 64)
+        while true {
+            let reply = try await page(after: after)
+            out.pages += 1
+            if let meta = Self.meta(reply) {
+                if case .bool(let ready)? = meta["isReady"] { out.isReady = ready } else { out.isReady = false }
+                out.progressBlock = Self.integer(meta["progressBlock"])
+            }
+            guard let jobs = reply["data"]?["Job"]?.array else { throw CoordinatorError(.discoveryFailed, "HyperIndex reply has no data.Job") }
+            for j in jobs { out.jobs.append(try Self.job(j)) }
+            guard jobs.count == pageSize, let last = out.jobs.last else { return out }
+            let next = Hex.prefixed(last.jobID)
+            guard next > after else { throw CoordinatorError(.discoveryFailed, "HyperIndex pages do not advance (ids not ascending)") }
+            after = next
+        }
+    }
+
+    private func page(after: String) async throws(CoordinatorError) -> RPCValue {
         let reply: RPCValue
         do {
             var request = HTTPClientRequest(url: url)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(RPCValue.object(["query": .string(Self.query)]))))
+            let body = RPCValue.object(["query": .string(Self.query), "variables": .object(["after": .string(after), "n": .number(Double(pageSize))])])
+            request.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(body)))
             let response = try await client.execute(request, timeout: .seconds(15))
             guard response.status.code == 200 else { throw CoordinatorError(.discoveryUnavailable, "HyperIndex answered HTTP \(response.status.code)") }
             reply = try JSONDecoder().decode(RPCValue.self, from: Data(buffer: try await response.body.collect(upTo: 16 << 20)))
@@ -62,22 +105,75 @@ public struct HyperIndexJobSource: GrantedJobSource {
         if let errors = reply["errors"]?.array, !errors.isEmpty {
             throw CoordinatorError(.discoveryFailed, "HyperIndex: \(errors.compactMap { $0["message"]?.string }.joined(separator: "; "))")
         }
-        guard let jobs = reply["data"]?["Job"]?.array else { throw CoordinatorError(.discoveryFailed, "HyperIndex reply has no data.Job") }
-        var out = [GrantedJob]()
-        for j in jobs {
-            guard let id = j["id"]?.string, let root = j["datasetRoot"]?.string, let idBytes = try? Hex.decode(id), let rootBytes = try? Hex.decode(root),
-                idBytes.count == 32, rootBytes.count == 32
-            else { throw CoordinatorError(.discoveryFailed, "HyperIndex job is malformed") }
-            var epochs: UInt32 = 0
-            switch j["requestedEpochs"] {
-            case .number(let n)?: epochs = UInt32(clamping: Int(n))
-            case .string(let s)?: epochs = UInt32(s) ?? 0
-            default: break
-            }
-            out.append(GrantedJob(jobID: idBytes, datasetRoot: rootBytes, requestedEpochs: epochs))
-        }
-        return out
+        return reply
     }
+
+    /// `_meta` is one object, or a list of one per chain.
+    private static func meta(_ reply: RPCValue) -> RPCValue? {
+        guard let m = reply["data"]?["_meta"] else { return nil }
+        if let list = m.array { return list.first }
+        return m
+    }
+
+    /// Hasura writes BigInt columns as strings and Int columns as numbers.
+    private static func integer(_ v: RPCValue?) -> UInt64? {
+        switch v {
+        case .number(let n)?: n >= 0 ? UInt64(n) : nil
+        case .string(let s)?: UInt64(s)
+        default: nil
+        }
+    }
+
+    private static func job(_ j: RPCValue) throws(CoordinatorError) -> GrantedJob {
+        guard let id = j["id"]?.string, let root = j["datasetRoot"]?.string, let idBytes = try? Hex.decode(id), let rootBytes = try? Hex.decode(root),
+            idBytes.count == 32, rootBytes.count == 32
+        else { throw CoordinatorError(.discoveryFailed, "HyperIndex job is malformed") }
+        return GrantedJob(jobID: idBytes, datasetRoot: rootBytes, requestedEpochs: UInt32(clamping: integer(j["requestedEpochs"]) ?? 0))
+    }
+}
+
+/// A job source whose every job is re-read on chain (`jobs(jobId)`) before it is reported:
+/// only jobs the chain says are Granted, for the dataset the source named, survive. What an
+/// indexer or a stale log read says is never acted on by itself.
+public struct ChainConfirmedJobSource<Source: GrantedJobSource>: GrantedJobSource {
+    /// The hinting source.
+    public let source: Source
+    /// The contract read for the truth.
+    public let dataPolicy: DataPolicy
+
+    /// Confirms `source`'s jobs against `dataPolicy`.
+    public init(_ source: Source, dataPolicy: DataPolicy) {
+        self.source = source
+        self.dataPolicy = dataPolicy
+    }
+
+    /// A job the source listed that the chain does not confirm, and why.
+    public struct Dropped: Sendable, Hashable {
+        /// The job as listed.
+        public let job: GrantedJob
+        /// What the chain says instead (for a log line and a metric).
+        public let reason: String
+    }
+
+    /// The confirmed jobs and the dropped ones.
+    public func confirm() async throws(CoordinatorError) -> (granted: [GrantedJob], dropped: [Dropped]) {
+        var granted = [GrantedJob](), dropped = [Dropped]()
+        for job in try await source.grantedJobs() {
+            let onChain: DataPolicy.Job
+            do { onChain = try await dataPolicy.job(job.jobID) } catch { throw CoordinatorError(discovery: error) }
+            if onChain.state != .granted {
+                dropped.append(Dropped(job: job, reason: "the chain says \(onChain.state)"))
+            } else if onChain.datasetRoot != job.datasetRoot {
+                dropped.append(Dropped(job: job, reason: "the chain names dataset \(Hex.prefixed(onChain.datasetRoot))"))
+            } else {
+                granted.append(GrantedJob(jobID: job.jobID, datasetRoot: onChain.datasetRoot, requestedEpochs: onChain.requestedEpochs))
+            }
+        }
+        return (granted, dropped)
+    }
+
+    /// The confirmed jobs.
+    public func grantedJobs() async throws(CoordinatorError) -> [GrantedJob] { try await confirm().granted }
 }
 
 /// Granted jobs from `eth_getLogs` alone (no indexer): every `AccessRequested` since
