@@ -63,6 +63,8 @@ public final class ReleaseService: Sendable {
     public let policies: [LoadedPolicy]
     /// The same policies as a set that decides.
     let policySet: PolicySet
+    /// The policies' AK pins, gathered once (every TPM release needs them).
+    let attestationKeyPins: Set<String>
     /// Evidence verification setup (collateral, AMD certificates, AK roots, caches); `now`,
     /// `expectedBinding` and the AK pins are set per request.
     public let verification: QuoteVerification
@@ -90,6 +92,7 @@ public final class ReleaseService: Sendable {
         self.registry = registry
         self.policies = policies
         policySet = PolicySet(policies.map(\.policy))
+        attestationKeyPins = policySet.attestationKeyPins
         var v = verification
         if v.verifier.cache == nil { v.verifier = v.verifier.with(cache: VerificationCache()) }
         v.bundledCollateral = .onlyIfAtLeastAsNew
@@ -264,7 +267,7 @@ public final class ReleaseService: Sendable {
         v.platform = nil
         v.eventLog = nil
         v.expectedBinding = .reportData(r.binding.reportData)
-        v.attestationKeyAnchoring = .required(pins: policySet.attestationKeyPins)
+        v.attestationKeyAnchoring = .required(pins: attestationKeyPins)
         let verified: VerifiedEvidence
         do { verified = try await v.verified(bundle: r.evidence) } catch {
             throw Self.refusal(for: error, platform: r.evidence.platform)
