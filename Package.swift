@@ -39,6 +39,18 @@ let package = Package(
     ],
     targets: [
         .target(name: "ByteEncoding"),
+        .target(name: "AsyncLock"),
+        .target(
+            name: "SQLStore",
+            dependencies: [
+                "AsyncLock",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "Attestation",
             dependencies: [
@@ -69,6 +81,7 @@ let package = Package(
         .target(
             name: "Chain",
             dependencies: [
+                "AsyncLock",
                 "EVMCrypto",
                 "ByteEncoding",
                 .product(name: "BigInt", package: "BigInt"),
@@ -84,7 +97,7 @@ let package = Package(
         ),
         .target(
             name: "KeyRelease",
-            dependencies: ["ReleaseProtocol", "ByteEncoding", "EVMCrypto", 
+            dependencies: ["ReleaseProtocol", "ByteEncoding", "EVMCrypto", "AsyncLock", "SQLStore",
                 "Attestation",
                 "AttestationCollateral",
                 "Chain",
@@ -117,7 +130,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "Chain", "ByteEncoding",
+                "Chain", "ByteEncoding", "SQLStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "BigInt", package: "BigInt"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import AsyncLock
 import BigInt
 import ByteEncoding
 import EVMCrypto

@@ -1,4 +1,5 @@
 import Foundation
+import SQLStore
 
 /// The ``ReleaseStore`` operations, written once over a ``StoreSession``; each backend only
 /// provides sessions. Statements are plain SQL both dialects accept (`ON CONFLICT`, `RETURNING`).
@@ -12,7 +13,7 @@ extension StoreSession {
     func insertNonce(_ nonce: IssuedNonce) async throws(KeyReleaseError) {
         let inserted = try await query(
             "INSERT INTO nonces (nonce, issued_at, expires_at, used_at) VALUES ($1, $2, $3, NULL) ON CONFLICT (nonce) DO NOTHING RETURNING nonce",
-            [.bytes(nonce.nonce), .integer(try StoreTime.millis(nonce.issuedAt)), .integer(try StoreTime.millis(nonce.expiresAt))])
+            [.bytes(nonce.nonce), .integer(try Self.millis(nonce.issuedAt)), .integer(try Self.millis(nonce.expiresAt))])
         guard !inserted.isEmpty else { throw KeyReleaseError(.internalError, "a nonce was issued twice") }
     }
 
@@ -21,7 +22,7 @@ extension StoreSession {
         let rows = try await query("SELECT issued_at, used_at, expires_at FROM nonces WHERE nonce = $1", [.bytes(nonce)])
         guard let row = rows.first else { return .unknown }
         if try row.optionalInteger(1, "nonces.used_at") != nil { return .used }
-        if try row.integer(2, "nonces.expires_at") <= (try StoreTime.millis(now)) { return .expired }
+        if try row.integer(2, "nonces.expires_at") <= (try Self.millis(now)) { return .expired }
         return .usable(issuedAt: try row.date(0, "nonces.issued_at"))
     }
 
@@ -31,7 +32,7 @@ extension StoreSession {
     func consumeNonce(_ nonce: [UInt8], now: Date) async throws(KeyReleaseError) -> NonceConsumption {
         let consumed = try await query(
             "UPDATE nonces SET used_at = $1 WHERE nonce = $2 AND used_at IS NULL AND expires_at > $1 RETURNING issued_at",
-            [.integer(try StoreTime.millis(now)), .bytes(nonce)])
+            [.integer(try Self.millis(now)), .bytes(nonce)])
         if let row = consumed.first { return .consumed(issuedAt: try row.date(0, "nonces.issued_at")) }
         switch try await lookUpNonce(nonce, now: now) {
         case .unknown: return .unknown
@@ -45,7 +46,7 @@ extension StoreSession {
     /// Consumes the nonce and, only if this caller consumed it, appends `draft`, in one
     /// transaction under the audit-head lock: both happen or neither does.
     func consumeNonce(_ nonce: [UInt8], now: Date, appending draft: AuditDraft) async throws(KeyReleaseError) -> NonceSpend {
-        let createdAt = try StoreTime.millis(now)
+        let createdAt = try Self.millis(now)
         return try await exclusiveTransaction(.auditHead) { session throws(KeyReleaseError) in
             let consumption = try await session.consumeNonce(nonce, now: now)
             guard case .consumed = consumption else { return NonceSpend(consumption: consumption, record: nil) }
@@ -67,7 +68,7 @@ extension StoreSession {
             """,
             [
                 .bytes(entry.datasetRoot), .bytes(entry.envelope), .bytes(entry.owner), .bytes(entry.signature),
-                .integer(try StoreTime.millis(entry.storedAt)), .integer(Int64(entry.version)),
+                .integer(try Self.millis(entry.storedAt)), .integer(Int64(entry.version)),
             ])
         guard !stored.isEmpty else {
             throw KeyReleaseError(.escrowStale, "an envelope of version \(entry.version) or newer is already escrowed for this dataset")
@@ -87,14 +88,14 @@ extension StoreSession {
     /// Deletes nonces that expired before `cutoff` (used or not: an expired nonce decides
     /// nothing, and a replay of a deleted one is refused as unknown). Returns how many.
     func purgeNonces(expiredBefore cutoff: Date) async throws(KeyReleaseError) -> Int {
-        try await query("DELETE FROM nonces WHERE expires_at < $1 RETURNING nonce", [.integer(try StoreTime.millis(cutoff))]).count
+        try await query("DELETE FROM nonces WHERE expires_at < $1 RETURNING nonce", [.integer(try Self.millis(cutoff))]).count
     }
 
     /// Reads the head, chains the draft after it and inserts it, holding the audit-head lock for
     /// the whole transaction. The sequence primary key and unique hash would refuse a fork even
     /// without the lock; the lock makes concurrent appends wait instead of fail.
     func appendAudit(_ draft: AuditDraft, now: Date) async throws(KeyReleaseError) -> AuditRecord {
-        let createdAt = try StoreTime.millis(now)
+        let createdAt = try Self.millis(now)
         return try await exclusiveTransaction(.auditHead) { session throws(KeyReleaseError) in
             try await session.chainAudit(draft, createdAt: createdAt)
         }

@@ -4,20 +4,17 @@ import NIOCore
 import PostgresNIO
 import Synchronization
 
-/// The shared ``ReleaseStore``: PostgreSQL through postgres-nio's pooled `PostgresClient`, for
-/// several replicas behind one load balancer.
+/// The shared database: PostgreSQL through postgres-nio's pooled `PostgresClient`, for several
+/// replicas of a service sharing one database.
 ///
-/// Atomicity across replicas comes from the database: a nonce is consumed by one `UPDATE …
-/// RETURNING`, and audit appends hold `pg_advisory_xact_lock` for their transaction.
-///
-/// Failure behaviour: every call finishes within `timeout` (default 5 s, covering waiting for a
-/// connection, connecting and the statements) or throws `.storeUnavailable`; a call that times
-/// out mid-statement closes its connection, so the server rolls back whatever it had begun.
-/// When a call cannot even get a connection (server down), the pool is replaced by a fresh one
-/// for the next call, so the first call after the server comes back connects at once instead
-/// of waiting out the old pool's reconnect back-off (up to a minute) or its open circuit
-/// breaker. Nothing is logged.
-public final class PostgresReleaseStore: ReleaseStore {
+/// Failure behaviour: every session finishes within `timeout` (default 5 s, covering waiting for
+/// a connection, connecting and the statements) or fails with `.unavailable`; a session that
+/// times out mid-statement closes its connection, so the server rolls back whatever it had
+/// begun. When a session cannot even get a connection (server down), the pool is replaced by a
+/// fresh one for the next session, so the first one after the server comes back connects at
+/// once instead of waiting out the old pool's reconnect back-off (up to a minute) or its open
+/// circuit breaker. Nothing is logged.
+public final class PostgresDatabase: Sendable {
     private let configuration: PostgresClient.Configuration
     private let timeout: Duration
     private let state = Mutex(State())
@@ -25,7 +22,7 @@ public final class PostgresReleaseStore: ReleaseStore {
     private struct State {
         var client: PostgresClient?
         var runner: Task<Void, Never>?
-        /// When a call last got a connection from `client`.
+        /// When a session last got a connection from `client`.
         var lastLease: ContinuousClock.Instant?
         var closed = false
     }
@@ -34,10 +31,10 @@ public final class PostgresReleaseStore: ReleaseStore {
     /// (`postgresql://` also accepted; user, password and database percent-decoded; port 5432 by
     /// default). TLS is off unless the URL asks with `?sslmode=require` (TLS with certificate
     /// and host-name verification) or `?sslmode=prefer`; `sslmode=disable` is the default. Any
-    /// other query parameter is refused. `timeout` bounds every call (see the type's summary).
-    /// Throws `.configInvalid` for a malformed URL (the message never repeats the URL: it may
-    /// hold a password). Call ``migrate()`` before use (``ReleaseStores/open(_:)`` does).
-    public init(url: String, timeout: Duration = .seconds(5)) throws(KeyReleaseError) {
+    /// other query parameter is refused. `timeout` bounds every session (see the type's summary).
+    /// Throws `.invalidLocation` for a malformed URL (the message never repeats the URL: it may
+    /// hold a password).
+    public init(url: String, timeout: Duration = .seconds(5)) throws(SQLStoreError) {
         var configuration = try Self.parse(url)
         configuration.options.connectTimeout = timeout
         self.configuration = configuration
@@ -48,77 +45,7 @@ public final class PostgresReleaseStore: ReleaseStore {
         state.withLock { $0.runner?.cancel() }
     }
 
-    /// Applies pending migrations under an advisory lock; see ``ReleaseStore/migrate()``.
-    @discardableResult
-    public func migrate() async throws(KeyReleaseError) -> Int {
-        let now = Date()
-        return try await withSession { session throws(KeyReleaseError) in try await session.migrate(now: now) }
-    }
-
-    /// The schema version in force; see ``ReleaseStore/schemaVersion()``.
-    public func schemaVersion() async throws(KeyReleaseError) -> Int {
-        try await withSession { session throws(KeyReleaseError) in try await session.schemaVersion() }
-    }
-
-    /// Runs `SELECT 1` on a pooled connection.
-    public func ping() async throws(KeyReleaseError) {
-        try await withSession { session throws(KeyReleaseError) in try await session.ping() }
-    }
-
-    /// Records an issued nonce; see ``ReleaseStore/insertNonce(_:)``.
-    public func insertNonce(_ nonce: IssuedNonce) async throws(KeyReleaseError) {
-        try await withSession { session throws(KeyReleaseError) in try await session.insertNonce(nonce) }
-    }
-
-    /// Consumes a nonce with one `UPDATE … RETURNING`; see ``ReleaseStore/consumeNonce(_:now:)``.
-    public func consumeNonce(_ nonce: [UInt8], now: Date) async throws(KeyReleaseError) -> NonceConsumption {
-        try await withSession { session throws(KeyReleaseError) in try await session.consumeNonce(nonce, now: now) }
-    }
-
-    /// Reads a nonce's state; see ``ReleaseStore/lookUpNonce(_:now:)``.
-    public func lookUpNonce(_ nonce: [UInt8], now: Date) async throws(KeyReleaseError) -> NonceState {
-        try await withSession { session throws(KeyReleaseError) in try await session.lookUpNonce(nonce, now: now) }
-    }
-
-    /// Consumes a nonce and appends a record in one transaction under `pg_advisory_xact_lock`;
-    /// see ``ReleaseStore/consumeNonce(_:now:appending:)``.
-    public func consumeNonce(_ nonce: [UInt8], now: Date, appending draft: AuditDraft) async throws(KeyReleaseError) -> NonceSpend {
-        try await withSession { session throws(KeyReleaseError) in try await session.consumeNonce(nonce, now: now, appending: draft) }
-    }
-
-    /// Stores or replaces an escrow entry; see ``ReleaseStore/putEscrow(_:)``.
-    public func putEscrow(_ entry: EscrowEntry) async throws(KeyReleaseError) {
-        try await withSession { session throws(KeyReleaseError) in try await session.putEscrow(entry) }
-    }
-
-    /// Deletes expired nonces; see ``ReleaseStore/purgeNonces(expiredBefore:)``.
-    @discardableResult
-    public func purgeNonces(expiredBefore cutoff: Date) async throws(KeyReleaseError) -> Int {
-        try await withSession { session throws(KeyReleaseError) in try await session.purgeNonces(expiredBefore: cutoff) }
-    }
-
-    /// The escrow entry for a dataset root; see ``ReleaseStore/escrow(datasetRoot:)``.
-    public func escrow(datasetRoot: [UInt8]) async throws(KeyReleaseError) -> EscrowEntry? {
-        try await withSession { session throws(KeyReleaseError) in try await session.escrow(datasetRoot: datasetRoot) }
-    }
-
-    /// Appends to the audit chain under `pg_advisory_xact_lock`; see ``ReleaseStore/appendAudit(_:)``.
-    public func appendAudit(_ draft: AuditDraft) async throws(KeyReleaseError) -> AuditRecord {
-        let now = Date()
-        return try await withSession { session throws(KeyReleaseError) in try await session.appendAudit(draft, now: now) }
-    }
-
-    /// The audit record with this hash; see ``ReleaseStore/auditRecord(hash:)``.
-    public func auditRecord(hash: [UInt8]) async throws(KeyReleaseError) -> AuditRecord? {
-        try await withSession { session throws(KeyReleaseError) in try await session.auditRecord(hash: hash) }
-    }
-
-    /// A page of the audit chain; see ``ReleaseStore/auditRecords(afterSequence:limit:)``.
-    public func auditRecords(afterSequence: Int64, limit: Int) async throws(KeyReleaseError) -> [AuditRecord] {
-        try await withSession { session throws(KeyReleaseError) in try await session.auditRecords(afterSequence: afterSequence, limit: limit) }
-    }
-
-    /// Shuts the pool down and waits for its connections to close. Later calls throw `.storeUnavailable`.
+    /// Shuts the pool down and waits for its connections to close. Later sessions fail with `.unavailable`.
     public func close() async {
         let runner = state.withLock { state -> Task<Void, Never>? in
             state.closed = true
@@ -131,11 +58,13 @@ public final class PostgresReleaseStore: ReleaseStore {
 
     // MARK: Sessions
 
-    /// Leases a connection for `body`, bounded by `timeout` as a whole.
-    private func withSession<T: Sendable>(
-        _ body: @escaping @Sendable (PostgresSession) async throws(KeyReleaseError) -> T
-    ) async throws(KeyReleaseError) -> T {
-        let client = try currentClient()
+    /// Leases a connection for `body`, bounded by `timeout` as a whole; failures in the caller's
+    /// error type.
+    public func withSession<T: Sendable, Failure: StoreFailure>(
+        _ body: @escaping @Sendable (SQLSession<Failure>) async throws(Failure) -> T
+    ) async throws(Failure) -> T {
+        let client: PostgresClient
+        do { client = try currentClient() } catch { throw Failure(store: error) }
         let leased = LeaseFlag()
         let timeout = self.timeout
         let started = ContinuousClock.now
@@ -152,7 +81,7 @@ public final class PostgresReleaseStore: ReleaseStore {
                                 self.noteLease(client)
                                 do {
                                     return try await withTaskCancellationHandler {
-                                        try await body(PostgresSession(connection: connection))
+                                        try await body(SQLSession(PostgresSession(connection: connection)))
                                     } onCancel: {
                                         // A statement in flight does not notice task cancellation; closing the
                                         // connection fails it now, and the server rolls back its transaction.
@@ -177,19 +106,19 @@ public final class PostgresReleaseStore: ReleaseStore {
                 defer { group.cancelAll() }
                 return try await group.next()!
             }
-        } catch let error as KeyReleaseError {
+        } catch let error as Failure {
             throw error
         } catch is TimedOut {
             // No connection for the whole timeout, and none for anyone else meanwhile: the pool
             // is stuck (server down), not merely busy.
             if !leased.isSet { retire(client, unlessLeasedSince: started) }
-            throw KeyReleaseError(.storeUnavailable, "PostgreSQL did not answer within \(timeout)")
+            throw Failure(store: SQLStoreError(.unavailable, "PostgreSQL did not answer within \(timeout)"))
         } catch {
             // The caller gave up: nothing wrong with the pool.
-            if error is CancellationError || Task.isCancelled { throw KeyReleaseError(.storeUnavailable, "PostgreSQL call cancelled") }
+            if error is CancellationError || Task.isCancelled { throw Failure(store: SQLStoreError(.unavailable, "PostgreSQL call cancelled")) }
             // Failing to get a connection at all (circuit breaker open, pool shut down).
             retire(client)
-            throw Self.unavailable(error)
+            throw Failure(store: Self.unavailable(error))
         }
     }
 
@@ -204,7 +133,7 @@ public final class PostgresReleaseStore: ReleaseStore {
     }
 
     /// The running client, started on first use (and after a ``retire(_:)``).
-    private func currentClient() throws(KeyReleaseError) -> PostgresClient {
+    private func currentClient() throws(SQLStoreError) -> PostgresClient {
         let result = state.withLock { state -> PostgresClient? in
             guard !state.closed else { return nil }
             if let client = state.client { return client }
@@ -213,7 +142,7 @@ public final class PostgresReleaseStore: ReleaseStore {
             state.runner = Task { await client.run() }
             return client
         }
-        guard let result else { throw KeyReleaseError(.storeUnavailable, "the PostgreSQL store is closed") }
+        guard let result else { throw SQLStoreError(.unavailable, "the PostgreSQL store is closed") }
         return result
     }
 
@@ -241,7 +170,7 @@ public final class PostgresReleaseStore: ReleaseStore {
     /// postgres-nio's error as `.storeUnavailable`: its code, and for server errors the SQLSTATE
     /// and the server's message (which names objects, not values; `detail`, which can quote
     /// values, is left out).
-    static func unavailable(_ error: any Error) -> KeyReleaseError {
+    static func unavailable(_ error: any Error) -> SQLStoreError {
         var text: String
         if let error = error as? PSQLError {
             text = "PostgreSQL \(error.code)"
@@ -251,14 +180,14 @@ public final class PostgresReleaseStore: ReleaseStore {
         } else {
             text = "PostgreSQL: \(type(of: error)): \(error)"
         }
-        return KeyReleaseError(.storeUnavailable, text)
+        return SQLStoreError(.unavailable, text)
     }
 
     // MARK: URL
 
-    static func parse(_ url: String) throws(KeyReleaseError) -> PostgresClient.Configuration {
-        func invalid(_ why: String) -> KeyReleaseError {
-            KeyReleaseError(.configInvalid, "PostgreSQL store URL: \(why); expected postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]")
+    static func parse(_ url: String) throws(SQLStoreError) -> PostgresClient.Configuration {
+        func invalid(_ why: String) -> SQLStoreError {
+            SQLStoreError(.invalidLocation, "PostgreSQL store URL: \(why); expected postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]")
         }
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
             throw invalid("not a URL")
@@ -289,14 +218,14 @@ public final class PostgresReleaseStore: ReleaseStore {
     }
 }
 
-/// A leased PostgreSQL connection as a ``StoreSession``.
-struct PostgresSession: StoreSession {
+/// A leased PostgreSQL connection as a ``StoreConnection``.
+struct PostgresSession: StoreConnection {
     let connection: PostgresConnection
 
     var dialect: StoreDialect { .postgres }
 
     @discardableResult
-    func query(_ sql: String, _ binds: [StoreValue]) async throws(KeyReleaseError) -> [StoreRow] {
+    func execute(_ sql: String, _ binds: [StoreValue]) async throws(SQLStoreError) -> [[StoreValue]] {
         var bindings = PostgresBindings(capacity: binds.count)
         for value in binds {
             switch value {
@@ -316,18 +245,18 @@ struct PostgresSession: StoreSession {
         do {
             result = try await answer.futureResult.get()
         } catch is ConnectionClosed {
-            throw KeyReleaseError(.storeUnavailable, "PostgreSQL connection closed")
+            throw SQLStoreError(.unavailable, "PostgreSQL connection closed")
         } catch {
-            throw PostgresReleaseStore.unavailable(error)
+            throw PostgresDatabase.unavailable(error)
         }
-        var rows: [StoreRow] = []
+        var rows: [[StoreValue]] = []
         rows.reserveCapacity(result.rows.count)
         for row in result.rows {
             var values: [StoreValue] = []
             for cell in row {
                 values.append(try Self.value(cell))
             }
-            rows.append(StoreRow(values: values))
+            rows.append(values)
         }
         return rows
     }
@@ -338,7 +267,7 @@ struct PostgresSession: StoreSession {
         _ = connection.close() as EventLoopFuture<Void>
     }
 
-    private static func value(_ cell: PostgresCell) throws(KeyReleaseError) -> StoreValue {
+    private static func value(_ cell: PostgresCell) throws(SQLStoreError) -> StoreValue {
         guard cell.bytes != nil else { return .null }
         do {
             switch cell.dataType {
@@ -348,8 +277,8 @@ struct PostgresSession: StoreSession {
             default: break
             }
         } catch {}
-        throw KeyReleaseError(.storeCorrupt, "stored \(cell.columnName) has an unexpected type")
+        throw SQLStoreError(.corrupt, "stored \(cell.columnName) has an unexpected type")
     }
 
-    private static let silent = Logger(label: "keyrelease.store.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+    private static let silent = Logger(label: "sqlstore.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 }
