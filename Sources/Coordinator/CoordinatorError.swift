@@ -1,4 +1,5 @@
 import Chain
+import SQLStore
 
 /// The Coordinator module's one error type: a stable code and a message (never a key).
 public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
@@ -8,6 +9,15 @@ public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
         case discoveryUnavailable
         /// A job source answered something that is not a job list.
         case discoveryFailed
+        // Store
+        /// The coordinator's store cannot be reached, or a statement failed.
+        case storeUnavailable
+        /// A stored row does not decode.
+        case storeCorrupt
+        /// The configuration (including the store URL) is invalid.
+        case configInvalid
+        /// An internal failure (encoding).
+        case internalError
     }
 
     /// The code.
@@ -26,5 +36,18 @@ public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
         self.init(error.code == .rpcUnavailable || error.code == .timeout ? .discoveryUnavailable : .discoveryFailed, "chain: \(error.message)")
     }
 
+    /// `code: message`.
     public var description: String { "\(code.rawValue): \(message)" }
+}
+
+extension CoordinatorError: StoreFailure {
+    /// The store's failure in the coordinator's terms.
+    public init(store error: SQLStoreError) {
+        switch error.code {
+        case .unavailable: self.init(.storeUnavailable, error.message)
+        case .corrupt: self.init(.storeCorrupt, error.message)
+        case .schemaTooNew, .invalidLocation: self.init(.configInvalid, error.message)
+        case .outOfRange: self.init(.internalError, error.message)
+        }
+    }
 }
