@@ -247,22 +247,27 @@ public struct DataPolicy: Sendable {
         try await sender.send(to: address, data: try Self.call("startJob(bytes32)", [.fixedBytes(jobID)]))
     }
 
-    /// `confirmTrainingComplete(…)` (backend wallet).
+    /// `confirmTrainingComplete(…)` (backend wallet); `beforeBroadcast` sees the hash first.
     @discardableResult
-    public func confirmTrainingComplete(_ jobID: [UInt8], actualEpochs: UInt32, resultHash: [UInt8], attestationRef: [UInt8], from sender: TransactionSender) async throws(ChainError) -> Receipt {
+    public func confirmTrainingComplete(
+        _ jobID: [UInt8], actualEpochs: UInt32, resultHash: [UInt8], attestationRef: [UInt8], from sender: TransactionSender,
+        beforeBroadcast: TransactionSender.BeforeBroadcast? = nil
+    ) async throws(ChainError) -> Receipt {
         try await sender.send(
             to: address,
             data: try Self.call(
                 "confirmTrainingComplete(bytes32,uint32,bytes32,bytes32)",
                 [
                     .fixedBytes(jobID), .uint(BigUInt(actualEpochs)), .fixedBytes(resultHash), .fixedBytes(attestationRef),
-                ]))
+                ]), beforeBroadcast: beforeBroadcast)
     }
 
-    /// `markJobFailed(jobId, reasonCode)` (backend wallet).
+    /// `markJobFailed(jobId, reasonCode)` (backend wallet); `beforeBroadcast` sees the hash first.
     @discardableResult
-    public func markJobFailed(_ jobID: [UInt8], reasonCode: String, from sender: TransactionSender) async throws(ChainError) -> Receipt {
-        try await sender.send(to: address, data: try Self.call("markJobFailed(bytes32,string)", [.fixedBytes(jobID), .string(reasonCode)]))
+    public func markJobFailed(
+        _ jobID: [UInt8], reasonCode: String, from sender: TransactionSender, beforeBroadcast: TransactionSender.BeforeBroadcast? = nil
+    ) async throws(ChainError) -> Receipt {
+        try await sender.send(to: address, data: try Self.call("markJobFailed(bytes32,string)", [.fixedBytes(jobID), .string(reasonCode)]), beforeBroadcast: beforeBroadcast)
     }
 
     /// `timeoutJob(jobId)` (anyone, after the TTL).

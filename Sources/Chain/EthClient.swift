@@ -118,6 +118,12 @@ public struct EthClient: Sendable {
         return try Self.receipt(r)
     }
 
+    /// Whether the node knows the transaction (`eth_getTransactionByHash` is not null): pending
+    /// in its pool or mined. A transaction it does not know was never broadcast, or was dropped.
+    public func knowsTransaction(_ hash: [UInt8]) async throws(ChainError) -> Bool {
+        !(try await rpc.call("eth_getTransactionByHash", [.string(Hex.prefixed(hash))])).isNull
+    }
+
     /// `eth_getLogs` for `address` with `topics` (nil = any; inner arrays = any of) over a block range.
     public func logs(address: Address?, topics: [[[UInt8]]?], fromBlock: UInt64, toBlock: UInt64?) async throws(ChainError) -> [Log] {
         var filter: [String: RPCValue] = ["fromBlock": .string(Self.hexQuantity(fromBlock)), "toBlock": .string(toBlock.map(Self.hexQuantity) ?? "latest")]

@@ -52,10 +52,16 @@ public actor TransactionSender {
         if let knownErrors { self.knownErrors = knownErrors }
     }
 
+    /// Called with each signed transaction's hash before it is broadcast (the first one, and
+    /// each fee-bumped replacement), so a caller can record it first: a throw aborts the send
+    /// before the node sees the transaction.
+    public typealias BeforeBroadcast = @Sendable ([UInt8]) async throws(ChainError) -> Void
+
     /// Sends a call (or a plain transfer with empty `data`) and waits for its receipt. A revert
     /// (at estimation, or a mined status 0) throws ``ChainError/Code/reverted`` with the reason.
+    /// `beforeBroadcast` sees every hash before the node does (see ``BeforeBroadcast``).
     @discardableResult
-    public func send(to: Address?, data: [UInt8], value: BigUInt = 0) async throws(ChainError) -> Receipt {
+    public func send(to: Address?, data: [UInt8], value: BigUInt = 0, beforeBroadcast: BeforeBroadcast? = nil) async throws(ChainError) -> Receipt {
         // Estimate before taking a nonce: a call that would revert never consumes one.
         let gas = try await client.estimateGas(from: address, to: to, data: data, value: value, errors: knownErrors) * gasMarginPercent / 100
         let fees = try await currentFees()
@@ -63,7 +69,7 @@ public actor TransactionSender {
         var hashes: [[UInt8]] = []
         for attempt in 1...3 {
             do {
-                hashes = [try await submit(&tx)]
+                hashes = [try await submit(&tx, beforeBroadcast: beforeBroadcast)]
                 break
             } catch  where error.code == .nonce && attempt < 3 {
                 continue  // the node saw the nonce already (another sender on this key): re-read it and retry
@@ -89,7 +95,7 @@ public actor TransactionSender {
             }
             if clock.now - lastSend > stuckAfter {
                 tx.fees = Self.bumped(tx.fees)
-                if let h = try? await resubmit(tx) { hashes.append(h) }
+                if let h = try? await resubmit(tx, beforeBroadcast: beforeBroadcast) { hashes.append(h) }
                 lastSend = clock.now
             }
             try await sleep(pollInterval)
@@ -102,7 +108,7 @@ public actor TransactionSender {
 
     /// Takes the next nonce, signs and submits. On any failure the cached nonce is dropped so the
     /// next send re-reads it from the node (no gap, no reuse).
-    private func submit(_ tx: inout Transaction) async throws(ChainError) -> [UInt8] {
+    private func submit(_ tx: inout Transaction, beforeBroadcast: BeforeBroadcast?) async throws(ChainError) -> [UInt8] {
         await submission.lock()
         defer { submission.unlock() }
         let nonce: UInt64
@@ -110,6 +116,7 @@ public actor TransactionSender {
         tx.nonce = nonce
         do {
             let (raw, hash) = try tx.signed(with: key)
+            try await beforeBroadcast?(hash)
             _ = try await client.sendRawTransaction(raw)
             nextNonce = nonce + 1
             return hash
@@ -120,8 +127,9 @@ public actor TransactionSender {
     }
 
     /// Re-sends `tx` (same nonce, higher fees).
-    private func resubmit(_ tx: Transaction) async throws(ChainError) -> [UInt8] {
+    private func resubmit(_ tx: Transaction, beforeBroadcast: BeforeBroadcast?) async throws(ChainError) -> [UInt8] {
         let (raw, hash) = try tx.signed(with: key)
+        try await beforeBroadcast?(hash)
         _ = try await client.sendRawTransaction(raw)
         return hash
     }
