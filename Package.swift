@@ -127,13 +127,16 @@ let package = Package(
             name: "ReleaseProtocol",
             dependencies: ["Attestation", "ByteEncoding", "EVMCrypto", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .target(name: "ConfigFile", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(
             name: "Coordinator",
             dependencies: [
-                "Chain", "ByteEncoding", "SQLStore",
+                "Chain", "ByteEncoding", "SQLStore", "EVMCrypto", "ReleaseProtocol", "Attestation", "AttestationCollateral", "ConfigFile",
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "BigInt", package: "BigInt"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
@@ -167,7 +170,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["ByteEncoding", "EVMCrypto", 
+            dependencies: ["ByteEncoding", "EVMCrypto", "ReleaseProtocol",
                 "Attestation",
                 "Chain",
                 "ZeroG",
@@ -208,12 +211,15 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "Chain", "ByteEncoding", "TestSupport", .product(name: "BigInt", package: "BigInt")]
+            dependencies: [
+                "Coordinator", "Chain", "ByteEncoding", "TestSupport", "ConfigFile", "EVMCrypto", "ReleaseProtocol", "Attestation", "AttestationCollateral",
+                .product(name: "BigInt", package: "BigInt"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
         .testTarget(name: "ByteEncodingTests", dependencies: ["ByteEncoding"]),
         .testTarget(
             name: "ReleaseProtocolTests",
-            dependencies: ["ReleaseProtocol", "EVMCrypto", "ByteEncoding", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["ReleaseProtocol", "EVMCrypto", "ByteEncoding", "Attestation", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
             name: "EVMCryptoTests",

@@ -14,10 +14,22 @@ public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
         case storeUnavailable
         /// A stored row does not decode.
         case storeCorrupt
-        /// The configuration (including the store URL) is invalid.
-        case configInvalid
         /// An internal failure (encoding).
         case internalError
+
+        // Providers
+        /// A provider node could not be reached: connection refused or reset, timeout, or an
+        /// HTTP 5xx (worth retrying; the job tracker counts it as unreachable).
+        case providerUnavailable
+        /// A provider node answered something it should not: an unexpected status, a malformed
+        /// body, a task record or quote that does not parse.
+        case providerFailed
+        /// A provider node's evidence did not verify, did not bind its signer and the
+        /// coordinator's nonce, or no configured policy accepts it: it gets no job.
+        case providerUntrusted
+        /// The coordinator's configuration file is unreadable, has an unknown key, or a value
+        /// out of range; or a secret it names cannot be read.
+        case configInvalid
     }
 
     /// The code.

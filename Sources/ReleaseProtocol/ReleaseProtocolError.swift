@@ -7,6 +7,9 @@ public struct ReleaseProtocolError: Error, Sendable, CustomStringConvertible {
         case sealingFailed
         /// A sealed key does not open under this key and context, or holds the wrong length.
         case sealedKeyInvalid
+        /// A protocol message (a result manifest, a node quote) is not well formed: a field of
+        /// the wrong length, not hex, or missing.
+        case malformed
     }
 
     /// The code.
