@@ -131,7 +131,8 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "Chain", "ByteEncoding", "SQLStore", "EVMCrypto", "ReleaseProtocol", "Attestation", "AttestationCollateral", "ConfigFile",
+                "Chain", "ByteEncoding", "SQLStore", "EVMCrypto", "ReleaseProtocol", "Attestation", "AttestationCollateral", "ConfigFile", "ZeroG",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "BigInt", package: "BigInt"),

@@ -17,6 +17,20 @@ public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
         /// An internal failure (encoding).
         case internalError
 
+        // Operators
+        /// An operator named a job the store does not know.
+        case jobUnknown
+        /// An operator asked to retry a job that is settled or settling.
+        case jobSettled
+
+        // Settlement
+        /// The key-release service did not answer an audit lookup (or answered nonsense).
+        case keyReleaseUnavailable
+        /// The model storage could not be asked whether a result exists.
+        case storageUnavailable
+        /// A chain call (read or transaction) failed.
+        case chainUnavailable
+
         // Providers
         /// A provider node could not be reached: connection refused or reset, timeout, or an
         /// HTTP 5xx (worth retrying; the job tracker counts it as unreachable).

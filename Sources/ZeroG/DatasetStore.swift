@@ -42,6 +42,9 @@ public struct LocalDatasetStore: Sendable {
 
     /// The bytes stored under `root`, checked against it. Throws ``ZeroGError/Code/notFound``
     /// or ``ZeroGError/Code/proofInvalid`` (the file no longer hashes to its name).
+    /// Whether a file with this root is stored.
+    public func contains(_ root: ZeroG.Hash) -> Bool { FileManager.default.fileExists(atPath: path(root)) }
+
     public func get(_ root: ZeroG.Hash) throws(ZeroGError) -> [UInt8] {
         guard let d = FileManager.default.contents(atPath: path(root)) else { throw ZeroGError(.notFound, "no dataset \(root) in \(directory)") }
         let bytes = [UInt8](d)
