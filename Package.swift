@@ -41,6 +41,14 @@ let package = Package(
         .target(name: "ByteEncoding"),
         .target(name: "AsyncLock"),
         .target(
+            name: "ServiceSupport",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .target(
             name: "SQLStore",
             dependencies: [
                 "AsyncLock",
@@ -97,7 +105,7 @@ let package = Package(
         ),
         .target(
             name: "KeyRelease",
-            dependencies: ["ReleaseProtocol", "ByteEncoding", "EVMCrypto", "AsyncLock", "SQLStore",
+            dependencies: ["ReleaseProtocol", "ByteEncoding", "EVMCrypto", "AsyncLock", "SQLStore", "ServiceSupport",
                 "Attestation",
                 "AttestationCollateral",
                 "Chain",
@@ -131,8 +139,9 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "Chain", "ByteEncoding", "SQLStore", "EVMCrypto", "ReleaseProtocol", "Attestation", "AttestationCollateral", "ConfigFile", "ZeroG",
+                "Chain", "ByteEncoding", "SQLStore", "EVMCrypto", "ReleaseProtocol", "Attestation", "AttestationCollateral", "ConfigFile", "ZeroG", "ServiceSupport",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "BigInt", package: "BigInt"),
@@ -156,7 +165,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "keyrelease-cli",
-            dependencies: [.product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), "ReleaseProtocol", "ByteEncoding", "EVMCrypto", 
+            dependencies: ["ServiceSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), "ReleaseProtocol", "ByteEncoding", "EVMCrypto", 
                 "Attestation",
                 "AttestationCollateral",
                 "KeyRelease",
@@ -232,7 +241,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KeyReleaseTests",
-            dependencies: ["ReleaseProtocol", "ByteEncoding", "EVMCrypto", "KeyRelease", "Attestation", "AttestationCollateral", "Chain", "DatasetCrypto", "ProviderNode", "ZeroG", "TestSupport",
+            dependencies: ["ReleaseProtocol", "ByteEncoding", "EVMCrypto", "KeyRelease", "Attestation", "AttestationCollateral", "Chain", "DatasetCrypto", "ProviderNode", "ZeroG", "TestSupport", "ServiceSupport",
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "BigInt", package: "BigInt"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -5,6 +5,7 @@ import DatasetCrypto
 import Foundation
 import KeyRelease
 import Logging
+import ServiceSupport
 import ReleaseProtocol
 import ServiceLifecycle
 

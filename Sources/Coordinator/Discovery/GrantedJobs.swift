@@ -5,6 +5,7 @@ import Chain
 import Foundation
 import NIOCore
 import NIOFoundationCompat
+import Synchronization
 
 /// A job the chain has granted, as a job source reports it. Sources are hints: the coordinator
 /// re-reads `jobs(jobId)` on chain before acting (the chain stays the truth).
@@ -28,6 +29,16 @@ public struct GrantedJob: Sendable, Hashable {
 public protocol GrantedJobSource: Sendable {
     /// Jobs currently Granted (possibly stale: confirm on chain).
     func grantedJobs() async throws(CoordinatorError) -> [GrantedJob]
+
+    /// Called once the jobs of the last ``grantedJobs()`` are recorded: a source with a
+    /// persisted position (chain logs) moves it now, never before, so a crash in between
+    /// reads the same blocks again (recording is idempotent).
+    func recorded() async throws(CoordinatorError)
+}
+
+extension GrantedJobSource {
+    /// Nothing to persist.
+    public func recorded() async throws(CoordinatorError) {}
 }
 
 /// Envio HyperIndex GraphQL over Hasura (zerog.md §3, datapolicy.md): Granted jobs in pages of
@@ -174,32 +185,116 @@ public struct ChainConfirmedJobSource<Source: GrantedJobSource>: GrantedJobSourc
 
     /// The confirmed jobs.
     public func grantedJobs() async throws(CoordinatorError) -> [GrantedJob] { try await confirm().granted }
+
+    /// Passes the acknowledgement to the hinting source.
+    public func recorded() async throws(CoordinatorError) { try await source.recorded() }
 }
 
-/// Granted jobs from `eth_getLogs` alone (no indexer): every `AccessRequested` since
-/// `fromBlock`, kept when `jobs(jobId)` on chain is Granted now.
-public struct ChainLogJobSource: GrantedJobSource {
+/// Granted jobs from `eth_getLogs` alone (no indexer): the ids in `AccessRequested` and
+/// `AccessGranted` events in blocks at least `confirmations` deep, each kept when `jobs(jobId)`
+/// on chain is Granted now. The position is persisted in the store (``JobStore/cursor(_:)``,
+/// named after the contract) once the jobs are recorded, and reading resumes after it on
+/// restart; without a stored position it starts at `fromBlock`. A job granted while its block
+/// is still shallower than `confirmations` is found once it is deep enough.
+public final class ChainLogJobSource: GrantedJobSource {
     /// The contract.
     public let dataPolicy: DataPolicy
-    /// First block to scan.
+    /// First block to scan when the store has no position.
     public let fromBlock: UInt64
+    /// How deep a block must be before its events are read (0: the head).
+    public let confirmations: UInt64
+    /// Where the position is kept (nil: in memory only).
+    public let store: JobStore?
+    /// Events per `eth_getLogs` call, in blocks.
+    public let span: UInt64
+    private let position = Mutex<(done: UInt64?, pending: UInt64?)>((nil, nil))
 
-    /// A source reading `dataPolicy`'s logs from `fromBlock`.
-    public init(dataPolicy: DataPolicy, fromBlock: UInt64 = 0) {
+    /// A source reading `dataPolicy`'s logs.
+    public init(dataPolicy: DataPolicy, fromBlock: UInt64 = 0, confirmations: UInt64 = 0, store: JobStore? = nil, span: UInt64 = 10_000) {
         self.dataPolicy = dataPolicy
         self.fromBlock = fromBlock
+        self.confirmations = confirmations
+        self.store = store
+        self.span = max(1, span)
     }
 
+    /// The cursor's name in the store.
+    public var cursorName: String { "logs:\(dataPolicy.address.checksummed)" }
+
+    /// The Granted jobs in the blocks after the position, up to the confirmed head.
     public func grantedJobs() async throws(CoordinatorError) -> [GrantedJob] {
+        var done = position.withLock { $0.done }
+        if done == nil, let store { done = try await store.cursor(cursorName) }
         do {
-            var out = [GrantedJob]()
-            for e in try await dataPolicy.events(fromBlock: fromBlock) {
-                guard case .accessRequested(let id, let root, _, let epochs) = e else { continue }
-                if try await dataPolicy.job(id).state == .granted { out.append(GrantedJob(jobID: id, datasetRoot: root, requestedEpochs: epochs)) }
+            let head = try await dataPolicy.client.blockNumber()
+            guard head >= confirmations else { return [] }
+            let safe = head - confirmations
+            let start = done.map { $0 + 1 } ?? fromBlock
+            guard start <= safe else { return [] }
+            var ids: [[UInt8]] = []
+            var seen = Set<[UInt8]>()
+            var from = start
+            while from <= safe {
+                let to = min(safe, from + span - 1)
+                for e in try await dataPolicy.events(fromBlock: from, toBlock: to) {
+                    let id: [UInt8]
+                    switch e {
+                    case .accessRequested(let j, _, _, _), .accessGranted(let j): id = j
+                    default: continue
+                    }
+                    if seen.insert(id).inserted { ids.append(id) }
+                }
+                from = to + 1
             }
+            var out = [GrantedJob]()
+            for id in ids {
+                let job = try await dataPolicy.job(id)
+                if job.state == .granted { out.append(GrantedJob(jobID: id, datasetRoot: job.datasetRoot, requestedEpochs: job.requestedEpochs)) }
+            }
+            position.withLock { $0.pending = safe }
             return out
         } catch {
             throw CoordinatorError(discovery: error)
         }
+    }
+
+    /// Persists the position reached by the last ``grantedJobs()``.
+    public func recorded() async throws(CoordinatorError) {
+        guard let reached = position.withLock({ $0.pending }) else { return }
+        if let store { try await store.advanceCursor(cursorName, to: reached, now: Date()) }
+        position.withLock { $0 = (reached, nil) }
+    }
+}
+
+/// Several sources as one (HyperIndex and chain logs together): the union of their jobs by id.
+/// One failing source does not hide the others' jobs; only when every source fails does the
+/// listing fail (with the first failure).
+public struct MergedJobSource: GrantedJobSource {
+    /// The sources, asked in order.
+    public let sources: [any GrantedJobSource]
+
+    /// Merges `sources`.
+    public init(_ sources: [any GrantedJobSource]) { self.sources = sources }
+
+    /// Every source's jobs, each id once.
+    public func grantedJobs() async throws(CoordinatorError) -> [GrantedJob] {
+        var out = [GrantedJob](), seen = Set<[UInt8]>()
+        var firstFailure: CoordinatorError?
+        var answered = false
+        for source in sources {
+            do {
+                for job in try await source.grantedJobs() where seen.insert(job.jobID).inserted { out.append(job) }
+                answered = true
+            } catch {
+                firstFailure = firstFailure ?? error
+            }
+        }
+        if !answered, let firstFailure { throw firstFailure }
+        return out
+    }
+
+    /// Acknowledges every source.
+    public func recorded() async throws(CoordinatorError) {
+        for source in sources { try await source.recorded() }
     }
 }

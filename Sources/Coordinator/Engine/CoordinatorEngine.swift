@@ -5,7 +5,7 @@ import Chain
 import EVMCrypto
 import Foundation
 import Logging
-import Metrics
+import ServiceSupport
 import NIOCore
 import ReleaseProtocol
 import Synchronization
@@ -73,12 +73,15 @@ public final class CoordinatorEngine: Sendable {
     let sender: TransactionSender
     let wallet: Secp256k1.PrivateKey
     let chainID: UInt64
-    let providers: [ConfiguredProvider]
+    /// The configured provider nodes.
+    public let providers: [ConfiguredProvider]
     let attestor: ProviderAttestor
     let results: ResultCheck
     /// The settings.
     public let settings: CoordinatorSettings
     let logger: Logger
+    /// The engine's metrics (`/metrics`).
+    public let metrics: MetricsRegistry
     let state = Mutex(EngineState())
 
     /// What the engine knows of its dependencies and nodes (for `/readyz`).
@@ -100,8 +103,9 @@ public final class CoordinatorEngine: Sendable {
     public init(
         store: JobStore, source: any GrantedJobSource, dataPolicy: DataPolicy, sender: TransactionSender, wallet: Secp256k1.PrivateKey, chainID: UInt64,
         providers: [ConfiguredProvider], attestor: ProviderAttestor, results: ResultCheck, settings: CoordinatorSettings,
-        logger: Logger = Logger(label: "coordinator")
+        logger: Logger = Logger(label: "coordinator"), metrics: MetricsRegistry = MetricsRegistry()
     ) {
+        self.metrics = metrics
         self.store = store
         self.source = source
         self.dataPolicy = dataPolicy
@@ -150,12 +154,13 @@ public final class CoordinatorEngine: Sendable {
         let jobs: [GrantedJob]
         do { jobs = try await source.grantedJobs() } catch {
             setDependency("indexer", error.message)
-            Counter(label: "coordinator_dependency_errors_total", dimensions: [("dependency", "indexer")]).increment()
+            metrics.count("coordinator_dependency_errors_total", [("dependency", "indexer")])
             throw error
         }
         setDependency("indexer", nil)
         var fresh = 0
         for job in jobs where try await store.recordDiscovered(job, now: now) { fresh += 1 }
+        try await source.recorded()
         state.withLock { $0.lastDiscovery = now }
         if fresh > 0 { logger.info("found granted jobs", metadata: ["event": "jobs_found", "count": "\(fresh)", "listed": "\(jobs.count)"]) }
         return fresh
@@ -222,7 +227,7 @@ public final class CoordinatorEngine: Sendable {
         do {
             taskID = try await client.createTask(user: walletAddress, request: request)
         } catch {
-            Counter(label: "coordinator_dependency_errors_total", dimensions: [("dependency", "provider")]).increment()
+            metrics.count("coordinator_dependency_errors_total", [("dependency", "provider")])
             let backoff = min(300, 2 * pow(2, Double(job.dispatchAttempts)))
             try await store.update(job.jobID, owner: settings.owner, now: now, JobChange(reason: error.code.rawValue, nextAt: now + backoff))
             throw error
@@ -231,7 +236,7 @@ public final class CoordinatorEngine: Sendable {
             let recorded = try await store.update(
                 job.jobID, owner: settings.owner, now: now, JobChange(state: .dispatched, taskID: taskID, nextAt: now, progressed: true))
         else { return false }
-        Timer(label: "coordinator_dispatch_seconds").recordNanoseconds(Int64((ContinuousClock.now - started).components.attoseconds / 1_000_000_000 + (ContinuousClock.now - started).components.seconds * 1_000_000_000))
+        metrics.time("coordinator_dispatch_seconds", [], ContinuousClock.now - started)
         logger.info("task dispatched", metadata: ["event": "task_dispatched", "jobId": "\(job.jobIDHex)", "taskId": "\(taskID)", "provider": "\(node.url)"])
         if onChain.state == .granted { try await startJob(recorded, now: now) }
         return true
@@ -279,7 +284,7 @@ public final class CoordinatorEngine: Sendable {
                 out.append(node)
             } catch {
                 state.withLock { $0.nodes[provider.url] = .refused(reason: error.message, at: now) }
-                Counter(label: "coordinator_provider_refusals_total", dimensions: [("code", error.code.rawValue)]).increment()
+                metrics.count("coordinator_provider_refusals_total", [("code", error.code.rawValue)])
                 logger.warning("provider not used", metadata: ["event": "provider_refused", "provider": "\(provider.url)", "code": "\(error.code.rawValue)", "detail": "\(error.message)"])
             }
         }
@@ -320,7 +325,7 @@ public final class CoordinatorEngine: Sendable {
                 record = try await ProviderClient(url: url, timeout: settings.providerTimeout).task(user: walletAddress, id: taskID)
                 observation = record.map { .status($0.progress) } ?? .notFound
             } catch {
-                Counter(label: "coordinator_dependency_errors_total", dimensions: [("dependency", "provider")]).increment()
+                metrics.count("coordinator_dependency_errors_total", [("dependency", "provider")])
                 observation = .unreachable
             }
         }
@@ -372,7 +377,7 @@ public final class CoordinatorEngine: Sendable {
             return job
         } catch {
             setDependency("chain", error.message)
-            Counter(label: "coordinator_dependency_errors_total", dimensions: [("dependency", "chain")]).increment()
+            metrics.count("coordinator_dependency_errors_total", [("dependency", "chain")])
             throw CoordinatorError(.chainUnavailable, "jobs(\(Hex.prefixed(id))): \(error.message)")
         }
     }
@@ -458,12 +463,11 @@ public final class CoordinatorEngine: Sendable {
                 try await dataPolicy.markJobFailed(job.jobID, reasonCode: reason, from: sender, beforeBroadcast: leaseOK)
             }
         } catch {
-            Counter(label: "coordinator_dependency_errors_total", dimensions: [("dependency", "chain")]).increment()
+            metrics.count("coordinator_dependency_errors_total", [("dependency", "chain")])
             try await store.update(job.jobID, owner: settings.owner, now: now, JobChange(nextAt: next))
             throw CoordinatorError(.chainUnavailable, "\(intent.kind) \(job.jobIDHex): \(error.message)")
         }
-        let elapsed = ContinuousClock.now - started
-        Timer(label: "coordinator_settlement_seconds").recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        metrics.time("coordinator_settlement_seconds", [], ContinuousClock.now - started)
         try await finish(job, chain: try await chainJob(job.jobID).state, now: Date())
     }
 
@@ -478,7 +482,7 @@ public final class CoordinatorEngine: Sendable {
         }
         guard job.state != terminal else { return }
         try await store.update(job.jobID, owner: settings.owner, now: now, JobChange(state: terminal, reason: job.reason ?? "chain: \(chain)", progressed: true))
-        Counter(label: "coordinator_jobs_settled_total", dimensions: [("state", terminal.description)]).increment()
+        metrics.count("coordinator_jobs_settled_total", [("state", terminal.description)])
         let event = terminal == .completed ? "job_completed" : "job_failed"
         logger.info(
             terminal == .completed ? "job completed" : "job failed",

@@ -7,6 +7,7 @@ import DatasetCrypto
 import EVMCrypto
 import Foundation
 import KeyRelease
+import ServiceSupport
 import Logging
 import ReleaseProtocol
 import SQLiteNIO

@@ -9,6 +9,7 @@ import DatasetCrypto
 import EVMCrypto
 import Foundation
 import KeyRelease
+import ServiceSupport
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore

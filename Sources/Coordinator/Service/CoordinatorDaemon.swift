@@ -1,0 +1,62 @@
+import AsyncHTTPClient
+import Chain
+import EVMCrypto
+import Foundation
+import Logging
+import NIOCore
+import ServiceSupport
+import ZeroG
+
+/// Builds a running coordinator from its configuration (what `coordinator run` does).
+public enum CoordinatorDaemon {
+    /// Opens the store, connects to the chain (checking the wallet is the contract's backend
+    /// wallet, since every dispatch ticket and settlement needs it), loads the providers'
+    /// policies and wires the engine. `owner` names this replica on its leases. Fails closed
+    /// with `.configInvalid` (bad settings, unreadable wallet or policy, wrong wallet) or a
+    /// dependency's `…Unavailable` code; the store is closed again on failure.
+    public static func make(
+        _ config: CoordinatorConfig, owner: String, results: ResultStorage, environment: [String: String] = ProcessInfo.processInfo.environment,
+        logger: Logger
+    ) async throws(CoordinatorError) -> CoordinatorEngine {
+        let wallet = try config.walletKey(environment: environment)
+        let providers = try config.configuredProviders()
+        let verification = try config.quoteVerification()
+        let client = EthClient(url: config.chain.rpc)
+        let dataPolicy = DataPolicy(address: config.chain.dataPolicy, client: client)
+        let chainID: UInt64
+        let backend: Address
+        do {
+            chainID = try await client.chainID()
+            backend = try await dataPolicy.backendWallet()
+        } catch {
+            throw CoordinatorError(.chainUnavailable, "chain \(config.chain.rpc): \(error.message)")
+        }
+        if let expected = config.chain.chainId, expected != chainID {
+            throw CoordinatorError(.configInvalid, "chain.chainId is \(expected), but the RPC serves chain \(chainID)")
+        }
+        guard backend == wallet.publicKey.address else {
+            throw CoordinatorError(.configInvalid, "the wallet is \(wallet.publicKey.address.checksummed), but the contract's backend wallet is \(backend.checksummed)")
+        }
+        let store = try await JobStore.open(config.store)
+        var sources: [any GrantedJobSource] = []
+        if let url = config.discovery.hyperindex { sources.append(ChainConfirmedJobSource(HyperIndexJobSource(url: url), dataPolicy: dataPolicy)) }
+        if let logs = config.discovery.logs {
+            sources.append(ChainLogJobSource(dataPolicy: dataPolicy, fromBlock: logs.fromBlock, confirmations: logs.confirmations, store: store))
+        }
+        let sender = TransactionSender(client: client, key: wallet)
+        var settings = CoordinatorSettings(owner: owner, keyReleaseURL: config.keyRelease)
+        settings.discoveryInterval = .seconds(config.intervals.discoverySeconds)
+        settings.taskInterval = .seconds(config.intervals.taskSeconds)
+        settings.taskTimeout = TimeInterval(config.timeouts.taskSeconds)
+        settings.providerTimeout = .seconds(Int64(config.timeouts.providerSeconds))
+        settings.leaseSeconds = TimeInterval(config.timeouts.leaseSeconds)
+        settings.dispatchRetries = config.retries.dispatch
+        settings.settlementRetries = config.retries.settlement
+        let timeout = TimeAmount.seconds(Int64(config.timeouts.providerSeconds))
+        return CoordinatorEngine(
+            store: store, source: sources.count == 1 ? sources[0] : MergedJobSource(sources), dataPolicy: dataPolicy, sender: sender, wallet: wallet,
+            chainID: chainID, providers: providers, attestor: ProviderAttestor(verification: verification, timeout: timeout),
+            results: ResultCheck(keyReleaseURL: config.keyRelease, storage: results, chainID: chainID, dataPolicy: dataPolicy.address, timeout: timeout),
+            settings: settings, logger: logger)
+    }
+}
