@@ -66,6 +66,33 @@ struct ProviderClientTests {
         #expect(node.requests.contains { $0.method == "POST" && $0.path == "/v1/user/\(Self.user.checksummed)/task" })
     }
 
+    /// Drives a task to Finished and returns its manifest.
+    static func finishedManifest(_ node: LoopbackTaskProvider, job: [UInt8]) async throws -> ResultManifest.Signed {
+        let client = ProviderClient(url: node.baseURL)
+        let id = try await client.createTask(user: user, request: request(job: job, epochs: 3))
+        for _ in 0..<6 { _ = try await client.task(user: user, id: id) }
+        try await client.acknowledge(user: user, id: id)
+        let t = try #require(try await client.task(user: user, id: id))
+        #expect(t.progress == .finished)
+        return try #require(t.manifest)
+    }
+
+    @Test("the scripted dishonest manifests reach the client as such: another signer, another job, more epochs than requested")
+    func dishonestManifests() async throws {
+        var script = LoopbackTaskProvider.Script()
+        script.stepsPerPoll = 2
+        let other = Secp256k1.PrivateKey()
+        script.manifestKey = other
+        script.manifestJobID = Self.job(0xee)
+        script.actualEpochs = 4
+        let node = try LoopbackTaskProvider(pki: Self.pki, chainID: Self.chainID, dataPolicy: Self.dataPolicy, script: script)
+        defer { node.shutdown() }
+        let m = try await Self.finishedManifest(node, job: Self.job(7))
+        #expect(try m.signer(chainID: Self.chainID, dataPolicy: Self.dataPolicy) == other.publicKey.address)
+        #expect(m.manifest.jobID == Self.job(0xee))
+        #expect(m.manifest.actualEpochs == 4)
+    }
+
     @Test("a task that fails reports Failed with its reason; acknowledging before delivery is providerFailed")
     func failedTask() async throws {
         var script = LoopbackTaskProvider.Script()
