@@ -180,7 +180,9 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["ByteEncoding", "EVMCrypto", "ReleaseProtocol",
+            dependencies: ["ByteEncoding", "EVMCrypto", "ReleaseProtocol", "KeyRelease", "ProviderNode", "DatasetCrypto", "AttestationCollateral", "ServiceSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "BigInt", package: "BigInt"),
                 "Attestation",
                 "Chain",
                 "ZeroG",

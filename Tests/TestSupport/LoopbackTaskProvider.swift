@@ -60,6 +60,31 @@ public final class LoopbackTaskProvider: Sendable {
         public init() {}
     }
 
+    /// What a node does in SettingUp when it obtains the dataset key for real: the task's job,
+    /// dataset, the coordinator's ticket and the key-release URL it named. Returns the audit
+    /// record's hash (the attestationRef), or the refusal code that fails the task.
+    public struct ReleaseTask: Sendable {
+        /// The job.
+        public let jobID: [UInt8]
+        /// The dataset root.
+        public let datasetRoot: [UInt8]
+        /// The coordinator's dispatch ticket, as the task carried it.
+        public let ticket: DispatchTicketMessage
+        /// The key-release service the task named.
+        public let keyReleaseURL: String
+    }
+
+    /// Obtains a task's key (see ``ReleaseTask``): `.success(attestationRef)` or `.failure(code)`.
+    public typealias Release = @Sendable (ReleaseTask) async -> Result<[UInt8], ReleaseRefused>
+
+    /// A refused release: the service's code.
+    public struct ReleaseRefused: Error, Sendable {
+        /// The code (reported as the task's failure reason).
+        public let code: String
+        /// Creates a refusal.
+        public init(_ code: String) { self.code = code }
+    }
+
     /// The task states in order (zerog.md §2.4).
     public static let states = ["Init", "SettingUp", "SetUp", "Training", "Trained", "Delivering", "Delivered", "UserAcknowledged", "Finished"]
     /// The code hash manifests report.
@@ -79,12 +104,17 @@ public final class LoopbackTaskProvider: Sendable {
     private let server: LoopbackHTTPServer
 
     /// Starts a node on 127.0.0.1 and a free port.
-    public init(pki: TDXTestPKI, chainID: UInt64, dataPolicy: Address, signer: Secp256k1.PrivateKey = Secp256k1.PrivateKey(), script: Script = Script()) throws {
+    /// With `release`, a task stays in SettingUp until the release answers, fails with its
+    /// refusal code, and reports the real attestationRef (otherwise a made-up one).
+    public init(
+        pki: TDXTestPKI, chainID: UInt64, dataPolicy: Address, signer: Secp256k1.PrivateKey = Secp256k1.PrivateKey(), script: Script = Script(),
+        release: Release? = nil
+    ) throws {
         self.signer = signer
         self.pki = pki
         self.chainID = chainID
         self.dataPolicy = dataPolicy
-        let core = Core(signer: signer, pki: pki, chainID: chainID, dataPolicy: dataPolicy, script: script)
+        let core = Core(signer: signer, pki: pki, chainID: chainID, dataPolicy: dataPolicy, script: script, release: release)
         self.core = core
         server = try LoopbackHTTPServer { core.handle($0) }
     }
@@ -129,6 +159,9 @@ public final class LoopbackTaskProvider: Sendable {
         var state: Int
         var acknowledged = false
         var failureReason: String?
+        /// With a release hook: nil while it runs, then its outcome.
+        var released: Result<[UInt8], ReleaseRefused>?
+        var releasing = false
         var created: Date
         var updated: Date
     }
@@ -145,8 +178,10 @@ public final class LoopbackTaskProvider: Sendable {
         let chainID: UInt64
         let dataPolicy: Address
         let state: NIOLockedValueBox<State>
+        let release: Release?
 
-        init(signer: Secp256k1.PrivateKey, pki: TDXTestPKI, chainID: UInt64, dataPolicy: Address, script: Script) {
+        init(signer: Secp256k1.PrivateKey, pki: TDXTestPKI, chainID: UInt64, dataPolicy: Address, script: Script, release: Release?) {
+            self.release = release
             self.signer = signer
             self.pki = pki
             self.chainID = chainID
@@ -209,7 +244,7 @@ public final class LoopbackTaskProvider: Sendable {
                 if script.vanished { return error(404, "task not found") }
                 let t: StoredTask? = state.withLockedValue { s in
                     guard var t = s.tasks[rest[0]], t.user == user else { return nil }
-                    Self.advance(&t, script)
+                    Self.advance(&t, script, gated: release != nil)
                     s.tasks[t.id] = t
                     return t
                 }
@@ -234,10 +269,21 @@ public final class LoopbackTaskProvider: Sendable {
             }
         }
 
-        static func advance(_ t: inout StoredTask, _ script: Script) {
+        static func advance(_ t: inout StoredTask, _ script: Script, gated: Bool = false) {
             let delivered = LoopbackTaskProvider.states.firstIndex(of: "Delivered")!
             for _ in 0..<script.stepsPerPoll {
                 guard t.state >= 0, t.state < LoopbackTaskProvider.states.count - 1 else { return }
+                if gated && t.state == 1 {
+                    switch t.released {
+                    case nil: return  // the key is not here yet
+                    case .failure(let refusal)?:
+                        t.state = -1
+                        t.failureReason = refusal.code
+                        t.updated = Date()
+                        return
+                    case .success?: break
+                    }
+                }
                 if let f = script.failAt, LoopbackTaskProvider.states[t.state] == f {
                     t.state = -1
                     t.failureReason = script.failureReason
@@ -265,8 +311,26 @@ public final class LoopbackTaskProvider: Sendable {
                 let fields = body.compactMapValues { $0 as? String }.filter { ["preTrainedModelHash", "datasetHash", "trainingParams", "fee", "nonce"].contains($0.key) }
                 s.tasks[id] = StoredTask(id: id, user: user, fields: fields, jobID: job, datasetRoot: root, requestedEpochs: UInt64(epochs), state: 0, created: now, updated: now)
                 s.order.append(id)
+                if let release, let t = body["dispatchTicket"] as? [String: Any], let node = t["node"] as? String, let expiry = (t["expiry"] as? NSNumber)?.uint64Value,
+                    let signature = t["signature"] as? String
+                {
+                    let ticket = DispatchTicketMessage(jobId: jobText, datasetRoot: rootText, node: node, expiry: expiry, signature: signature)
+                    let task = ReleaseTask(jobID: job, datasetRoot: root, ticket: ticket, keyReleaseURL: body["keyReleaseURL"] as? String ?? "")
+                    let box = state
+                    Task {
+                        let outcome = await release(task)
+                        box.withLockedValue { $0.tasks[id]?.released = outcome }
+                    }
+                }
                 return json(201, ["id": id])
             }
+        }
+
+        /// The attestationRef a task reports: the release's, or a made-up one without a hook.
+        func reference(_ t: StoredTask) -> [UInt8]? {
+            guard release != nil else { return LoopbackTaskProvider.attestationRef(jobID: t.jobID) }
+            if case .success(let ref)? = t.released { return ref }
+            return nil
         }
 
         func record(_ t: StoredTask) -> [String: Any] {
@@ -277,14 +341,15 @@ public final class LoopbackTaskProvider: Sendable {
                 "updatedAt": f.string(from: t.updated), "userAddress": t.user, "jobId": Hex.prefixed(t.jobID), "deliverIndex": 0, "modelType": "lora",
             ]
             for (k, v) in t.fields { out[k] = v }
-            if t.state >= 3 || t.state < 0 { out["attestationRef"] = Hex.prefixed(LoopbackTaskProvider.attestationRef(jobID: t.jobID)) }
+            let ref = reference(t)
+            if t.state >= 3 || t.state < 0, let ref { out["attestationRef"] = Hex.prefixed(ref) }
             if t.state >= 6 { out["outputRootHash"] = Hex.prefixed(SHA256.hash(data: Array("model".utf8) + t.jobID)) }
             if let reason = t.failureReason { out["failureReason"] = reason }
             if t.state == LoopbackTaskProvider.states.count - 1 {
                 let m = ResultManifest(
                     jobID: script.manifestJobID ?? t.jobID, datasetRoot: t.datasetRoot, resultHash: LoopbackTaskProvider.resultHash(jobID: t.jobID),
                     codeHash: LoopbackTaskProvider.codeHash, imageDigest: LoopbackTaskProvider.imageDigest,
-                    attestationRef: LoopbackTaskProvider.attestationRef(jobID: t.jobID), actualEpochs: script.actualEpochs ?? t.requestedEpochs)
+                    attestationRef: ref ?? [UInt8](repeating: 0, count: 32), actualEpochs: script.actualEpochs ?? t.requestedEpochs)
                 if let signed = try? ResultManifest.Signed(signing: m, with: script.manifestKey ?? signer, chainID: chainID, dataPolicy: dataPolicy),
                     let data = try? JSONEncoder().encode(signed)
                 {

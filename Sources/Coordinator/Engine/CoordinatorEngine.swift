@@ -39,6 +39,9 @@ public struct CoordinatorSettings: Sendable {
     public var batch = 32
     /// The deadline of each call to a provider node.
     public var providerTimeout: TimeAmount = .seconds(30)
+    /// The instant nodes' quotes are verified at (nil: now). Tests pin it inside their
+    /// collateral's validity window, as "now" is an argument everywhere in verification.
+    public var verificationClock: (@Sendable () -> Date)?
 
     /// Settings for replica `owner` sending nodes to `keyReleaseURL`.
     public init(owner: String, keyReleaseURL: String) {
@@ -93,8 +96,8 @@ public final class CoordinatorEngine: Sendable {
 
     /// A configured node's standing.
     public enum NodeStatus: Sendable, Hashable {
-        /// Its quote verified.
-        case attested(AttestedNode)
+        /// Its quote verified (looked at `at`).
+        case attested(AttestedNode, at: Date)
         /// Its quote did not verify (or it did not answer), at this instant.
         case refused(reason: String, at: Date)
     }
@@ -273,14 +276,14 @@ public final class CoordinatorEngine: Sendable {
         var out: [AttestedNode] = []
         for provider in providers {
             let cached = state.withLock { $0.nodes[provider.url] }
-            if case .attested(let node)? = cached, now.timeIntervalSince(node.verifiedAt) < settings.attestationLifetime {
+            if case .attested(let node, let at)? = cached, now.timeIntervalSince(at) < settings.attestationLifetime {
                 out.append(node)
                 continue
             }
             if case .refused(_, let at)? = cached, now.timeIntervalSince(at) < interval(settings.discoveryInterval) { continue }
             do {
-                let node = try await attestor.attest(provider, now: now)
-                state.withLock { $0.nodes[provider.url] = .attested(node) }
+                let node = try await attestor.attest(provider, now: settings.verificationClock?() ?? now)
+                state.withLock { $0.nodes[provider.url] = .attested(node, at: now) }
                 out.append(node)
             } catch {
                 state.withLock { $0.nodes[provider.url] = .refused(reason: error.message, at: now) }

@@ -26,7 +26,7 @@ public enum CoordinatorHTTP {
         var nodes: [String: String] = [:]
         for provider in engine.providers {
             switch engine.nodeStatus()[provider.url] {
-            case .attested(let node)?: nodes[provider.url] = "attested \(node.signer.checksummed) (policy \(node.policyName))"
+            case .attested(let node, _)?: nodes[provider.url] = "attested \(node.signer.checksummed) (policy \(node.policyName))"
             case .refused(let reason, _)?: nodes[provider.url] = "refused: \(reason)"
             case nil: nodes[provider.url] = "not yet verified"
             }

@@ -551,18 +551,8 @@ struct ReleaseStoreTests {
 
 // MARK: - Fixtures
 
-/// The two backends.
-enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite
-    case postgres
-
-    var testDescription: String { rawValue }
-}
-
-/// The suite's one PostgreSQL server, started on first use (its watchdog stops it when the
-/// test process exits).
-enum SharedPostgres {
-    static let server = Result<PostgresServer, any Error> { try PostgresServer(database: "releasestore") }
+extension StoreBackend: CustomTestStringConvertible {
+    public var testDescription: String { rawValue }
 }
 
 /// One test's database: a fresh SQLite file or a fresh PostgreSQL database, and raw SQL access

@@ -15,36 +15,41 @@ import NIOConcurrencyHelpers
 import NIOCore
 import ProviderNode
 import ReleaseProtocol
-import TestSupport
-import Testing
 import ZeroG
 
 /// Log lines captured from the service (JSON, one per line), to grep for key material.
-final class LogCapture: Sendable {
+public final class LogCapture: Sendable {
     private let lines = NIOLockedValueBox<[String]>([])
-    var all: [String] { lines.withLockedValue { $0 } }
-    var sink: JSONLogHandler.Sink { { [lines] line in lines.withLockedValue { $0.append(line) } } }
+    /// An empty capture.
+    public init() {}
+    public var all: [String] { lines.withLockedValue { $0 } }
+    public var sink: JSONLogHandler.Sink { { [lines] line in lines.withLockedValue { $0.append(line) } } }
 }
 
 /// A movable clock for the service (nonce expiry, evidence age, ticket expiry).
-final class TestClock: Sendable {
+public final class TestClock: Sendable {
     private let offset = NIOLockedValueBox<TimeInterval>(0)
     private let base: Date?
-    init(base: Date? = nil) { self.base = base }
-    func advance(_ s: TimeInterval) { offset.withLockedValue { $0 += s } }
-    var now: Date { (base ?? Date()).addingTimeInterval(offset.withLockedValue { $0 }) }
+    public init(base: Date? = nil) { self.base = base }
+    public func advance(_ s: TimeInterval) { offset.withLockedValue { $0 += s } }
+    public var now: Date { (base ?? Date()).addingTimeInterval(offset.withLockedValue { $0 }) }
 }
 
 /// Overrides the on-chain state of chosen jobs. Only for the state the real contract never stores
 /// (Requested: the dev chain's requestAccess grants at once); every other read goes to the chain.
-struct StateOverrideRegistry: JobRegistry {
-    let base: ChainJobRegistry
-    let overrides: [[UInt8]: DataPolicy.JobState]
-    var contract: Address { base.contract }
-    func chainID() async throws(KeyReleaseError) -> UInt64 { try await base.chainID() }
-    func owner(ofDataset root: [UInt8]) async throws(KeyReleaseError) -> Address? { try await base.owner(ofDataset: root) }
-    func ping() async throws(KeyReleaseError) { try await base.ping() }
-    func job(_ jobID: [UInt8]) async throws(KeyReleaseError) -> DataPolicy.Job? {
+public struct StateOverrideRegistry: JobRegistry {
+    public let base: ChainJobRegistry
+    public let overrides: [[UInt8]: DataPolicy.JobState]
+    /// `base`, with `overrides` for the jobs named.
+    public init(base: ChainJobRegistry, overrides: [[UInt8]: DataPolicy.JobState]) {
+        self.base = base
+        self.overrides = overrides
+    }
+    public var contract: Address { base.contract }
+    public func chainID() async throws(KeyReleaseError) -> UInt64 { try await base.chainID() }
+    public func owner(ofDataset root: [UInt8]) async throws(KeyReleaseError) -> Address? { try await base.owner(ofDataset: root) }
+    public func ping() async throws(KeyReleaseError) { try await base.ping() }
+    public func job(_ jobID: [UInt8]) async throws(KeyReleaseError) -> DataPolicy.Job? {
         guard let j = try await base.job(jobID) else { return nil }
         guard let s = overrides[jobID] else { return j }
         return DataPolicy.Job(
@@ -54,47 +59,47 @@ struct StateOverrideRegistry: JobRegistry {
 }
 
 /// A dataset registered on chain, its key escrowed with the service, and a Granted job for it.
-struct Dataset {
-    let plaintext: [UInt8]
-    let key: SymmetricKey
-    let iv: [UInt8]
-    let sealed: [UInt8]
-    let root: [UInt8]
-    let jobID: [UInt8]
+public struct Dataset {
+    public let plaintext: [UInt8]
+    public let key: SymmetricKey
+    public let iv: [UInt8]
+    public let sealed: [UInt8]
+    public let root: [UInt8]
+    public let jobID: [UInt8]
 }
 
 /// The node side inside the "TEE": its ephemeral HPKE key and manifest signer key.
-typealias NodeKeys = ReleaseClient.NodeKeys
+public typealias NodeKeys = ReleaseClient.NodeKeys
 
 /// Everything a key-release test needs, all real: the dev chain (py-evm, Vyper DataPolicy), a
 /// swtpm producing evidence through tss2, a store (SQLite file or the Debian PostgreSQL server),
 /// and the service on a loopback port over real HTTP.
-final class ReleaseWorld: @unchecked Sendable {
-    static let image = "sha256:" + String(repeating: "5e", count: 32)
-    static let code = "sha256:" + String(repeating: "c0", count: 32)
+public final class ReleaseWorld: @unchecked Sendable {
+    public static let image = "sha256:" + String(repeating: "5e", count: 32)
+    public static let code = "sha256:" + String(repeating: "c0", count: 32)
 
-    let chain: DevChain
-    let proxy: LoopbackRPCProxy
-    let client: EthClient
-    let dp: DataPolicy
-    let owner: TransactionSender, requester: TransactionSender, backend: TransactionSender
-    let ownerKey: Secp256k1.PrivateKey, requesterKey: Secp256k1.PrivateKey, backendKey: Secp256k1.PrivateKey
-    let tpm: SoftwareTPM
-    let producer: TPMEvidenceProducer
-    let kind: StoreBackend
-    let storeURL: String
-    let sqlitePath: String?
-    let store: any ReleaseStore
-    let escrowKey: EscrowKey
-    let policy: Policy
-    let clock = TestClock()
-    let logs = LogCapture()
-    let service: ReleaseService
-    let http = HTTPClient.shared
-    private(set) var baseURL = ""
+    public let chain: DevChain
+    public let proxy: LoopbackRPCProxy
+    public let client: EthClient
+    public let dp: DataPolicy
+    public let owner: TransactionSender, requester: TransactionSender, backend: TransactionSender
+    public let ownerKey: Secp256k1.PrivateKey, requesterKey: Secp256k1.PrivateKey, backendKey: Secp256k1.PrivateKey
+    public let tpm: SoftwareTPM
+    public let producer: TPMEvidenceProducer
+    public let kind: StoreBackend
+    public let storeURL: String
+    public let sqlitePath: String?
+    public let store: any ReleaseStore
+    public let escrowKey: EscrowKey
+    public let policy: Policy
+    public let clock = TestClock()
+    public let logs = LogCapture()
+    public let service: ReleaseService
+    public let http = HTTPClient.shared
+    public private(set) var baseURL = ""
     private var serverTask: Task<Void, any Error>?
 
-    init(store kind: StoreBackend, nonceTTL: TimeInterval = 120) async throws {
+    public init(store kind: StoreBackend, nonceTTL: TimeInterval = 120) async throws {
         self.kind = kind
         chain = try DevChain()
         proxy = try LoopbackRPCProxy(upstream: chain.info.rpcUrl)
@@ -150,7 +155,7 @@ final class ReleaseWorld: @unchecked Sendable {
 
     /// Another service on this world's store and chain for TDX evidence minted by `pki`: its
     /// clock at `TDXTestPKI.validInstant`, collateral from `source`, judged by `policyYAML`.
-    func tdxService(_ pki: TDXTestPKI, source: any TDX.CollateralSource, policyYAML: String) throws -> ReleaseService {
+    public func tdxService(_ pki: TDXTestPKI, source: any TDX.CollateralSource, policyYAML: String) throws -> ReleaseService {
         let clock = TestClock(base: TDXTestPKI.validInstant)
         var settings = ReleaseService.Settings()
         settings.clock = { clock.now }
@@ -162,7 +167,7 @@ final class ReleaseWorld: @unchecked Sendable {
     }
 
     /// Runs `body` in a fresh world and shuts the world down whether `body` returns or throws.
-    static func using(store kind: StoreBackend, nonceTTL: TimeInterval = 120, _ body: (ReleaseWorld) async throws -> Void) async throws {
+    public static func using(store kind: StoreBackend, nonceTTL: TimeInterval = 120, _ body: (ReleaseWorld) async throws -> Void) async throws {
         let w = try await ReleaseWorld(store: kind, nonceTTL: nonceTTL)
         do { try await body(w) } catch {
             await w.shutdown()
@@ -173,7 +178,7 @@ final class ReleaseWorld: @unchecked Sendable {
 
     /// Serves `service` on a free loopback port (the world's own service by default).
     @discardableResult
-    func serve(_ service: ReleaseService, maxBodyBytes: Int = 1 << 20) async throws -> String {
+    public func serve(_ service: ReleaseService, maxBodyBytes: Int = 1 << 20) async throws -> String {
         let ready = AsyncStream<Int>.makeStream()
         var listener = ReleaseHTTP.Listener()
         listener.port = 0
@@ -191,9 +196,9 @@ final class ReleaseWorld: @unchecked Sendable {
     private var extraTasks = [Task<Void, any Error>]()
 
     /// Cancels `task` (another server on this world's store) at shutdown.
-    func adopt(_ task: Task<Void, any Error>) { extraTasks.append(task) }
+    public func adopt(_ task: Task<Void, any Error>) { extraTasks.append(task) }
 
-    func shutdown() async {
+    public func shutdown() async {
         serverTask?.cancel()
         for t in extraTasks { t.cancel() }
         _ = await serverTask?.result
@@ -207,11 +212,11 @@ final class ReleaseWorld: @unchecked Sendable {
 
     // MARK: - Chain and dataset set-up
 
-    static func bytes32(_ s: String) -> [UInt8] { Keccak256.hash(Array(s.utf8)) }
+    public static func bytes32(_ s: String) -> [UInt8] { Keccak256.hash(Array(s.utf8)) }
 
     /// Registers a fresh dataset, escrows its key with the service (owner-signed upload over
     /// HTTP), and has the requester open a Granted job for it.
-    func dataset(escrow: Bool = true) async throws -> Dataset {
+    public func dataset(escrow: Bool = true) async throws -> Dataset {
         let plaintext = (0..<5000).map { _ in UInt8.random(in: 0...255) }
         let key = SymmetricKey(size: .bits256)
         let iv = (0..<12).map { _ in UInt8.random(in: 0...255) }
@@ -226,28 +231,28 @@ final class ReleaseWorld: @unchecked Sendable {
             let envelope = try KeyEnvelope.seal(datasetKey: key, datasetIV: iv, to: escrowKey.publicKey)
             let upload = try EscrowUpload.signed(datasetRoot: root, envelope: envelope.bytes, version: 1, owner: ownerKey)
             let (status, body) = try await post("/v1/escrow", upload)
-            #expect(status == 201, "escrow upload: \(body)")
+            guard status == 201 else { throw WorldError("escrow upload: \(body)") }
         }
         let jobID = try await newJob(root)
         return Dataset(plaintext: plaintext, key: key, iv: iv, sealed: sealed, root: root, jobID: jobID)
     }
 
     /// A new Granted job for `root`.
-    func newJob(_ root: [UInt8]) async throws -> [UInt8] {
+    public func newJob(_ root: [UInt8]) async throws -> [UInt8] {
         try await dp.requestAccess(datasetRoot: root, purposeID: Self.bytes32("fine-tune"), requestedEpochs: 2, termsHash: Self.bytes32("manifest"), value: 2000, from: requester).jobID
     }
 
     // MARK: - The node's request
 
     /// A challenge nonce from the service.
-    func challenge(_ base: String? = nil) async throws -> [UInt8] {
+    public func challenge(_ base: String? = nil) async throws -> [UInt8] {
         let (status, json) = try await get("/v1/challenge", base: base)
-        #expect(status == 200, "challenge: \(json)")
+        guard status == 200 else { throw WorldError("challenge: \(json)") }
         return try Hex.decode(json["nonce"] as? String ?? "")
     }
 
     /// Builds a release request. By default everything is right; each parameter bends one thing.
-    func request(
+    public func request(
         _ d: Dataset, nonce: [UInt8], node: NodeKeys, jobID: [UInt8]? = nil, datasetRoot: [UInt8]? = nil, quoteBinding: ReleaseBinding? = nil,
         evidence: EvidenceBundle? = nil, ticketSigner: Secp256k1.PrivateKey? = nil, ticketNode: Address? = nil, ticketJobID: [UInt8]? = nil,
         ticketExpiry: UInt64? = nil, proofSigner: Secp256k1.PrivateKey? = nil
@@ -267,27 +272,27 @@ final class ReleaseWorld: @unchecked Sendable {
     }
 
     /// Opens a release response with the node's HPKE key and decrypts the dataset with it.
-    func open(_ json: [String: Any], _ d: Dataset, node: NodeKeys) throws -> [UInt8] {
+    public func open(_ json: [String: Any], _ d: Dataset, node: NodeKeys) throws -> [UInt8] {
         let response = try JSONDecoder().decode(ReleaseResponse.self, from: JSONSerialization.data(withJSONObject: json))
         let released = try ReleaseClient.open(response, jobID: d.jobID, datasetRoot: d.root, keys: node)
         return try LICENFile.open(d.sealed, key: released.key, iv: released.iv)
     }
 
     /// The node's client for this world's service.
-    func client(_ base: String? = nil) -> ReleaseClient { ReleaseClient(baseURL: base ?? baseURL, http: http) }
+    public func client(_ base: String? = nil) -> ReleaseClient { ReleaseClient(baseURL: base ?? baseURL, http: http) }
 
     // MARK: - HTTP
 
     /// Raw bodies of every response this world received (to grep for key material).
-    let responses = NIOLockedValueBox<[String]>([])
+    public let responses = NIOLockedValueBox<[String]>([])
 
-    func post(_ path: String, _ body: some Encodable, base: String? = nil) async throws -> (Int, [String: Any]) {
+    public func post(_ path: String, _ body: some Encodable, base: String? = nil) async throws -> (Int, [String: Any]) {
         let e = JSONEncoder()
         e.dateEncodingStrategy = .iso8601
         return try await post(path, raw: Array(try e.encode(body)), base: base)
     }
 
-    func post(_ path: String, raw: [UInt8], base: String? = nil) async throws -> (Int, [String: Any]) {
+    public func post(_ path: String, raw: [UInt8], base: String? = nil) async throws -> (Int, [String: Any]) {
         var r = HTTPClientRequest(url: (base ?? baseURL) + path)
         r.method = .POST
         r.headers.add(name: "content-type", value: "application/json")
@@ -295,13 +300,13 @@ final class ReleaseWorld: @unchecked Sendable {
         return try await send(r)
     }
 
-    func get(_ path: String, base: String? = nil, headers: [(String, String)] = []) async throws -> (Int, [String: Any]) {
+    public func get(_ path: String, base: String? = nil, headers: [(String, String)] = []) async throws -> (Int, [String: Any]) {
         var r = HTTPClientRequest(url: (base ?? baseURL) + path)
         for (k, v) in headers { r.headers.add(name: k, value: v) }
         return try await send(r)
     }
 
-    func getText(_ path: String) async throws -> (Int, String) {
+    public func getText(_ path: String) async throws -> (Int, String) {
         let response = try await http.execute(HTTPClientRequest(url: baseURL + path), timeout: .seconds(30))
         let text = String(buffer: try await response.body.collect(upTo: 1 << 22))
         responses.withLockedValue { $0.append(text) }
@@ -316,4 +321,13 @@ final class ReleaseWorld: @unchecked Sendable {
         let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? ["_raw": text]
         return (Int(response.status.code), object)
     }
+}
+
+
+/// A world set-up step that did not go as it must.
+public struct WorldError: Error, CustomStringConvertible {
+    /// What happened.
+    public let description: String
+    /// Creates an error.
+    public init(_ description: String) { self.description = description }
 }

@@ -1,0 +1,150 @@
+import Attestation
+import AttestationCollateral
+import BigInt
+import ByteEncoding
+import Chain
+import Coordinator
+import EVMCrypto
+import Foundation
+import Logging
+import ProviderNode
+import ReleaseProtocol
+import ServiceSupport
+import TestSupport
+import ZeroG
+
+/// The coordinator in a real world: the dev chain (py-evm, the Vyper DataPolicy), the real
+/// key-release service on loopback (swtpm evidence, its policy derived from the node's golden
+/// evidence), loopback provider nodes that obtain each task's key from that service for real
+/// (challenge → swtpm quote binding the release → release → HPKE open) and answer node quotes
+/// with TDX evidence from the test PKI, a local model store, and the coordinator's own store.
+final class CoordinatorWorld: @unchecked Sendable {
+    let release: ReleaseWorld
+    let pki: TDXTestPKI
+    let models: LocalDatasetStore
+    let modelDirectory: String
+    let storeURL: String
+    let logs = LogCapture()
+    var nodes: [LoopbackTaskProvider] = []
+    /// The node keys (inside each node's "TEE").
+    var keys: [String: ReleaseClient.NodeKeys] = [:]
+
+    init(storeBackend: StoreBackend = .sqlite) async throws {
+        release = try await ReleaseWorld(store: .sqlite)
+        pki = try TDXTestPKI()
+        modelDirectory = NSTemporaryDirectory() + "models-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: modelDirectory, withIntermediateDirectories: true)
+        models = LocalDatasetStore(directory: modelDirectory)
+        switch storeBackend {
+        case .sqlite: storeURL = "sqlite:" + NSTemporaryDirectory() + "coordinator-\(UUID().uuidString).db"
+        case .postgres:
+            let pg = try SharedPostgres.server.get()
+            storeURL = pg.url(database: try pg.createDatabase(prefix: "coord"))
+        }
+    }
+
+    static func using(storeBackend: StoreBackend = .sqlite, _ body: (CoordinatorWorld) async throws -> Void) async throws {
+        let w = try await CoordinatorWorld(storeBackend: storeBackend)
+        do { try await body(w) } catch {
+            await w.shutdown()
+            throw error
+        }
+        await w.shutdown()
+    }
+
+    func shutdown() async {
+        for n in nodes { n.shutdown() }
+        await release.shutdown()
+        try? FileManager.default.removeItem(atPath: modelDirectory)
+    }
+
+    var chainID: UInt64 { release.chain.info.chainId }
+
+    /// A provider node whose tasks obtain their key from the world's key-release service with
+    /// the world's swtpm evidence, and whose finished tasks have stored their model (unless
+    /// `storesModel` is false).
+    func node(script: LoopbackTaskProvider.Script = .init(), storesModel: Bool = true) throws -> LoopbackTaskProvider {
+        let keys = ReleaseClient.NodeKeys()
+        let producer = release.producer
+        let directory = modelDirectory
+        let node = try LoopbackTaskProvider(
+            pki: pki, chainID: chainID, dataPolicy: release.dp.address, signer: keys.signer, script: script,
+            release: { task in
+                do {
+                    let released = try await ReleaseClient(baseURL: task.keyReleaseURL, http: .shared).obtainKey(
+                        jobID: task.jobID, datasetRoot: task.datasetRoot, ticket: task.ticket, keys: keys,
+                        evidence: { binding in try await producer.quote(nonce: binding.tpmExtraData) })
+                    // The node trains and uploads its (encrypted) model: its root is the manifest's resultHash.
+                    if storesModel {
+                        let root = Hex.encode(LoopbackTaskProvider.resultHash(jobID: task.jobID))
+                        FileManager.default.createFile(atPath: directory + "/" + root, contents: Data("encrypted model".utf8))
+                    }
+                    return .success(released.attestationRef)
+                } catch let error as ProviderNodeError {
+                    return .failure(.init(error.serviceCode ?? error.code.rawValue))
+                } catch {
+                    return .failure(.init("node_error"))
+                }
+            })
+        nodes.append(node)
+        self.keys[node.baseURL] = keys
+        return node
+    }
+
+    /// The coordinator for `nodes`, on the world's chain, key-release service and store.
+    func engine(_ nodes: [LoopbackTaskProvider], owner: String = "c1", tune: (inout CoordinatorSettings) -> Void = { _ in }) async throws -> CoordinatorEngine {
+        let store = try await JobStore.open(storeURL)
+        let policy = try Policy(yaml: TDXTestPKI.policyYAML(name: "test-tdx"))
+        var settings = CoordinatorSettings(owner: owner, keyReleaseURL: release.baseURL)
+        settings.ticketLifetime = 600
+        settings.providerTimeout = .seconds(5)
+        settings.verificationClock = { TDXTestPKI.validInstant }
+        tune(&settings)
+        let verification = QuoteVerification(collateralSource: pki.collateralSource, verifier: TDX.QuoteVerifier(trustAnchor: pki.root))
+        let logs = self.logs
+        let logger = Logger(label: "coordinator-test") { JSONLogHandler(label: $0, sink: logs.sink) }
+        return CoordinatorEngine(
+            store: store, source: ChainLogJobSource(dataPolicy: release.dp, store: store), dataPolicy: release.dp, sender: release.backend,
+            wallet: release.backendKey, chainID: chainID,
+            providers: nodes.map { ConfiguredProvider(url: $0.baseURL, platform: .tdx, policies: PolicySet([policy])) },
+            attestor: ProviderAttestor(verification: verification, timeout: .seconds(5)),
+            results: ResultCheck(keyReleaseURL: release.baseURL, storage: .local(models), chainID: chainID, dataPolicy: release.dp.address, timeout: .seconds(5)),
+            settings: settings, logger: logger)
+    }
+
+    /// Runs rounds of discovery, dispatch and tracking (each `now` a little later) until every
+    /// job in `jobs` is terminal in the store, or `rounds` are spent. Returns the records.
+    @discardableResult
+    func drive(_ engine: CoordinatorEngine, until jobs: [[UInt8]], rounds: Int = 60, step: TimeInterval = 5, start: Date = Date()) async throws -> [JobRecord] {
+        var now = start
+        for _ in 0..<rounds {
+            _ = try? await engine.discoverOnce(now: now)
+            await engine.dispatchOnce(now: now)
+            await engine.trackOnce(now: now)
+            let records = try await jobs.asyncMap { try await engine.store.job($0) }
+            if records.allSatisfy({ $0?.state.isTerminal == true }) { return records.compactMap { $0 } }
+            now += step
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await jobs.asyncMap { try await engine.store.job($0) }.compactMap { $0 }
+    }
+
+    /// The DataPolicy events about `jobID`.
+    func events(_ jobID: [UInt8]) async throws -> [DataPolicy.Event] {
+        try await release.dp.events(fromBlock: 0).filter { e in
+            switch e {
+            case .jobStarted(let j), .accessGranted(let j), .jobTimedOut(let j): j == jobID
+            case .accessRequested(let j, _, _, _), .jobCompleted(let j, _, _, _), .jobFailed(let j, _), .royaltySettled(let j, _), .refundIssued(let j, _): j == jobID
+            default: false
+            }
+        }
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ f: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for e in self { out.append(try await f(e)) }
+        return out
+    }
+}
