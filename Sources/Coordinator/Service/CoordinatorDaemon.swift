@@ -4,6 +4,7 @@ import EVMCrypto
 import Foundation
 import Logging
 import NIOCore
+import SQLStore
 import ServiceSupport
 import ZeroG
 
@@ -58,5 +59,49 @@ public enum CoordinatorDaemon {
             chainID: chainID, providers: providers, attestor: ProviderAttestor(verification: verification, timeout: timeout),
             results: ResultCheck(keyReleaseURL: config.keyRelease, storage: results, chainID: chainID, dataPolicy: dataPolicy.address, timeout: timeout),
             settings: settings, logger: logger)
+    }
+
+    /// What `coordinator run --check` reports of an engine ``make(_:owner:results:environment:logger:)``
+    /// built: each item was checked on the way (nothing here is secret; the wallet appears only
+    /// as its address).
+    public struct CheckReport: Codable, Sendable, Hashable {
+        /// The store (the SQLite path, never a PostgreSQL URL) and its schema version after migration.
+        public var store: String
+        /// The store's schema version.
+        public var storeSchema: Int
+        /// The chain id the RPC serves.
+        public var chainId: UInt64
+        /// The DataPolicy contract.
+        public var dataPolicy: String
+        /// The backend wallet's address (equal to the contract's backend wallet).
+        public var backendWallet: String
+        /// Each provider node with the names of its loaded policies.
+        public var providers: [Provider]
+        /// Where results are looked for.
+        public var results: String
+
+        /// One provider node.
+        public struct Provider: Codable, Sendable, Hashable {
+            /// The node's URL.
+            public var url: String
+            /// The platform it must attest from.
+            public var platform: String
+            /// Its policies' names.
+            public var policies: [String]
+        }
+    }
+
+    /// The report for `engine`, built from `config` (the store is asked its schema version).
+    public static func checkReport(_ engine: CoordinatorEngine, config: CoordinatorConfig) async throws(CoordinatorError) -> CheckReport {
+        let version = try await engine.store.migrate()
+        let store = (try? config.storeLocation().displayName) ?? "the store"
+        let results: String
+        switch config.results {
+        case .local(let directory): results = "local \(directory)"
+        case .zeroG(let url): results = "0G storage node \(url)"
+        }
+        return CheckReport(
+            store: store, storeSchema: version, chainId: engine.chainID, dataPolicy: config.chain.dataPolicy.checksummed, backendWallet: engine.walletAddress.checksummed,
+            providers: engine.providers.map { .init(url: $0.url, platform: $0.platform.rawValue, policies: $0.policies.policies.map(\.name)) }, results: results)
     }
 }
