@@ -12,9 +12,11 @@ import ZeroG
 public enum CoordinatorDaemon {
     /// Opens the store, connects to the chain (checking the wallet is the contract's backend
     /// wallet, since every dispatch ticket and settlement needs it), loads the providers'
-    /// policies and wires the engine. `owner` names this replica on its leases. Fails closed
-    /// with `.configInvalid` (bad settings, unreadable wallet or policy, wrong wallet) or a
-    /// dependency's `…Unavailable` code; the store is closed again on failure.
+    /// policies and wires the engine. `owner` names this replica on its leases. The start-up
+    /// chain calls do not retry a refused connection (an RPC that is not there fails at once);
+    /// the engine's own client retries. Fails closed with `.configInvalid` (bad settings,
+    /// unreadable wallet or policy, wrong wallet) or a dependency's `…Unavailable` code; the
+    /// store is closed again on failure.
     public static func make(
         _ config: CoordinatorConfig, owner: String, results: ResultStorage, environment: [String: String] = ProcessInfo.processInfo.environment,
         logger: Logger
@@ -27,8 +29,12 @@ public enum CoordinatorDaemon {
         let chainID: UInt64
         let backend: Address
         do {
-            chainID = try await client.chainID()
-            backend = try await dataPolicy.backendWallet()
+            // Why a client of its own: the engine's retries a connection until each call's
+            // deadline (an RPC restart is worth waiting for), but a chain that is not there at
+            // start is a misconfiguration to report at once.
+            let probe = EthClient(rpc: .failingFast(url: config.chain.rpc))
+            chainID = try await probe.chainID()
+            backend = try await DataPolicy(address: config.chain.dataPolicy, client: probe).backendWallet()
         } catch {
             throw CoordinatorError(.chainUnavailable, "chain \(config.chain.rpc): \(error.message)")
         }

@@ -49,7 +49,7 @@ struct CoordinatorCLITests {
             \(extra)
             """
         let path = dir + "/coordinator.yaml"
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
         return path
     }
 

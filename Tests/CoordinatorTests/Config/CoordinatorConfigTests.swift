@@ -58,7 +58,8 @@ struct CoordinatorConfigTests {
     @Test("left-out sections take their defaults")
     func defaults() throws {
         let c = try CoordinatorConfig(yaml: Self.minimal)
-        #expect(c.store == "sqlite:coordinator.db" && (try c.storeLocation()) == .sqlite(path: "coordinator.db"))
+        #expect(c.store == "sqlite:coordinator.db")
+        #expect(try c.storeLocation() == .sqlite(path: "coordinator.db"))
         #expect(c.results == .local("models"))
         #expect(c.listen == "127.0.0.1:8091")
         #expect(c.intervals == .init(discoverySeconds: 5, taskSeconds: 3))
