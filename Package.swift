@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "ZeroG", targets: ["ZeroG"]),
         .library(name: "DatasetCrypto", targets: ["DatasetCrypto"]),
         .executable(name: "keyrelease", targets: ["keyrelease-cli"]),
+        .executable(name: "coordinator", targets: ["coordinatord"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
@@ -176,6 +177,15 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "coordinatord",
+            dependencies: [
+                "Coordinator", "ServiceSupport", "ByteEncoding",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(

@@ -20,8 +20,12 @@ public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
         // Operators
         /// An operator named a job the store does not know.
         case jobUnknown
-        /// An operator asked to retry a job that is settled or settling.
+        /// An operator asked to retry a job that is settled or settling, or to fail one that is
+        /// settled or whose settlement transaction was already sent.
         case jobSettled
+        /// An operator's argument is malformed: a job id that is not 0x and 64 hex digits, a
+        /// reason that is not 1–200 printable ASCII characters.
+        case invalidArgument
 
         // Settlement
         /// The key-release service did not answer an audit lookup (or answered nonsense).

@@ -74,6 +74,9 @@ struct PackageGraphTests {
         // The coordinator never holds a data key: it cannot even link the code that opens one.
         let coordinator = Self.closure("Coordinator", in: g)
         #expect(coordinator.isDisjoint(with: ["DatasetCrypto", "KeyRelease", "ProviderNode"]), "\(coordinator)")
+        // Nor can its executable: `coordinatord` is the library, argument parsing and output.
+        let daemon = Self.closure("coordinatord", in: g)
+        #expect(daemon.contains("Coordinator") && daemon.isDisjoint(with: ["DatasetCrypto", "KeyRelease", "ProviderNode"]), "\(daemon)")
     }
 
     /// `keyrelease verify-quote` is built from `Attestation` and `AttestationCollateral` only.

@@ -4,7 +4,9 @@ import ByteEncoding
 import ConfigFile
 import EVMCrypto
 import Foundation
+import SQLStore
 import X509
+import ZeroG
 
 /// `coordinator run --config FILE`: the coordinator daemon's YAML configuration
 /// (examples/coordinator.yaml). Decoded strictly (``StrictYAML``: an unknown key at any depth is
@@ -33,6 +35,8 @@ public struct CoordinatorConfig: Codable, Sendable, Hashable {
     public var retries: Retries
     /// What verifying providers' evidence needs beyond the evidence (as the key-release service's).
     public var verification: Verification
+    /// Where trained models are stored, for the result check (default `{local: models}`).
+    public var results: Results
 
     /// The chain endpoint and contract.
     public struct ChainSettings: Codable, Sendable, Hashable {
@@ -178,8 +182,40 @@ public struct CoordinatorConfig: Codable, Sendable, Hashable {
         }
     }
 
+    /// Where trained models are stored: exactly one of `local: DIR` or `zeroG: URL`.
+    public enum Results: Codable, Sendable, Hashable {
+        /// A local content-addressed store (``LocalDatasetStore``) in this folder (the embedded
+        /// default: `models`).
+        case local(String)
+        /// A 0G storage node's JSON-RPC URL (`http`, `https`).
+        case zeroG(String)
+
+        private enum CodingKeys: String, CodingKey { case local, zeroG }
+
+        /// Decodes `{local: DIR}` or `{zeroG: URL}`: exactly one, not empty.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let local = try c.decodeIfPresent(String.self, forKey: .local)
+            let zeroG = try c.decodeIfPresent(String.self, forKey: .zeroG)
+            switch (local, zeroG) {
+            case (let l?, nil) where !l.isEmpty: self = .local(l)
+            case (nil, let z?) where !z.isEmpty: self = .zeroG(z)
+            default: throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "give exactly one of local or zeroG"))
+            }
+        }
+
+        /// Encodes `{local: DIR}` or `{zeroG: URL}`.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            switch self {
+            case .local(let l): try c.encode(l, forKey: .local)
+            case .zeroG(let z): try c.encode(z, forKey: .zeroG)
+            }
+        }
+    }
+
     private enum CodingKeys: String, CodingKey {
-        case chain, wallet, discovery, store, providers, keyRelease, listen, intervals, timeouts, retries, verification
+        case chain, wallet, discovery, store, providers, keyRelease, listen, intervals, timeouts, retries, verification, results
     }
 
     public init(from decoder: any Decoder) throws {
@@ -195,6 +231,7 @@ public struct CoordinatorConfig: Codable, Sendable, Hashable {
         timeouts = try c.decodeIfPresent(Timeouts.self, forKey: .timeouts) ?? Timeouts()
         retries = try c.decodeIfPresent(Retries.self, forKey: .retries) ?? Retries()
         verification = try c.decodeIfPresent(Verification.self, forKey: .verification) ?? Verification()
+        results = try c.decodeIfPresent(Results.self, forKey: .results) ?? .local("models")
     }
 
     /// Parses and checks YAML text.
@@ -213,17 +250,18 @@ public struct CoordinatorConfig: Codable, Sendable, Hashable {
         }
     }
 
-    /// Where the coordinator keeps its state.
-    public enum StoreLocation: Sendable, Hashable {
-        /// An SQLite file.
-        case sqlite(path: String)
-        /// A PostgreSQL URL (`postgres://` or `postgresql://`).
-        case postgres(url: String)
+    /// ``store`` parsed (``SQLDatabase/Location``). `.configInvalid` for anything but
+    /// `sqlite:PATH` or `postgres://…`; the message never repeats the URL (it may carry a password).
+    public func storeLocation() throws(CoordinatorError) -> SQLDatabase.Location {
+        do { return try SQLDatabase.Location(store) } catch { throw CoordinatorError(.configInvalid, error.message) }
     }
 
-    /// ``store`` parsed.
-    public var storeLocation: StoreLocation {
-        store.hasPrefix("sqlite:") ? .sqlite(path: String(store.dropFirst("sqlite:".count))) : .postgres(url: store)
+    /// Where the result check looks for trained models (``results``).
+    public func resultStorage() -> ResultStorage {
+        switch results {
+        case .local(let directory): .local(LocalDatasetStore(directory: directory))
+        case .zeroG(let url): .zeroG(ZeroG.StorageNodeClient(url: url))
+        }
     }
 
     /// `listen` split into host and port.
@@ -300,11 +338,8 @@ public struct CoordinatorConfig: Codable, Sendable, Hashable {
         if chain.chainId == 0 { throw fail("chain.chainId must be > 0") }
         guard discovery.hyperindex != nil || discovery.logs != nil else { throw fail("discovery: configure hyperindex, logs, or both") }
         if let h = discovery.hyperindex { try Self.requireURL(h, "discovery.hyperindex") }
-        switch storeLocation {
-        case .sqlite(let path): if path.isEmpty { throw fail("store: sqlite: needs a path (sqlite:coordinator.db)") }
-        case .postgres(let url):
-            guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else { throw fail("store must be sqlite:PATH or postgres://…") }
-        }
+        _ = try storeLocation()
+        if case .zeroG(let url) = results { try Self.requireURL(url, "results.zeroG") }
         guard !providers.isEmpty else { throw fail("providers: at least one provider node is required") }
         var seen = Set<String>()
         for (i, p) in providers.enumerated() {

@@ -75,7 +75,8 @@ public final class CoordinatorEngine: Sendable {
     let dataPolicy: DataPolicy
     let sender: TransactionSender
     let wallet: Secp256k1.PrivateKey
-    let chainID: UInt64
+    /// The chain id the engine signs for.
+    public let chainID: UInt64
     /// The configured provider nodes.
     public let providers: [ConfiguredProvider]
     let attestor: ProviderAttestor
@@ -392,7 +393,7 @@ public final class CoordinatorEngine: Sendable {
             try await dataPolicy.startJob(job.jobID, from: sender)
         } catch {
             // Another replica (or an earlier attempt whose receipt was lost) started it already.
-            if (try? await dataPolicy.job(job.jobID).state) == .running {} else {
+            if (try? await dataPolicy.job(job.jobID).state) != .running {
                 throw CoordinatorError(.chainUnavailable, "startJob(\(job.jobIDHex)): \(error.message)")
             }
         }
@@ -494,27 +495,16 @@ public final class CoordinatorEngine: Sendable {
 
     // MARK: - Operators
 
-    /// `coordinator fail JOBID --reason R`: stores a `markJobFailed(R)` intent for the job
-    /// (replacing any unsent one), which the next tracking round sends. `.jobUnknown` when the
-    /// store has no such job.
+    /// `coordinator fail JOBID --reason R` (``CoordinatorOperator/fail(_:reason:now:)``): stores
+    /// a `markJobFailed(R)` intent for the job, which the next tracking round sends.
     public func operatorFail(_ jobID: [UInt8], reason: String, now: Date) async throws(CoordinatorError) -> JobRecord {
-        guard let record = try await store.override(jobID, state: .settling, settlement: .fail(reason: reason), reason: reason, now: now) else {
-            throw CoordinatorError(.jobUnknown, "no job \(Hex.prefixed(jobID)) in the store")
-        }
-        return record
+        try await CoordinatorOperator(store: store).fail(jobID, reason: reason, now: now)
     }
 
-    /// `coordinator retry JOBID`: sends a job that is not yet settled back to dispatch (a new
-    /// attempt count, due now). Refused for a job with a settlement intent or a terminal state.
+    /// `coordinator retry JOBID` (``CoordinatorOperator/retry(_:now:)``): sends a job that is not
+    /// yet settled back to dispatch.
     public func operatorRetry(_ jobID: [UInt8], now: Date) async throws(CoordinatorError) -> JobRecord {
-        guard let current = try await store.job(jobID) else { throw CoordinatorError(.jobUnknown, "no job \(Hex.prefixed(jobID)) in the store") }
-        guard current.settlement == nil, !current.state.isTerminal else {
-            throw CoordinatorError(.jobSettled, "job \(Hex.prefixed(jobID)) is \(current.state): it can no longer be retried")
-        }
-        guard let record = try await store.override(jobID, state: .discovered, settlement: nil, reason: "operator retry", now: now) else {
-            throw CoordinatorError(.jobUnknown, "no job \(Hex.prefixed(jobID)) in the store")
-        }
-        return record
+        try await CoordinatorOperator(store: store).retry(jobID, now: now)
     }
 
     // MARK: - Health

@@ -4,6 +4,7 @@ import EVMCrypto
 import Foundation
 import Logging
 import NIOCore
+import SQLStore
 import ServiceSupport
 import ZeroG
 
@@ -11,9 +12,11 @@ import ZeroG
 public enum CoordinatorDaemon {
     /// Opens the store, connects to the chain (checking the wallet is the contract's backend
     /// wallet, since every dispatch ticket and settlement needs it), loads the providers'
-    /// policies and wires the engine. `owner` names this replica on its leases. Fails closed
-    /// with `.configInvalid` (bad settings, unreadable wallet or policy, wrong wallet) or a
-    /// dependency's `…Unavailable` code; the store is closed again on failure.
+    /// policies and wires the engine. `owner` names this replica on its leases. The start-up
+    /// chain calls do not retry a refused connection (an RPC that is not there fails at once);
+    /// the engine's own client retries. Fails closed with `.configInvalid` (bad settings,
+    /// unreadable wallet or policy, wrong wallet) or a dependency's `…Unavailable` code; the
+    /// store is closed again on failure.
     public static func make(
         _ config: CoordinatorConfig, owner: String, results: ResultStorage, environment: [String: String] = ProcessInfo.processInfo.environment,
         logger: Logger
@@ -26,8 +29,12 @@ public enum CoordinatorDaemon {
         let chainID: UInt64
         let backend: Address
         do {
-            chainID = try await client.chainID()
-            backend = try await dataPolicy.backendWallet()
+            // Why a client of its own: the engine's retries a connection until each call's
+            // deadline (an RPC restart is worth waiting for), but a chain that is not there at
+            // start is a misconfiguration to report at once.
+            let probe = EthClient(rpc: .failingFast(url: config.chain.rpc))
+            chainID = try await probe.chainID()
+            backend = try await DataPolicy(address: config.chain.dataPolicy, client: probe).backendWallet()
         } catch {
             throw CoordinatorError(.chainUnavailable, "chain \(config.chain.rpc): \(error.message)")
         }
@@ -58,5 +65,49 @@ public enum CoordinatorDaemon {
             chainID: chainID, providers: providers, attestor: ProviderAttestor(verification: verification, timeout: timeout),
             results: ResultCheck(keyReleaseURL: config.keyRelease, storage: results, chainID: chainID, dataPolicy: dataPolicy.address, timeout: timeout),
             settings: settings, logger: logger)
+    }
+
+    /// What `coordinator run --check` reports of an engine ``make(_:owner:results:environment:logger:)``
+    /// built: each item was checked on the way (nothing here is secret; the wallet appears only
+    /// as its address).
+    public struct CheckReport: Codable, Sendable, Hashable {
+        /// The store (the SQLite path, never a PostgreSQL URL) and its schema version after migration.
+        public var store: String
+        /// The store's schema version.
+        public var storeSchema: Int
+        /// The chain id the RPC serves.
+        public var chainId: UInt64
+        /// The DataPolicy contract.
+        public var dataPolicy: String
+        /// The backend wallet's address (equal to the contract's backend wallet).
+        public var backendWallet: String
+        /// Each provider node with the names of its loaded policies.
+        public var providers: [Provider]
+        /// Where results are looked for.
+        public var results: String
+
+        /// One provider node.
+        public struct Provider: Codable, Sendable, Hashable {
+            /// The node's URL.
+            public var url: String
+            /// The platform it must attest from.
+            public var platform: String
+            /// Its policies' names.
+            public var policies: [String]
+        }
+    }
+
+    /// The report for `engine`, built from `config` (the store is asked its schema version).
+    public static func checkReport(_ engine: CoordinatorEngine, config: CoordinatorConfig) async throws(CoordinatorError) -> CheckReport {
+        let version = try await engine.store.migrate()
+        let store = (try? config.storeLocation().displayName) ?? "the store"
+        let results: String
+        switch config.results {
+        case .local(let directory): results = "local \(directory)"
+        case .zeroG(let url): results = "0G storage node \(url)"
+        }
+        return CheckReport(
+            store: store, storeSchema: version, chainId: engine.chainID, dataPolicy: config.chain.dataPolicy.checksummed, backendWallet: engine.walletAddress.checksummed,
+            providers: engine.providers.map { .init(url: $0.url, platform: $0.platform.rawValue, policies: $0.policies.policies.map(\.name)) }, results: results)
     }
 }

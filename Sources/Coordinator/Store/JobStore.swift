@@ -33,6 +33,31 @@ public final class JobStore: Sendable {
         return store
     }
 
+    /// Opens an existing store for operator tools, never creating or migrating one: a
+    /// `sqlite:PATH` that does not exist, or a database no coordinator ever opened, is
+    /// `.storeUnavailable` (a mistyped path must not read as an empty store). `readOnly` opens an
+    /// SQLite file read-only (listing); PostgreSQL is opened as usual.
+    public static func openExisting(_ url: String, readOnly: Bool, timeout: Duration = .seconds(5)) async throws(CoordinatorError) -> JobStore {
+        let location: SQLDatabase.Location
+        do { location = try SQLDatabase.Location(url) } catch { throw CoordinatorError(store: error) }
+        if case .sqlite(let path) = location {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                throw CoordinatorError(.storeUnavailable, "no coordinator store at \(path)")
+            }
+        }
+        let database: SQLDatabase
+        do { database = try await SQLDatabase.open(url, access: readOnly ? .readOnly : .readWrite, timeout: timeout) } catch { throw CoordinatorError(store: error) }
+        let store = JobStore(database: database)
+        do {
+            _ = try await store.session { s throws(CoordinatorError) in try await s.requireSchema(JobStoreSchema.schema, in: location.displayName) }
+        } catch {
+            await store.close()
+            throw error
+        }
+        return store
+    }
+
     init(database: SQLDatabase) { self.database = database }
 
     /// Applies pending migrations; returns the schema version in force.
@@ -165,19 +190,43 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// Which jobs an operator's override may change (checked in the same statement that changes
+    /// the row, so a coordinator acting on the job in between cannot be overwritten).
+    public enum OverrideCondition: Sendable, Hashable {
+        /// Any job.
+        case any
+        /// A job that is not terminal and has no settlement transaction sent.
+        case noSettlementSent
+        /// A job that is not terminal and has no settlement intent.
+        case noSettlementIntent
+    }
+
     /// An operator's override, applied whoever holds the lease (it is cleared): `state` with
-    /// `reason`, due now. Returns the record, or nil when the job is unknown.
+    /// `reason`, due now, if the job meets `condition`. Returns the record, or nil when the job is
+    /// unknown or does not meet `condition`. `resetDispatchAttempts` starts a new dispatch budget.
     @discardableResult
-    public func override(_ jobID: [UInt8], state: JobRecord.State, settlement: JobRecord.Settlement?, reason: String?, now: Date) async throws(CoordinatorError) -> JobRecord? {
+    public func override(
+        _ jobID: [UInt8], state: JobRecord.State, settlement: JobRecord.Settlement?, reason: String?, now: Date, condition: OverrideCondition = .any,
+        resetDispatchAttempts: Bool = false
+    ) async throws(CoordinatorError) -> JobRecord? {
         let t = try Self.millis(now)
         let body: StoreValue = try settlement.map { v throws(CoordinatorError) in .bytes(try Self.encode(v)) } ?? .null
         let kind: StoreValue = settlement.map { .integer($0.kind == "confirm" ? 1 : 2) } ?? .null
+        // States are this build's integers, never input: safe to inline.
+        let terminal = "\(JobRecord.State.completed.rawValue), \(JobRecord.State.failed.rawValue)"
+        let guardSQL: String
+        switch condition {
+        case .any: guardSQL = ""
+        case .noSettlementSent: guardSQL = " AND state NOT IN (\(terminal)) AND settlement_tx IS NULL"
+        case .noSettlementIntent: guardSQL = " AND state NOT IN (\(terminal)) AND settlement_body IS NULL"
+        }
+        let reset = resetDispatchAttempts ? ", dispatch_attempts = 0" : ""
         return try await session { s throws(CoordinatorError) in
             try await s.query(
                 """
                 UPDATE jobs SET state = $2, settlement_kind = $3, settlement_body = $4, settlement_tx = NULL, reason = $5,
-                    lease_owner = NULL, lease_until = NULL, next_at = $6, progress_at = $6, updated_at = $6
-                WHERE job_id = $1 RETURNING \(Self.columns)
+                    lease_owner = NULL, lease_until = NULL, next_at = $6, progress_at = $6, updated_at = $6\(reset)
+                WHERE job_id = $1\(guardSQL) RETURNING \(Self.columns)
                 """,
                 [.bytes(jobID), .integer(state.rawValue), kind, body, reason.map { .bytes(Array($0.utf8)) } ?? .null, .integer(t)]
             ).first.map { row throws(CoordinatorError) in try Self.record(row) }

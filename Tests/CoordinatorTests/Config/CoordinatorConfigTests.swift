@@ -50,12 +50,17 @@ struct CoordinatorConfigTests {
         let providers = try local.configuredProviders()
         #expect(providers[0].policies.policies.map(\.name) == ["dcap-qvl-sample-tdx"])
         #expect(try c.quoteVerification().collateralSource != nil)
+        #expect(c.results == .local(".demo/models"))
+        guard case .local(let store) = c.resultStorage() else { Issue.record("not local"); return }
+        #expect(store.directory == ".demo/models")
     }
 
     @Test("left-out sections take their defaults")
     func defaults() throws {
         let c = try CoordinatorConfig(yaml: Self.minimal)
-        #expect(c.store == "sqlite:coordinator.db" && c.storeLocation == .sqlite(path: "coordinator.db"))
+        #expect(c.store == "sqlite:coordinator.db")
+        #expect(try c.storeLocation() == .sqlite(path: "coordinator.db"))
+        #expect(c.results == .local("models"))
         #expect(c.listen == "127.0.0.1:8091")
         #expect(c.intervals == .init(discoverySeconds: 5, taskSeconds: 3))
         #expect(c.timeouts == .init(taskSeconds: 3600, providerSeconds: 30, leaseSeconds: 60))
@@ -105,6 +110,8 @@ struct CoordinatorConfigTests {
             ("discovery:\n  logs:\n    fromBlock: 12\n", "discovery: {}\n", "discovery"),
             ("    platform: tdx", "    platform: sgx", "platform"),
             ("keyRelease: https://krs.example", "keyRelease: https://krs.example\nstore: mysql://x", "store"),
+            ("keyRelease: https://krs.example", "keyRelease: https://krs.example\nstore: sqlite://x", "sqlite"),
+            ("keyRelease: https://krs.example", "keyRelease: https://krs.example\nresults:\n  zeroG: ftp://node", "results.zeroG"),
             ("keyRelease: https://krs.example", "keyRelease: https://krs.example\nlisten: 8091", "listen"),
         ])
     func checks(_ from: String, _ to: String, _ named: String) throws {
@@ -146,6 +153,28 @@ struct CoordinatorConfigTests {
         let e2 = try #require(throws: CoordinatorError.self) { try c.walletKey(environment: ["TEST_WALLET": secret]) }
         #expect(e2.message.contains("TEST_WALLET") && !e2.message.contains(secret))
         #expect(try c.walletKey(environment: ["TEST_WALLET": "0x" + Self.keyHex]).rawRepresentation == [UInt8](repeating: 0x4f, count: 32))
+    }
+
+    @Test("a postgres store is parsed by SQLStore; a malformed one is refused without repeating the password")
+    func storeLocation() throws {
+        let c = try CoordinatorConfig(yaml: Self.minimal + "\nstore: postgres://u:pw@db:5432/coordinator\n")
+        #expect(try c.storeLocation() == .postgres(url: "postgres://u:pw@db:5432/coordinator"))
+        let e = try #require(throws: CoordinatorError.self) { try CoordinatorConfig(yaml: Self.minimal + "\nstore: mysql://u:hunter2@db/x\n") }
+        #expect(e.code == .configInvalid && e.message.contains("store") && !e.message.contains("hunter2"), "\(e.message)")
+    }
+
+    @Test("results: exactly one of local or zeroG; zeroG makes a storage node client")
+    func results() throws {
+        let z = try CoordinatorConfig(yaml: Self.minimal + "\nresults:\n  zeroG: http://127.0.0.1:5678\n")
+        #expect(z.results == .zeroG("http://127.0.0.1:5678"))
+        guard case .zeroG(let node) = z.resultStorage() else { Issue.record("not 0G"); return }
+        #expect(node.url == "http://127.0.0.1:5678")
+        for bad in ["results:\n  local: a\n  zeroG: http://x\n", "results: {}\n", "results:\n  local: \"\"\n"] {
+            let e = try #require(throws: CoordinatorError.self, "\(bad)") { try CoordinatorConfig(yaml: Self.minimal + "\n" + bad) }
+            #expect(e.message.contains("local or zeroG"), "\(e.message)")
+        }
+        let e = try #require(throws: CoordinatorError.self) { try CoordinatorConfig(yaml: Self.minimal + "\nresults:\n  local: m\n  s3: x\n") }
+        #expect(e.message.contains("unknown key \"results.s3\""), "\(e.message)")
     }
 
     @Test("a wallet naming both file and env, or neither, is refused")
