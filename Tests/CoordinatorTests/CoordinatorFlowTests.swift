@@ -90,8 +90,11 @@ struct CoordinatorFlowTests {
 
     @Test("each failure path ends Failed on chain with its own reason code, settled once", arguments: failurePaths)
     func failurePath(_ path: FailurePath) async throws {
+        CoordinatorWorld.trace("case \(path.name)")
         try await CoordinatorWorld.using { w in
+            CoordinatorWorld.trace("world up")
             let d = try await w.release.dataset(escrow: path.escrow)
+            CoordinatorWorld.trace("dataset")
             var script = path.script
             let vanish = script.vanished
             script.vanished = false
@@ -99,7 +102,9 @@ struct CoordinatorFlowTests {
             let engine = try await w.engine([node]) { $0.taskTimeout = 30 }
             var now = Date()
             _ = try await engine.discoverOnce(now: now)
+            CoordinatorWorld.trace("discovered")
             #expect(await engine.dispatchOnce(now: now) == 1)
+            CoordinatorWorld.trace("dispatched")
             if vanish { node.update { $0.vanished = true } }
             if path.crashAfterDispatch { node.crash() }
             now += 1

@@ -122,11 +122,22 @@ final class CoordinatorWorld: @unchecked Sendable {
             await engine.dispatchOnce(now: now)
             await engine.trackOnce(now: now)
             let records = try await jobs.asyncMap { try await engine.store.job($0) }
+            Self.trace(records.map { r in "\(r?.state.description ?? "-")/\(r?.taskStatus?.rawValue ?? "-")/\(r?.reason ?? "-")" }.joined(separator: " "))
             if records.allSatisfy({ $0?.state.isTerminal == true }) { return records.compactMap { $0 } }
             now += step
             try await Task.sleep(for: .milliseconds(50))
         }
         return try await jobs.asyncMap { try await engine.store.job($0) }.compactMap { $0 }
+    }
+
+    /// Appends `line` to the file `COORDINATOR_TEST_TRACE` names (for watching a long run).
+    static func trace(_ line: String) {
+        guard let path = ProcessInfo.processInfo.environment["COORDINATOR_TEST_TRACE"] else { return }
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let h = FileHandle(forWritingAtPath: path) else { return }
+        h.seekToEndOfFile()
+        h.write(Data("\(Date()) \(line)\n".utf8))
+        try? h.close()
     }
 
     /// The DataPolicy events about `jobID`.
