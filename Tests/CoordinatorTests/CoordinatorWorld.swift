@@ -63,9 +63,13 @@ final class CoordinatorWorld: @unchecked Sendable {
     /// A provider node whose tasks obtain their key from the world's key-release service with
     /// the world's swtpm evidence, and whose finished tasks have stored their model (unless
     /// `storesModel` is false).
-    func node(script: LoopbackTaskProvider.Script = .init(), storesModel: Bool = true) throws -> LoopbackTaskProvider {
+    /// With `swtpmQuotes`, its `/v1/quote` answers the world's swtpm evidence (judged by the
+    /// world's swtpm policy, valid at any time) instead of test-PKI TDX quotes.
+    func node(script: LoopbackTaskProvider.Script = .init(), storesModel: Bool = true, swtpmQuotes: Bool = false) throws -> LoopbackTaskProvider {
         let keys = ReleaseClient.NodeKeys()
         let producer = release.producer
+        var script = script
+        if swtpmQuotes { script.quote = .evidence { binding in try await producer.quote(nonce: binding.tpmExtraData) } }
         let directory = modelDirectory
         let node = try LoopbackTaskProvider(
             pki: pki, chainID: chainID, dataPolicy: release.dp.address, signer: keys.signer, script: script,

@@ -33,6 +33,9 @@ public final class LoopbackTaskProvider: Sendable {
         /// A recorded answer to `nonce`: evidence bound to it; the JSON echoes the requested nonce
         /// when `echoRequested` (a forger's edit), else `nonce` (a verbatim replay).
         case replayed(nonce: [UInt8], echoRequested: Bool)
+        /// Evidence from `source` (a real TEE or swtpm) binding this node's signer and the
+        /// requested nonce, instead of the test PKI's TDX quotes.
+        case evidence(@Sendable (NodeQuoteBinding) async throws -> EvidenceBundle)
     }
 
     /// How the node misbehaves (all off by default).
@@ -133,6 +136,9 @@ public final class LoopbackTaskProvider: Sendable {
     /// The state of every task, by id.
     public var taskStates: [String: String] { core.state.withLockedValue { $0.tasks.mapValues { Self.states.indices.contains($0.state) ? Self.states[$0.state] : "Failed" } } }
 
+    /// How many tasks this node holds for each job (a job dispatched twice would show 2).
+    public var tasksPerJob: [[UInt8]: Int] { core.state.withLockedValue { s in s.tasks.values.reduce(into: [:]) { $0[$1.jobID, default: 0] += 1 } } }
+
     /// Sets the script.
     public func update(_ change: (inout Script) -> Void) { core.state.withLockedValue { change(&$0.script) } }
 
@@ -223,6 +229,20 @@ public final class LoopbackTaskProvider: Sendable {
             case .replayed(let old, let echo):
                 bound = NodeQuoteBinding(signer: me, nonce: old)
                 if !echo { echoed = old }
+            case .evidence(let source):
+                // The server's handler is synchronous: wait here (on the server's thread) for the source.
+                let done = DispatchSemaphore(value: 0)
+                let box = NIOLockedValueBox<EvidenceBundle?>(nil)
+                let binding = bound
+                Task {
+                    let bundle = try? await source(binding)
+                    box.withLockedValue { $0 = bundle }
+                    done.signal()
+                }
+                guard done.wait(timeout: .now() + 30) == .success, let bundle = box.withLockedValue({ $0 }),
+                    let answer = try? NodeQuote(signer: me, nonce: echoed, evidence: bundle, quote: nil)
+                else { return self.error(500, "no evidence") }
+                return .init(status: 200, headers: [("Content-Type", "application/json")], body: Array(answer.json))
             }
             do {
                 let raw = try pki.quote(reportData: bound.reportData, rtmr3: rtmr3)
