@@ -129,7 +129,11 @@ public final class SQLiteDatabase: Sendable {
     public func close() async {
         await gate.lock()
         defer { gate.unlock() }
-        guard let connection = connection.withLock({ c in defer { c = nil }; return c }) else { return }
+        guard
+            let connection = connection.withLock({ c in
+                defer { c = nil }; return c
+            })
+        else { return }
         try? await connection.close()
         try? await thread.shutdownGracefully()
     }

@@ -96,8 +96,19 @@ final class CoordinatorWorld: @unchecked Sendable {
     }
 
     /// The coordinator for `nodes`, on the world's chain, key-release service and store.
-    func engine(_ nodes: [LoopbackTaskProvider], owner: String = "c1", tune: (inout CoordinatorSettings) -> Void = { _ in }) async throws -> CoordinatorEngine {
+    /// `rpc`: the chain endpoint the coordinator uses (a recording proxy; default the chain's own).
+    func engine(
+        _ nodes: [LoopbackTaskProvider], owner: String = "c1", rpc: String? = nil, tune: (inout CoordinatorSettings) -> Void = { _ in }
+    ) async throws -> CoordinatorEngine {
         let store = try await JobStore.open(storeURL)
+        var dataPolicy = release.dp
+        var sender = release.backend
+        if let rpc {
+            let client = EthClient(url: rpc)
+            dataPolicy = DataPolicy(address: release.dp.address, client: client)
+            sender = TransactionSender(client: client, key: release.backendKey)
+            await sender.configure(pollInterval: .milliseconds(20), timeout: .seconds(60))
+        }
         let policy = try Policy(yaml: TDXTestPKI.policyYAML(name: "test-tdx"))
         var settings = CoordinatorSettings(owner: owner, keyReleaseURL: release.baseURL)
         settings.ticketLifetime = 600
@@ -108,11 +119,11 @@ final class CoordinatorWorld: @unchecked Sendable {
         let logs = self.logs
         let logger = Logger(label: "coordinator-test") { JSONLogHandler(label: $0, sink: logs.sink) }
         return CoordinatorEngine(
-            store: store, source: ChainLogJobSource(dataPolicy: release.dp, store: store), dataPolicy: release.dp, sender: release.backend,
+            store: store, source: ChainLogJobSource(dataPolicy: dataPolicy, store: store), dataPolicy: dataPolicy, sender: sender,
             wallet: release.backendKey, chainID: chainID,
             providers: nodes.map { ConfiguredProvider(url: $0.baseURL, platform: .tdx, policies: PolicySet([policy])) },
             attestor: ProviderAttestor(verification: verification, timeout: .seconds(5)),
-            results: ResultCheck(keyReleaseURL: release.baseURL, storage: .local(models), chainID: chainID, dataPolicy: release.dp.address, timeout: .seconds(5)),
+            results: ResultCheck(keyReleaseURL: release.baseURL, storage: .local(models), chainID: chainID, dataPolicy: dataPolicy.address, timeout: .seconds(5)),
             settings: settings, logger: logger)
     }
 

@@ -55,6 +55,7 @@ public final class LoopbackHTTPServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
     private let recorded: NIOLockedValueBox<[Request]>
+    private let answered: NIOLockedValueBox<[[UInt8]]>
 
     /// The port the server listens on.
     public let port: Int
@@ -62,16 +63,19 @@ public final class LoopbackHTTPServer: Sendable {
     public var baseURL: String { "http://127.0.0.1:\(port)" }
     /// Every request received so far, in order.
     public var requests: [Request] { recorded.withLockedValue { $0 } }
+    /// The body of every response sent so far, in order.
+    public var responseBodies: [[UInt8]] { answered.withLockedValue { $0 } }
 
     /// Starts a server that answers every request with `handler`.
     public init(handler: @escaping Handler) throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let recorded = NIOLockedValueBox<[Request]>([])
+        let answered = NIOLockedValueBox<[[UInt8]]>([])
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(RequestHandler(handler: handler, recorded: recorded))
+                    channel.pipeline.addHandler(RequestHandler(handler: handler, recorded: recorded, answered: answered))
                 }
             }
         do {
@@ -82,6 +86,7 @@ public final class LoopbackHTTPServer: Sendable {
         }
         self.group = group
         self.recorded = recorded
+        self.answered = answered
         self.port = channel.localAddress?.port ?? 0
     }
 
@@ -100,12 +105,14 @@ public final class LoopbackHTTPServer: Sendable {
 
         let handler: Handler
         let recorded: NIOLockedValueBox<[Request]>
+        let answered: NIOLockedValueBox<[[UInt8]]>
         var head: HTTPRequestHead?
         var body: [UInt8] = []
 
-        init(handler: @escaping Handler, recorded: NIOLockedValueBox<[Request]>) {
+        init(handler: @escaping Handler, recorded: NIOLockedValueBox<[Request]>, answered: NIOLockedValueBox<[[UInt8]]>) {
             self.handler = handler
             self.recorded = recorded
+            self.answered = answered
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -120,6 +127,7 @@ public final class LoopbackHTTPServer: Sendable {
                 let request = Request(method: head.method.rawValue, uri: head.uri, headers: head.headers.map { ($0.name, $0.value) }, body: body)
                 recorded.withLockedValue { $0.append(request) }
                 let response = handler(request)
+                answered.withLockedValue { $0.append(response.body) }
                 var headers = HTTPHeaders(response.headers)
                 headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
                 headers.replaceOrAdd(name: "Connection", value: "close")

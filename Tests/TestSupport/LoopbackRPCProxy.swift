@@ -19,6 +19,8 @@ public final class LoopbackRPCProxy: Sendable {
 
     /// The proxy's URL.
     public var url: String { server.baseURL }
+    /// Every request and response body that passed through, in order.
+    public var traffic: [[UInt8]] { server.requests.map(\.body) + server.responseBodies }
     /// Every raw transaction the proxy saw (hex), forwarded or not.
     public var rawSends: [String] { faults.withLockedValue { $0.rawSends } }
 

@@ -128,6 +128,8 @@ public final class LoopbackTaskProvider: Sendable {
     public var baseURL: String { server.baseURL }
     /// Every request received, in order.
     public var requests: [LoopbackHTTPServer.Request] { server.requests }
+    /// Every response body sent, in order.
+    public var responseBodies: [[UInt8]] { server.responseBodies }
     /// The script now in force.
     public var script: Script {
         get { core.state.withLockedValue { $0.script } }

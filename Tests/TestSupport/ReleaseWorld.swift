@@ -323,7 +323,6 @@ public final class ReleaseWorld: @unchecked Sendable {
     }
 }
 
-
 /// A world set-up step that did not go as it must.
 public struct WorldError: Error, CustomStringConvertible {
     /// What happened.

@@ -46,6 +46,6 @@ enum JobStoreSchema {
                         updated_at \(.int64) NOT NULL
                     )\(.strict)
                     """,
-                ]),
+                ])
         ])
 }
