@@ -29,7 +29,8 @@ final class CoordinatorWorld: @unchecked Sendable {
     /// The node keys (inside each node's "TEE").
     var keys: [String: ReleaseClient.NodeKeys] = [:]
 
-    init(storeBackend: StoreBackend = .sqlite) async throws {
+    /// `postgres`: a server of the test's own (to stop and start) instead of the shared one.
+    init(storeBackend: StoreBackend = .sqlite, postgres: PostgresServer? = nil) async throws {
         release = try await ReleaseWorld(store: .sqlite)
         pki = try TDXTestPKI()
         modelDirectory = NSTemporaryDirectory() + "models-\(UUID().uuidString)"
@@ -38,13 +39,13 @@ final class CoordinatorWorld: @unchecked Sendable {
         switch storeBackend {
         case .sqlite: storeURL = "sqlite:" + NSTemporaryDirectory() + "coordinator-\(UUID().uuidString).db"
         case .postgres:
-            let pg = try SharedPostgres.server.get()
+            let pg = try postgres ?? SharedPostgres.server.get()
             storeURL = pg.url(database: try pg.createDatabase(prefix: "coord"))
         }
     }
 
-    static func using(storeBackend: StoreBackend = .sqlite, _ body: (CoordinatorWorld) async throws -> Void) async throws {
-        let w = try await CoordinatorWorld(storeBackend: storeBackend)
+    static func using(storeBackend: StoreBackend = .sqlite, postgres: PostgresServer? = nil, _ body: (CoordinatorWorld) async throws -> Void) async throws {
+        let w = try await CoordinatorWorld(storeBackend: storeBackend, postgres: postgres)
         do { try await body(w) } catch {
             await w.shutdown()
             throw error

@@ -157,11 +157,11 @@ public final class CoordinatorEngine: Sendable {
     public func discoverOnce(now: Date) async throws(CoordinatorError) -> Int {
         let jobs: [GrantedJob]
         do { jobs = try await source.grantedJobs() } catch {
-            setDependency("indexer", error.message)
-            metrics.count("coordinator_dependency_errors_total", [("dependency", "indexer")])
+            setDependency("discovery", error.message)
+            metrics.count("coordinator_dependency_errors_total", [("dependency", "discovery")])
             throw error
         }
-        setDependency("indexer", nil)
+        setDependency("discovery", nil)
         var fresh = 0
         for job in jobs where try await store.recordDiscovered(job, now: now) { fresh += 1 }
         try await source.recorded()
@@ -308,6 +308,7 @@ public final class CoordinatorEngine: Sendable {
         do {
             leased = try await store.lease(
                 owner: settings.owner, now: now, duration: settings.leaseSeconds, states: [.dispatched, .started, .acknowledged, .settling], limit: settings.batch)
+            setDependency("store", nil)
         } catch {
             note(error, in: "store")
             return 0
@@ -328,8 +329,10 @@ public final class CoordinatorEngine: Sendable {
             do {
                 record = try await ProviderClient(url: url, timeout: settings.providerTimeout).task(user: walletAddress, id: taskID)
                 observation = record.map { .status($0.progress) } ?? .notFound
+                setDependency("provider \(url)", nil)
             } catch {
                 metrics.count("coordinator_dependency_errors_total", [("dependency", "provider")])
+                setDependency("provider \(url)", error.message)
                 observation = .unreachable
             }
         }

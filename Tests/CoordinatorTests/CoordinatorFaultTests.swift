@@ -1,0 +1,70 @@
+import Coordinator
+import Foundation
+import TestSupport
+import Testing
+
+/// Dependencies failing under a running job: the chain RPC down, a provider answering 5xx, the
+/// database down. Each time `/readyz` names what is down, the job waits (nothing is lost or
+/// failed for it), and once the dependency is back the job runs on to one settlement.
+@Suite("Coordinator: dependency faults", .serialized, .timeLimit(.minutes(6)))
+struct CoordinatorFaultTests {
+    @Test("chain down, provider 5xx, database down: /readyz says which, the job waits, then completes once")
+    func faults() async throws {
+        let pg = try PostgresServer(database: "coordfaults")
+        defer { pg.shutdown() }
+        try await CoordinatorWorld.using(storeBackend: .postgres, postgres: pg) { w in
+            let d = try await w.release.dataset()
+            let node = try w.node()
+            let proxy = try LoopbackRPCProxy(upstream: w.release.chain.info.rpcUrl)
+            defer { proxy.stop() }
+            let engine = try await w.engine([node], rpc: proxy.url) { $0.taskTimeout = 600 }
+            var now = Date()
+            func round() async {
+                _ = try? await engine.discoverOnce(now: now)
+                await engine.dispatchOnce(now: now)
+                await engine.trackOnce(now: now)
+                now += 5
+            }
+            func state() async throws -> JobRecord.State? { try await engine.store.job(d.jobID)?.state }
+
+            // Dispatched and running.
+            await round()
+            #expect(try await state() == .started)
+
+            // The chain RPC down: nothing moves, /readyz names the chain.
+            proxy.unavailable(10_000)
+            for _ in 0..<3 { await round() }
+            var ready = await CoordinatorHTTP.readiness(engine)
+            #expect(ready.status == "not ready" && ready.dependencies["chain"] != nil, "\(ready)")
+            #expect(try await state() == .started)
+            proxy.unavailable(0)
+            await round()
+            ready = await CoordinatorHTTP.readiness(engine)
+            #expect(ready.dependencies["chain"] == nil, "\(ready)")
+
+            // The provider answers 503: the job waits (not failed), /readyz names the node.
+            node.update { $0.failingStatus = 503 }
+            for _ in 0..<3 { await round() }
+            ready = await CoordinatorHTTP.readiness(engine)
+            #expect(ready.dependencies["provider \(node.baseURL)"] != nil, "\(ready)")
+            #expect(try await state() == .started)
+            node.update { $0.failingStatus = nil }
+
+            // The database down: rounds fail without acting, /readyz names the store.
+            try pg.stop()
+            for _ in 0..<2 { await round() }
+            ready = await CoordinatorHTTP.readiness(engine)
+            #expect(ready.status == "not ready" && ready.dependencies["store"] != nil, "\(ready)")
+            try pg.start()
+
+            // Everything back: the job completes, settled once.
+            let records = try await w.drive(engine, until: [d.jobID], start: now)
+            #expect(records.first?.state == .completed)
+            ready = await CoordinatorHTTP.readiness(engine)
+            #expect(ready.status == "ready", "\(ready)")
+            let settlements = try await w.events(d.jobID).filter { if case .jobCompleted = $0 { true } else if case .jobFailed = $0 { true } else { false } }
+            #expect(settlements.count == 1)
+            #expect(node.tasksPerJob[d.jobID] == 1)
+        }
+    }
+}
