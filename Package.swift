@@ -190,7 +190,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["ByteEncoding", "EVMCrypto", "ReleaseProtocol", "KeyRelease", "ProviderNode", "DatasetCrypto", "AttestationCollateral", "ServiceSupport",
+            dependencies: ["ByteEncoding", "EVMCrypto", "ReleaseProtocol", "KeyRelease", "ProviderNode", "Coordinator", "DatasetCrypto", "AttestationCollateral", "ServiceSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "BigInt", package: "BigInt"),
                 "Attestation",
@@ -206,6 +206,11 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             path: "Tests/TestSupport"
+        ),
+        .executableTarget(
+            name: "coordinator-load",
+            dependencies: ["Coordinator", "Chain", "ByteEncoding", "EVMCrypto", "TestSupport", .product(name: "BigInt", package: "BigInt")],
+            path: "Benchmarks/CoordinatorLoad"
         ),
         .executableTarget(
             name: "release-load",

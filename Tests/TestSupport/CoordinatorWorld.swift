@@ -10,7 +10,6 @@ import Logging
 import ProviderNode
 import ReleaseProtocol
 import ServiceSupport
-import TestSupport
 import ZeroG
 
 /// The coordinator in a real world: the dev chain (py-evm, the Vyper DataPolicy), the real
@@ -18,19 +17,19 @@ import ZeroG
 /// evidence), loopback provider nodes that obtain each task's key from that service for real
 /// (challenge → swtpm quote binding the release → release → HPKE open) and answer node quotes
 /// with TDX evidence from the test PKI, a local model store, and the coordinator's own store.
-final class CoordinatorWorld: @unchecked Sendable {
-    let release: ReleaseWorld
-    let pki: TDXTestPKI
-    let models: LocalDatasetStore
-    let modelDirectory: String
-    let storeURL: String
-    let logs = LogCapture()
-    var nodes: [LoopbackTaskProvider] = []
+public final class CoordinatorWorld: @unchecked Sendable {
+    public let release: ReleaseWorld
+    public let pki: TDXTestPKI
+    public let models: LocalDatasetStore
+    public let modelDirectory: String
+    public let storeURL: String
+    public let logs = LogCapture()
+    public var nodes: [LoopbackTaskProvider] = []
     /// The node keys (inside each node's "TEE").
-    var keys: [String: ReleaseClient.NodeKeys] = [:]
+    public var keys: [String: ReleaseClient.NodeKeys] = [:]
 
     /// `postgres`: a server of the test's own (to stop and start) instead of the shared one.
-    init(storeBackend: StoreBackend = .sqlite, postgres: PostgresServer? = nil) async throws {
+    public init(storeBackend: StoreBackend = .sqlite, postgres: PostgresServer? = nil) async throws {
         release = try await ReleaseWorld(store: .sqlite)
         pki = try TDXTestPKI()
         modelDirectory = NSTemporaryDirectory() + "models-\(UUID().uuidString)"
@@ -44,7 +43,7 @@ final class CoordinatorWorld: @unchecked Sendable {
         }
     }
 
-    static func using(storeBackend: StoreBackend = .sqlite, postgres: PostgresServer? = nil, _ body: (CoordinatorWorld) async throws -> Void) async throws {
+    public static func using(storeBackend: StoreBackend = .sqlite, postgres: PostgresServer? = nil, _ body: (CoordinatorWorld) async throws -> Void) async throws {
         let w = try await CoordinatorWorld(storeBackend: storeBackend, postgres: postgres)
         do { try await body(w) } catch {
             await w.shutdown()
@@ -53,20 +52,20 @@ final class CoordinatorWorld: @unchecked Sendable {
         await w.shutdown()
     }
 
-    func shutdown() async {
+    public func shutdown() async {
         for n in nodes { n.shutdown() }
         await release.shutdown()
         try? FileManager.default.removeItem(atPath: modelDirectory)
     }
 
-    var chainID: UInt64 { release.chain.info.chainId }
+    public var chainID: UInt64 { release.chain.info.chainId }
 
     /// A provider node whose tasks obtain their key from the world's key-release service with
     /// the world's swtpm evidence, and whose finished tasks have stored their model (unless
     /// `storesModel` is false).
     /// With `swtpmQuotes`, its `/v1/quote` answers the world's swtpm evidence (judged by the
     /// world's swtpm policy, valid at any time) instead of test-PKI TDX quotes.
-    func node(script: LoopbackTaskProvider.Script = .init(), storesModel: Bool = true, swtpmQuotes: Bool = false) throws -> LoopbackTaskProvider {
+    public func node(script: LoopbackTaskProvider.Script = .init(), storesModel: Bool = true, swtpmQuotes: Bool = false) throws -> LoopbackTaskProvider {
         let keys = ReleaseClient.NodeKeys()
         let producer = release.producer
         var script = script
@@ -98,7 +97,7 @@ final class CoordinatorWorld: @unchecked Sendable {
 
     /// The coordinator for `nodes`, on the world's chain, key-release service and store.
     /// `rpc`: the chain endpoint the coordinator uses (a recording proxy; default the chain's own).
-    func engine(
+    public func engine(
         _ nodes: [LoopbackTaskProvider], owner: String = "c1", rpc: String? = nil, tune: (inout CoordinatorSettings) -> Void = { _ in }
     ) async throws -> CoordinatorEngine {
         let store = try await JobStore.open(storeURL)
@@ -131,7 +130,7 @@ final class CoordinatorWorld: @unchecked Sendable {
     /// Runs rounds of discovery, dispatch and tracking (each `now` a little later) until every
     /// job in `jobs` is terminal in the store, or `rounds` are spent. Returns the records.
     @discardableResult
-    func drive(_ engine: CoordinatorEngine, until jobs: [[UInt8]], rounds: Int = 60, step: TimeInterval = 5, start: Date = Date()) async throws -> [JobRecord] {
+    public func drive(_ engine: CoordinatorEngine, until jobs: [[UInt8]], rounds: Int = 60, step: TimeInterval = 5, start: Date = Date()) async throws -> [JobRecord] {
         var now = start
         for _ in 0..<rounds {
             _ = try? await engine.discoverOnce(now: now)
@@ -147,7 +146,7 @@ final class CoordinatorWorld: @unchecked Sendable {
     }
 
     /// Appends `line` to the file `COORDINATOR_TEST_TRACE` names (for watching a long run).
-    static func trace(_ line: String) {
+    public static func trace(_ line: String) {
         guard let path = ProcessInfo.processInfo.environment["COORDINATOR_TEST_TRACE"] else { return }
         if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
         guard let h = FileHandle(forWritingAtPath: path) else { return }
@@ -157,7 +156,7 @@ final class CoordinatorWorld: @unchecked Sendable {
     }
 
     /// The DataPolicy events about `jobID`.
-    func events(_ jobID: [UInt8]) async throws -> [DataPolicy.Event] {
+    public func events(_ jobID: [UInt8]) async throws -> [DataPolicy.Event] {
         try await release.dp.events(fromBlock: 0).filter { e in
             switch e {
             case .jobStarted(let j), .accessGranted(let j), .jobTimedOut(let j): j == jobID
@@ -169,7 +168,7 @@ final class CoordinatorWorld: @unchecked Sendable {
 }
 
 extension Array {
-    func asyncMap<T>(_ f: (Element) async throws -> T) async rethrows -> [T] {
+    public func asyncMap<T>(_ f: (Element) async throws -> T) async rethrows -> [T] {
         var out: [T] = []
         for e in self { out.append(try await f(e)) }
         return out
