@@ -75,25 +75,11 @@ let baselinePerJob = Date().timeIntervalSince(baselineStart) / Double(max(1, o.b
 // The coordinator process.
 let dir = NSTemporaryDirectory() + "coordinator-load-\(UUID().uuidString)"
 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-try w.release.policy.yaml.write(toFile: dir + "/swtpm.yaml", atomically: true, encoding: .utf8)
-let providers = nodes.map { "  - {url: \"\($0.baseURL)\", platform: tpm, policies: [\"\(dir)/swtpm.yaml\"]}" }.joined(separator: "\n")
-try """
-chain: {rpc: "\(w.release.chain.info.rpcUrl)", dataPolicy: "\(w.release.chain.info.dataPolicy)"}
-wallet: {env: COORDINATOR_LOAD_KEY}
-discovery: {logs: {fromBlock: 0, confirmations: 0}}
-store: "sqlite:\(dir)/coordinator.db"
-providers:
-\(providers)
-keyRelease: "\(w.release.baseURL)"
-listen: "127.0.0.1:0"
-intervals: {discoverySeconds: 1, taskSeconds: 1}
-timeouts: {taskSeconds: 600, providerSeconds: 10, leaseSeconds: 60}
-results: {local: "\(w.modelDirectory)"}
-""".write(toFile: dir + "/coordinator.yaml", atomically: true, encoding: .utf8)
+let config = try w.writeProcessConfig(dir: dir, nodes: nodes, walletEnv: "COORDINATOR_LOAD_KEY", providerSeconds: 10, leaseSeconds: 60)
 let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("coordinator")
 let p = Process()
 p.executableURL = binary
-p.arguments = ["run", "--config", dir + "/coordinator.yaml", "--owner", "bench"]
+p.arguments = ["run", "--config", config, "--owner", "bench"]
 p.environment = ProcessInfo.processInfo.environment.merging(["COORDINATOR_LOAD_KEY": w.release.chain.info.backend.privateKey]) { $1 }
 FileManager.default.createFile(atPath: dir + "/coordinator.log", contents: nil)
 p.standardError = FileHandle(forWritingAtPath: dir + "/coordinator.log")

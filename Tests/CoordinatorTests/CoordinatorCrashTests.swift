@@ -42,26 +42,12 @@ struct CoordinatorCrashTests {
             let dir = NSTemporaryDirectory() + "coordinator-crash-\(UUID().uuidString)"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: dir) }
-            try w.release.policy.yaml.write(toFile: dir + "/swtpm.yaml", atomically: true, encoding: .utf8)
-            let providers = nodes.map { "  - {url: \"\($0.baseURL)\", platform: tpm, policies: [\"\(dir)/swtpm.yaml\"]}" }.joined(separator: "\n")
-            try """
-            chain: {rpc: "\(w.release.chain.info.rpcUrl)", dataPolicy: "\(w.release.chain.info.dataPolicy)"}
-            wallet: {env: TEST_COORDINATOR_KEY}
-            discovery: {logs: {fromBlock: 0, confirmations: 0}}
-            store: "sqlite:\(dir)/coordinator.db"
-            providers:
-            \(providers)
-            keyRelease: "\(w.release.baseURL)"
-            listen: "127.0.0.1:0"
-            intervals: {discoverySeconds: 1, taskSeconds: 1}
-            timeouts: {taskSeconds: 600, providerSeconds: 5, leaseSeconds: 3}
-            results: {local: "\(w.modelDirectory)"}
-            """.write(toFile: dir + "/coordinator.yaml", atomically: true, encoding: .utf8)
+            let config = try w.writeProcessConfig(dir: dir, nodes: nodes, walletEnv: "TEST_COORDINATOR_KEY")
 
             func start() throws -> Process {
                 let p = Process()
                 p.executableURL = CLIRunner.productsDirectory.appendingPathComponent("coordinator")
-                p.arguments = ["run", "--config", dir + "/coordinator.yaml"]
+                p.arguments = ["run", "--config", config]
                 p.environment = ProcessInfo.processInfo.environment.merging(["TEST_COORDINATOR_KEY": w.release.chain.info.backend.privateKey]) { $1 }
                 p.standardOutput = FileHandle.nullDevice
                 p.standardError = FileHandle(forWritingAtPath: "/dev/null")

@@ -145,6 +145,30 @@ public final class CoordinatorWorld: @unchecked Sendable {
         return try await jobs.asyncMap { try await engine.store.job($0) }.compactMap { $0 }
     }
 
+    /// Writes a configuration for the `coordinator` process into `dir` (which must exist): this
+    /// world's chain, key-release service and model store, `nodes` judged by the world's swtpm
+    /// policy, chain-log discovery, an SQLite store in `dir`, the wallet key from the environment
+    /// variable `walletEnv`. Returns the file's path.
+    public func writeProcessConfig(dir: String, nodes: [LoopbackTaskProvider], walletEnv: String, providerSeconds: Int = 5, leaseSeconds: Int = 3) throws -> String {
+        try release.policy.yaml.write(toFile: dir + "/swtpm.yaml", atomically: true, encoding: .utf8)
+        let providers = nodes.map { "  - {url: \"\($0.baseURL)\", platform: tpm, policies: [\"\(dir)/swtpm.yaml\"]}" }.joined(separator: "\n")
+        let path = dir + "/coordinator.yaml"
+        try """
+        chain: {rpc: "\(release.chain.info.rpcUrl)", dataPolicy: "\(release.chain.info.dataPolicy)"}
+        wallet: {env: \(walletEnv)}
+        discovery: {logs: {fromBlock: 0, confirmations: 0}}
+        store: "sqlite:\(dir)/coordinator.db"
+        providers:
+        \(providers)
+        keyRelease: "\(release.baseURL)"
+        listen: "127.0.0.1:0"
+        intervals: {discoverySeconds: 1, taskSeconds: 1}
+        timeouts: {taskSeconds: 600, providerSeconds: \(providerSeconds), leaseSeconds: \(leaseSeconds)}
+        results: {local: "\(modelDirectory)"}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     /// Appends `line` to the file `COORDINATOR_TEST_TRACE` names (for watching a long run).
     public static func trace(_ line: String) {
         guard let path = ProcessInfo.processInfo.environment["COORDINATOR_TEST_TRACE"] else { return }

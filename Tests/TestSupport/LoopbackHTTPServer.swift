@@ -90,8 +90,12 @@ public final class LoopbackHTTPServer: Sendable {
         self.port = channel.localAddress?.port ?? 0
     }
 
-    /// Stops the server.
+    private let stopped = NIOLockedValueBox(false)
+
+    /// Stops the server; a second call does nothing (shutting an event loop group down twice
+    /// is an error in SwiftNIO).
     public func shutdown() {
+        guard stopped.withLockedValue({ s in defer { s = true }; return !s }) else { return }
         try? channel.close().wait()
         try? group.syncShutdownGracefully()
     }
