@@ -13,9 +13,11 @@ import Testing
 /// them, and each failure path ending Failed on chain with its own reason code.
 @Suite("Coordinator: jobs end to end", .serialized, .timeLimit(.minutes(5)))
 struct CoordinatorFlowTests {
-    @Test("Granted → Running → Completed: one settlement, royalty for the epochs trained and the rest refunded, the manifest's signer is the released one")
-    func happyPath() async throws {
-        try await CoordinatorWorld.using { w in
+    @Test(
+        "Granted → Running → Completed: one settlement, royalty for the epochs trained and the rest refunded, the manifest's signer is the released one",
+        arguments: StoreBackend.allCases)
+    func happyPath(_ backend: StoreBackend) async throws {
+        try await CoordinatorWorld.using(storeBackend: backend) { w in
             let d = try await w.release.dataset()
             var script = LoopbackTaskProvider.Script()
             script.actualEpochs = 1  // of 2 requested: royalty 1 × 1000, refund 1000
@@ -88,10 +90,10 @@ struct CoordinatorFlowTests {
         return paths
     }()
 
-    @Test("each failure path ends Failed on chain with its own reason code, settled once", arguments: failurePaths)
-    func failurePath(_ path: FailurePath) async throws {
-        CoordinatorWorld.trace("case \(path.name)")
-        try await CoordinatorWorld.using { w in
+    @Test("each failure path ends Failed on chain with its own reason code, settled once, on both stores", arguments: failurePaths, StoreBackend.allCases)
+    func failurePath(_ path: FailurePath, _ backend: StoreBackend) async throws {
+        CoordinatorWorld.trace("case \(path.name) on \(backend)")
+        try await CoordinatorWorld.using(storeBackend: backend) { w in
             CoordinatorWorld.trace("world up")
             let d = try await w.release.dataset(escrow: path.escrow)
             CoordinatorWorld.trace("dataset")
