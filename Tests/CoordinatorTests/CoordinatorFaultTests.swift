@@ -1,4 +1,5 @@
 import Coordinator
+import EVMCrypto
 import Foundation
 import TestSupport
 import Testing
@@ -15,9 +16,13 @@ struct CoordinatorFaultTests {
         try await CoordinatorWorld.using(storeBackend: .postgres, postgres: pg) { w in
             let d = try await w.release.dataset()
             let node = try w.node()
+            // A node whose quote binds another signer: never used, and /readyz says why.
+            var dishonest = LoopbackTaskProvider.Script()
+            dishonest.quote = .wrongBinding(Secp256k1.PrivateKey().publicKey.address)
+            let impostor = try w.node(script: dishonest)
             let proxy = try LoopbackRPCProxy(upstream: w.release.chain.info.rpcUrl)
             defer { proxy.stop() }
-            let engine = try await w.engine([node], rpc: proxy.url) { $0.taskTimeout = 600 }
+            let engine = try await w.engine([impostor, node], rpc: proxy.url) { $0.taskTimeout = 600 }
             var now = Date()
             func round() async {
                 _ = try? await engine.discoverOnce(now: now)
@@ -27,9 +32,13 @@ struct CoordinatorFaultTests {
             }
             func state() async throws -> JobRecord.State? { try await engine.store.job(d.jobID)?.state }
 
-            // Dispatched and running.
+            // Dispatched and running, on the honest node.
             await round()
             #expect(try await state() == .started)
+            #expect(try await engine.store.job(d.jobID)?.providerURL == node.baseURL)
+            let standing = await CoordinatorHTTP.readiness(engine)
+            #expect(standing.providers[impostor.baseURL]?.hasPrefix("refused") == true, "\(standing)")
+            #expect(standing.providers[node.baseURL]?.hasPrefix("attested") == true, "\(standing)")
 
             // The chain RPC down: nothing moves, /readyz names the chain.
             proxy.unavailable(10_000)
@@ -65,6 +74,16 @@ struct CoordinatorFaultTests {
             let settlements = try await w.events(d.jobID).filter { if case .jobCompleted = $0 { true } else if case .jobFailed = $0 { true } else { false } }
             #expect(settlements.count == 1)
             #expect(node.tasksPerJob[d.jobID] == 1)
+            #expect(impostor.tasksPerJob.isEmpty)
+            // /metrics: jobs by state, latencies, dependency errors and the refused node.
+            let metrics = await CoordinatorHTTP.metricsText(engine)
+            for expected in [
+                #"coordinator_jobs{state="completed"} 1"#, "coordinator_dispatch_seconds", "coordinator_settlement_seconds",
+                #"coordinator_dependency_errors_total{dependency="chain"}"#, #"coordinator_dependency_errors_total{dependency="provider"}"#,
+                #"coordinator_provider_refusals_total{code="providerUntrusted"}"#,
+            ] {
+                #expect(metrics.contains(expected), "\(expected) missing from /metrics")
+            }
         }
     }
 }

@@ -85,4 +85,46 @@ final class LockedCounter: @unchecked Sendable {
     private var count = 0
     func increment() { lock.lock(); count += 1; lock.unlock() }
     var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+
+    @Test("chain logs: only blocks `confirmations` deep are read, and the persisted position survives a restart (recording is what moves it)")
+    func logCursorAndDepth() async throws {
+        let w = try await DevChainWorld.start()
+        defer { w.chain.stop() }
+        let root = DevChainWorld.bytes32("cursor")
+        try await w.register(root: root)
+        func request() async throws -> [UInt8] {
+            try await w.dp.requestAccess(
+                datasetRoot: root, purposeID: DevChainWorld.bytes32("fine-tune"), requestedEpochs: 1, termsHash: DevChainWorld.bytes32("manifest"),
+                value: BigUInt(1_000_000_000_000_000), from: w.requester
+            ).jobID
+        }
+        /// Mines a block (a plain transfer).
+        func mine() async throws { try await w.owner.send(to: w.ownerAddress, data: [], value: 1) }
+        let url = "sqlite:" + NSTemporaryDirectory() + "cursor-\(UUID().uuidString).db"
+        let store = try await JobStore.open(url)
+        let first = try await request()
+
+        // Two confirmations: the job's block is not deep enough yet.
+        let source = ChainLogJobSource(dataPolicy: w.dp, confirmations: 2, store: store)
+        #expect(try await source.grantedJobs().isEmpty)
+        try await mine()
+        try await mine()
+        #expect(try await source.grantedJobs().map(\.jobID) == [first])
+        // Not recorded yet: the position has not moved, a restarted reader sees the job again.
+        #expect(try await store.cursor(source.cursorName) == nil)
+        #expect(try await ChainLogJobSource(dataPolicy: w.dp, confirmations: 2, store: store).grantedJobs().map(\.jobID) == [first])
+        try await source.recorded()
+        let position = try #require(try await store.cursor(source.cursorName))
+        #expect(position >= 1)
+
+        // After a restart (a new reader on the same store) the first job is behind the cursor.
+        let second = try await request()
+        try await mine()
+        try await mine()
+        let restarted = ChainLogJobSource(dataPolicy: w.dp, confirmations: 2, store: store)
+        #expect(try await restarted.grantedJobs().map(\.jobID) == [second])
+        try await restarted.recorded()
+        #expect(try await store.cursor(restarted.cursorName)! > position)
+        await store.close()
+    }
 }

@@ -36,6 +36,17 @@ public enum CoordinatorHTTP {
         return Readiness(status: problems.isEmpty ? "ready" : "not ready", dependencies: problems, providers: nodes)
     }
 
+    /// What `/metrics` says now: `coordinator_jobs{state}` from the store, then the engine's
+    /// counters and timers (`coordinator_dispatch_seconds`, `coordinator_settlement_seconds`,
+    /// `coordinator_dependency_errors_total{dependency}`, `coordinator_provider_refusals_total{code}`,
+    /// `coordinator_jobs_settled_total{state}`).
+    public static func metricsText(_ engine: CoordinatorEngine) async -> String {
+        if let counts = try? await engine.store.counts() {
+            for state in JobRecord.State.allCases { engine.metrics.gauge("coordinator_jobs", [("state", state.description)], Double(counts[state] ?? 0)) }
+        }
+        return engine.metrics.exposition()
+    }
+
     /// The router.
     public static func router(_ engine: CoordinatorEngine) -> Router<BasicRequestContext> {
         let router = Router()
@@ -45,10 +56,7 @@ public enum CoordinatorHTTP {
             return try json(r, r.status == "ready" ? .ok : .serviceUnavailable)
         }
         router.get("/metrics") { _, _ in
-            if let counts = try? await engine.store.counts() {
-                for state in JobRecord.State.allCases { engine.metrics.gauge("coordinator_jobs", [("state", state.description)], Double(counts[state] ?? 0)) }
-            }
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: engine.metrics.exposition())))
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: await metricsText(engine))))
         }
         return router
     }
