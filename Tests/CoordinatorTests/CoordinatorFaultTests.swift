@@ -86,4 +86,32 @@ struct CoordinatorFaultTests {
             }
         }
     }
+
+    @Test("the indexer down: /readyz names discovery and nothing is dispatched; once a (lagging) indexer answers, the job runs to one settlement")
+    func indexerDown() async throws {
+        try await CoordinatorWorld.using { w in
+            let d = try await w.release.dataset()
+            let node = try w.node()
+            let down = ChainConfirmedJobSource(HyperIndexJobSource(url: "http://127.0.0.1:1/v1/graphql"), dataPolicy: w.release.dp)
+            let blind = try await w.engine([node], owner: "blind", source: down)
+            let now = Date()
+            await #expect(throws: CoordinatorError.self) { try await blind.discoverOnce(now: now) }
+            #expect(await blind.dispatchOnce(now: now) == 0)
+            let ready = await CoordinatorHTTP.readiness(blind)
+            #expect(ready.status == "not ready" && ready.dependencies["discovery"] != nil, "\(ready)")
+            #expect(try await blind.store.jobs().isEmpty)
+            await blind.store.close()
+
+            // The indexer is back, still catching up (isReady false): what it lists is confirmed on chain.
+            let indexer = try GrantedJobSourceTests.hasura([(d.jobID, d.root, 2)], isReady: false, requests: LockedCounter())
+            defer { indexer.shutdown() }
+            let up = ChainConfirmedJobSource(HyperIndexJobSource(url: indexer.baseURL + "/v1/graphql"), dataPolicy: w.release.dp)
+            let engine = try await w.engine([node], owner: "seeing", source: up)
+            let records = try await w.drive(engine, until: [d.jobID])
+            #expect(records.first?.state == .completed)
+            #expect(await CoordinatorHTTP.readiness(engine).dependencies["discovery"] == nil)
+            let settlements = try await w.events(d.jobID).filter { if case .jobCompleted = $0 { true } else { false } }
+            #expect(settlements.count == 1)
+        }
+    }
 }

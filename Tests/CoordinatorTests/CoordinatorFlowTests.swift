@@ -63,6 +63,7 @@ struct CoordinatorFlowTests {
         var escrow = true
         var storesModel = true
         var crashAfterDispatch = false
+        var dispatchRefused = false
         var testDescription: String { name }
     }
 
@@ -87,6 +88,9 @@ struct CoordinatorFlowTests {
         s.vanished = true
         paths.append(FailurePath(name: "task vanished", reason: "task_lost", script: s))
         paths.append(FailurePath(name: "provider unreachable past its timeout", reason: "provider_unreachable", crashAfterDispatch: true))
+        s = .init()
+        s.refuseTasks = 400
+        paths.append(FailurePath(name: "the provider refuses the task every time", reason: "dispatch_failed", script: s, dispatchRefused: true))
         return paths
     }()
 
@@ -105,7 +109,7 @@ struct CoordinatorFlowTests {
             var now = Date()
             _ = try await engine.discoverOnce(now: now)
             CoordinatorWorld.trace("discovered")
-            #expect(await engine.dispatchOnce(now: now) == 1)
+            #expect(await engine.dispatchOnce(now: now) == (path.dispatchRefused ? 0 : 1))
             CoordinatorWorld.trace("dispatched")
             if vanish { node.update { $0.vanished = true } }
             if path.crashAfterDispatch { node.crash() }

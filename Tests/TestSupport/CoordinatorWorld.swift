@@ -98,7 +98,8 @@ public final class CoordinatorWorld: @unchecked Sendable {
     /// The coordinator for `nodes`, on the world's chain, key-release service and store.
     /// `rpc`: the chain endpoint the coordinator uses (a recording proxy; default the chain's own).
     public func engine(
-        _ nodes: [LoopbackTaskProvider], owner: String = "c1", rpc: String? = nil, tune: (inout CoordinatorSettings) -> Void = { _ in }
+        _ nodes: [LoopbackTaskProvider], owner: String = "c1", rpc: String? = nil, source: (any GrantedJobSource)? = nil,
+        tune: (inout CoordinatorSettings) -> Void = { _ in }
     ) async throws -> CoordinatorEngine {
         let store = try await JobStore.open(storeURL)
         var dataPolicy = release.dp
@@ -119,7 +120,7 @@ public final class CoordinatorWorld: @unchecked Sendable {
         let logs = self.logs
         let logger = Logger(label: "coordinator-test") { JSONLogHandler(label: $0, sink: logs.sink) }
         return CoordinatorEngine(
-            store: store, source: ChainLogJobSource(dataPolicy: dataPolicy, store: store), dataPolicy: dataPolicy, sender: sender,
+            store: store, source: source ?? ChainLogJobSource(dataPolicy: dataPolicy, store: store), dataPolicy: dataPolicy, sender: sender,
             wallet: release.backendKey, chainID: chainID,
             providers: nodes.map { ConfiguredProvider(url: $0.baseURL, platform: .tdx, policies: PolicySet([policy])) },
             attestor: ProviderAttestor(verification: verification, timeout: .seconds(5)),

@@ -54,6 +54,8 @@ public final class LoopbackTaskProvider: Sendable {
         public var actualEpochs: UInt64?
         /// Answers every request with this status (e.g. 503).
         public var failingStatus: Int?
+        /// Refuses every new task with this status (e.g. 400: the node turns the task down).
+        public var refuseTasks: Int?
         /// Forgets every task: task routes answer 404, the list is empty.
         public var vanished = false
         /// What `/v1/quote` answers.
@@ -257,7 +259,9 @@ public final class LoopbackTaskProvider: Sendable {
 
         func task(_ r: LoopbackHTTPServer.Request, user: String, rest: [String], _ script: Script) -> LoopbackHTTPServer.Response {
             switch (r.method, rest.count) {
-            case ("POST", 0): return create(r, user: user)
+            case ("POST", 0):
+                if let status = script.refuseTasks { return error(status, "task refused") }
+                return create(r, user: user)
             case ("GET", 0):
                 if script.vanished { return json(200, [Any]()) }
                 let list = state.withLockedValue { s in s.order.reversed().compactMap { s.tasks[$0] }.filter { $0.user == user } }
