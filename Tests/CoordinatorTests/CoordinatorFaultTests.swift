@@ -114,4 +114,42 @@ struct CoordinatorFaultTests {
             #expect(settlements.count == 1)
         }
     }
+
+    @Test("a settlement transaction the node never received is found lost by the next coordinator and sent again: one settlement")
+    func lostSettlement() async throws {
+        try await CoordinatorWorld.using { w in
+            let d = try await w.release.dataset()
+            let node = try w.node()
+            let proxy = try LoopbackRPCProxy(upstream: w.release.chain.info.rpcUrl)
+            defer { proxy.stop() }
+            let first = try await w.engine([node], owner: "first", rpc: proxy.url, senderTimeout: .seconds(3))
+            var now = Date()
+            func round(_ e: CoordinatorEngine) async {
+                _ = try? await e.discoverOnce(now: now)
+                await e.dispatchOnce(now: now)
+                await e.trackOnce(now: now)
+                now += 5
+            }
+            // Up to the model's acknowledgement; the next look settles.
+            for _ in 0..<20 where try await first.store.job(d.jobID)?.state != .acknowledged { await round(first) }
+            #expect(try await first.store.job(d.jobID)?.state == .acknowledged)
+            proxy.swallowSends(1)
+            await round(first)
+            let stuck = try #require(try await first.store.job(d.jobID))
+            #expect(stuck.state == .settling)
+            let hash = try #require(stuck.settlementTransaction, "the hash is stored before the broadcast")
+            #expect(stuck.settlementAttempts == 1)
+            #expect(try await w.release.client.knowsTransaction(hash) == false)
+            #expect(try await w.release.dp.job(d.jobID).state == .running)
+            await first.store.close()
+
+            // Another coordinator (a restart) reconciles: the node does not know the transaction, so it is sent again.
+            let second = try await w.engine([node], owner: "second", rpc: proxy.url)
+            let records = try await w.drive(second, until: [d.jobID], start: now + 60)
+            #expect(records.first?.state == .completed)
+            #expect(records.first?.settlementAttempts == 2)
+            let settlements = try await w.events(d.jobID).filter { if case .jobCompleted = $0 { true } else if case .jobFailed = $0 { true } else { false } }
+            #expect(settlements.count == 1)
+        }
+    }
 }

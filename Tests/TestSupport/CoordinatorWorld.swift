@@ -99,7 +99,7 @@ public final class CoordinatorWorld: @unchecked Sendable {
     /// `rpc`: the chain endpoint the coordinator uses (a recording proxy; default the chain's own).
     public func engine(
         _ nodes: [LoopbackTaskProvider], owner: String = "c1", rpc: String? = nil, source: (any GrantedJobSource)? = nil,
-        tune: (inout CoordinatorSettings) -> Void = { _ in }
+        senderTimeout: Duration = .seconds(60), tune: (inout CoordinatorSettings) -> Void = { _ in }
     ) async throws -> CoordinatorEngine {
         let store = try await JobStore.open(storeURL)
         var dataPolicy = release.dp
@@ -108,7 +108,8 @@ public final class CoordinatorWorld: @unchecked Sendable {
             let client = EthClient(url: rpc)
             dataPolicy = DataPolicy(address: release.dp.address, client: client)
             sender = TransactionSender(client: client, key: release.backendKey)
-            await sender.configure(pollInterval: .milliseconds(20), timeout: .seconds(60))
+            // No fee-bumped resend within one send: a lost transaction is the coordinator's to find.
+            await sender.configure(pollInterval: .milliseconds(20), stuckAfter: .seconds(600), timeout: senderTimeout)
         }
         let policy = try Policy(yaml: TDXTestPKI.policyYAML(name: "test-tdx"))
         var settings = CoordinatorSettings(owner: owner, keyReleaseURL: release.baseURL)

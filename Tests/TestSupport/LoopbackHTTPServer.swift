@@ -95,7 +95,11 @@ public final class LoopbackHTTPServer: Sendable {
     /// Stops the server; a second call does nothing (shutting an event loop group down twice
     /// is an error in SwiftNIO).
     public func shutdown() {
-        guard stopped.withLockedValue({ s in defer { s = true }; return !s }) else { return }
+        guard
+            stopped.withLockedValue({ s in
+                defer { s = true }; return !s
+            })
+        else { return }
         try? channel.close().wait()
         try? group.syncShutdownGracefully()
     }
