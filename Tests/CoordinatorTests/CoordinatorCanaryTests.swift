@@ -34,14 +34,17 @@ struct CoordinatorCanaryTests {
         secrets.flatMap(forms).contains { contains(haystack, $0) }
     }
 
-    @Test("neither the dataset nor its key reaches the coordinator's logs, database or HTTP traffic")
+    @Test("neither the dataset nor its key reaches the coordinator's logs, database or HTTP traffic (nodes, chain, key-release service)")
     func canary() async throws {
         try await CoordinatorWorld.using { w in
             let d = try await w.release.dataset()
             let node = try w.node()
             let proxy = try LoopbackRPCProxy(upstream: w.release.chain.info.rpcUrl)
             defer { proxy.stop() }
-            let engine = try await w.engine([node], rpc: proxy.url)
+            // The coordinator's audit lookups at the key-release service, recorded on their way.
+            let audit = try LoopbackRPCProxy(upstream: w.release.baseURL)
+            defer { audit.stop() }
+            let engine = try await w.engine([node], rpc: proxy.url, auditURL: audit.url)
             let records = try await w.drive(engine, until: [d.jobID])
             #expect(records.first?.state == .completed)
             await engine.store.close()
@@ -54,7 +57,8 @@ struct CoordinatorCanaryTests {
             let logs: [UInt8] = Array(w.logs.all.joined(separator: "\n").utf8)
             var traffic: [UInt8] = []
             for r in node.requests { traffic += Array(r.uri.utf8) + r.body + [0] }
-            for b in node.responseBodies + proxy.traffic { traffic += b + [0] }
+            for b in node.responseBodies + proxy.traffic + audit.traffic { traffic += b + [0] }
+            #expect(audit.traffic.contains { Self.contains($0, Array("released".utf8)) }, "the audit lookup went through the recorder")
             #expect(database.count > 4096, "the store was read")
             #expect(!logs.isEmpty && !traffic.isEmpty)
             let haystacks: [(String, [UInt8])] = [("database", database), ("logs", logs), ("traffic", traffic)]

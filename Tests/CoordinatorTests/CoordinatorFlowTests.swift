@@ -49,6 +49,14 @@ struct CoordinatorFlowTests {
             let body = audit["record"] as? [String: Any]
             #expect(body?["outcome"] as? String == "released")
             #expect(body?["signerPublicKey"] as? String == Hex.prefixed(try #require(w.keys[node.baseURL]).signerPublicKey))
+            // The orchestrator's events as JSON log lines, each naming the job (and its task).
+            let lines = w.logs.all.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            for event in ["jobs_found", "dispatching", "task_dispatched", "model_acknowledged", "job_completed"] {
+                #expect(lines.contains { $0["event"] as? String == event }, "no \(event) line")
+            }
+            let completedLine = lines.first { $0["event"] as? String == "job_completed" }
+            #expect(completedLine?["jobId"] as? String == Hex.prefixed(d.jobID))
+            #expect((completedLine?["taskId"] as? String).map { !$0.isEmpty && $0 != "-" } == true)
             // One task at the node for the job, acknowledged, finished.
             #expect(node.taskStates.values.sorted() == ["Finished"])
             #expect(node.requests.filter { $0.method == "POST" && $0.path.hasSuffix("/task") }.count == 1)

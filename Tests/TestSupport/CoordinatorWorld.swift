@@ -99,7 +99,7 @@ public final class CoordinatorWorld: @unchecked Sendable {
     /// `rpc`: the chain endpoint the coordinator uses (a recording proxy; default the chain's own).
     public func engine(
         _ nodes: [LoopbackTaskProvider], owner: String = "c1", rpc: String? = nil, source: (any GrantedJobSource)? = nil,
-        senderTimeout: Duration = .seconds(60), tune: (inout CoordinatorSettings) -> Void = { _ in }
+        senderTimeout: Duration = .seconds(60), auditURL: String? = nil, tune: (inout CoordinatorSettings) -> Void = { _ in }
     ) async throws -> CoordinatorEngine {
         let store = try await JobStore.open(storeURL)
         var dataPolicy = release.dp
@@ -125,7 +125,7 @@ public final class CoordinatorWorld: @unchecked Sendable {
             wallet: release.backendKey, chainID: chainID,
             providers: nodes.map { ConfiguredProvider(url: $0.baseURL, platform: .tdx, policies: PolicySet([policy])) },
             attestor: ProviderAttestor(verification: verification, timeout: .seconds(5)),
-            results: ResultCheck(keyReleaseURL: release.baseURL, storage: .local(models), chainID: chainID, dataPolicy: dataPolicy.address, timeout: .seconds(5)),
+            results: ResultCheck(keyReleaseURL: auditURL ?? release.baseURL, storage: .local(models), chainID: chainID, dataPolicy: dataPolicy.address, timeout: .seconds(5)),
             settings: settings, logger: logger)
     }
 

@@ -43,7 +43,7 @@ public final class LoopbackRPCProxy: Sendable {
                 // Answer with a plausible hash; the transaction never reaches the node.
                 return .init(headers: [("Content-Type", "application/json")], body: Array(#"{"jsonrpc":"2.0","id":1,"result":"0x\#(String(repeating: "ab", count: 32))"}"#.utf8))
             }
-            return Self.forward(request.body, to: upstream)
+            return Self.forward(request.body, to: request.uri == "/" || request.uri.isEmpty ? upstream : upstream + request.uri, method: request.method)
         }
     }
 
@@ -55,10 +55,10 @@ public final class LoopbackRPCProxy: Sendable {
     public func stop() { server.shutdown() }
 
     /// Forwards synchronously (the proxy's event loop is its own; tests send few requests).
-    static func forward(_ body: [UInt8], to upstream: String) -> LoopbackHTTPServer.Response {
+    static func forward(_ body: [UInt8], to upstream: String, method: String = "POST") -> LoopbackHTTPServer.Response {
         var req = URLRequest(url: URL(string: upstream)!)
-        req.httpMethod = "POST"
-        req.httpBody = Data(body)
+        req.httpMethod = method
+        if method != "GET" { req.httpBody = Data(body) }
         req.setValue("application/json", forHTTPHeaderField: "Content-Type")
         let done = DispatchSemaphore(value: 0)
         let result = NIOLockedValueBox<(Int, [UInt8])>((502, []))
