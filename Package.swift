@@ -73,7 +73,7 @@ let package = Package(
         ),
         .target(
             name: "AttestationCollateral",
-            dependencies: ["ByteEncoding", 
+            dependencies: ["ByteEncoding", .product(name: "X509", package: "swift-certificates"),
                 "Attestation",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

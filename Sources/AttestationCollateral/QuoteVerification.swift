@@ -1,5 +1,6 @@
 import Attestation
 import Foundation
+import X509
 
 /// The operator's "verify this evidence" use case, shared by `keyrelease verify-quote`, its
 /// benchmark and (later) the release service: load collateral, verify, validate, report.
@@ -384,6 +385,33 @@ public struct QuoteVerification: Sendable {
             return VerificationReport(
                 platform: .tpm, verified: true, tcbStatus: nil, advisories: [], accepted: failures.isEmpty, failures: problems,
                 claims: .tpm(q.claims), error: nil, verifiedAt: now.iso8601, validUntil: nil)
+        }
+    }
+}
+
+extension QuoteVerification {
+    /// The verification an operator's configuration describes, shared by the key-release
+    /// service and the coordinator: `collateralFiles` (TDX collateral and SEV-SNP certificate
+    /// files), `akRootFiles` (PEM or DER certificates trusted to certify TPM attestation keys),
+    /// whether a verified HCL report may bind an AK, and whether Intel PCS and AMD KDS are asked
+    /// online. `.collateralMissing` names an AK root file that cannot be read; one that does not
+    /// parse fails with the certificate parser's error.
+    public init(collateralFiles: [String], akRootFiles: [String], akHardwareBinding: Bool, online: Bool) throws(AttestationError) {
+        self.init(collateralPaths: collateralFiles)
+        if !akRootFiles.isEmpty {
+            var roots = [Certificate]()
+            for file in akRootFiles {
+                guard let data = FileManager.default.contents(atPath: file) else { throw AttestationError(.collateralMissing, "cannot read AK root \(file)") }
+                do { roots += try CertificateChain(files: [[UInt8](data)]).certificates } catch {
+                    throw AttestationError(error.code, "AK root \(file): \(error.message)")
+                }
+            }
+            tpmVerifier = TPM.QuoteVerifier(akRoots: roots)
+        }
+        self.akHardwareBinding = akHardwareBinding
+        if online {
+            collateralSource = IntelPCSCollateralSource()
+            snpCertificateSource = AMDKDSCertificateSource()
         }
     }
 }

@@ -311,24 +311,13 @@ public struct CoordinatorConfig: Codable, Sendable, Hashable {
     /// The verification use case providers' quotes are checked with: the configured collateral
     /// and certificate files, AK roots, and Intel PCS / AMD KDS when `online`.
     public func quoteVerification() throws(CoordinatorError) -> QuoteVerification {
-        var v = QuoteVerification()
-        v.collateralPaths = verification.collateral + verification.snpCertificates
-        if !verification.akRoots.isEmpty {
-            var certs = [Certificate]()
-            for r in verification.akRoots {
-                guard let d = FileManager.default.contents(atPath: r) else { throw CoordinatorError(.configInvalid, "verification.akRoots: cannot read \(r)") }
-                do { certs += try CertificateChain(files: [[UInt8](d)]).certificates } catch {
-                    throw CoordinatorError(.configInvalid, "verification.akRoots: \(r): \(error.message)")
-                }
-            }
-            v.tpmVerifier = TPM.QuoteVerifier(akRoots: certs)
+        do {
+            return try QuoteVerification(
+                collateralFiles: verification.collateral + verification.snpCertificates, akRootFiles: verification.akRoots,
+                akHardwareBinding: verification.akHardwareBinding, online: verification.online)
+        } catch {
+            throw CoordinatorError(.configInvalid, "verification: \(error.message)")
         }
-        v.akHardwareBinding = verification.akHardwareBinding
-        if verification.online {
-            v.collateralSource = IntelPCSCollateralSource()
-            v.snpCertificateSource = AMDKDSCertificateSource()
-        }
-        return v
     }
 
     /// The checks decoding cannot make.

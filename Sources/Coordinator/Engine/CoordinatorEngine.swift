@@ -209,7 +209,7 @@ public final class CoordinatorEngine: Sendable {
             return false
         }
         if job.dispatchAttempts >= settings.dispatchRetries {
-            try await settle(job, intent: .fail(reason: DispatchFailure.dispatchFailed.rawValue), now: now)
+            try await settle(job, intent: .fail(reason: DispatchFailure.dispatchFailed.rawValue), chain: onChain.state, now: now)
             return false
         }
         // A job already at a node (a dispatch whose answer was lost) goes back to the same node.
@@ -357,17 +357,17 @@ public final class CoordinatorEngine: Sendable {
         case .checkResultAndConfirm:
             switch await results.judge(record?.manifest, for: job) {
             case .confirm(let epochs, let resultHash, let ref):
-                try await settle(job, intent: .confirm(actualEpochs: epochs, resultHash: resultHash, attestationRef: ref), now: now)
+                try await settle(job, intent: .confirm(actualEpochs: epochs, resultHash: resultHash, attestationRef: ref), chain: onChain.state, now: now)
             case .refuse(let refusal, let detail):
                 logger.warning("result refused", metadata: ["event": "result_refused", "jobId": "\(job.jobIDHex)", "code": "\(refusal.rawValue)", "detail": "\(detail)"])
-                try await settle(job, intent: .fail(reason: refusal.rawValue), now: now)
+                try await settle(job, intent: .fail(reason: refusal.rawValue), chain: onChain.state, now: now)
             case .undecided(let why):
                 try await store.update(job.jobID, owner: settings.owner, now: now, JobChange(taskStatus: record?.progress, nextAt: next))
                 throw CoordinatorError(.keyReleaseUnavailable, why)
             }
         case .markFailed(let reason):
             let code = reason == .taskFailed ? (record?.failureReason.map { "task_failed:\($0)" } ?? reason.rawValue) : reason.rawValue
-            try await settle(job, intent: .fail(reason: String(code.prefix(200))), now: now)
+            try await settle(job, intent: .fail(reason: String(code.prefix(200))), chain: onChain.state, now: now)
         case .awaitSettlement:
             try await reconcile(job, chain: onChain.state, now: now)
         case .stopTracking:
@@ -404,13 +404,14 @@ public final class CoordinatorEngine: Sendable {
     }
 
     /// Stores the settlement intent (unless one is stored already: the first decision stands),
-    /// then reconciles it with the chain, which sends it.
-    func settle(_ job: JobRecord, intent: JobRecord.Settlement, now: Date) async throws(CoordinatorError) {
+    /// then reconciles it with the chain (`chain`: the job's state as this step read it), which
+    /// sends it.
+    func settle(_ job: JobRecord, intent: JobRecord.Settlement, chain: DataPolicy.JobState, now: Date) async throws(CoordinatorError) {
         let settled = job.settlement ?? intent
         guard let stored = try await store.update(job.jobID, owner: settings.owner, now: now, JobChange(state: .settling, settlement: settled, reason: reasonCode(settled), progressed: true)) else {
             return
         }
-        try await reconcile(stored, chain: try await chainJob(job.jobID).state, now: now)
+        try await reconcile(stored, chain: chain, now: now)
     }
 
     /// Brings a stored settlement intent to the chain: a settled chain ends the job; a recorded

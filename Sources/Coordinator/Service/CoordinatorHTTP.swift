@@ -24,14 +24,15 @@ public enum CoordinatorHTTP {
         var problems = engine.unhealthyDependencies()
         do { try await engine.store.ping() } catch { problems["store"] = error.message }
         var nodes: [String: String] = [:]
+        let standing = engine.nodeStatus()
         for provider in engine.providers {
-            switch engine.nodeStatus()[provider.url] {
+            switch standing[provider.url] {
             case .attested(let node, _)?: nodes[provider.url] = "attested \(node.signer.checksummed) (policy \(node.policyName))"
             case .refused(let reason, _)?: nodes[provider.url] = "refused: \(reason)"
             case nil: nodes[provider.url] = "not yet verified"
             }
         }
-        let anyAttested = engine.nodeStatus().values.contains { if case .attested = $0 { true } else { false } }
+        let anyAttested = standing.values.contains { if case .attested = $0 { true } else { false } }
         if !anyAttested { problems["providers"] = "no provider node is attested" }
         return Readiness(status: problems.isEmpty ? "ready" : "not ready", dependencies: problems, providers: nodes)
     }

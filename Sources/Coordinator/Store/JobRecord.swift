@@ -67,6 +67,14 @@ public struct JobRecord: Sendable, Hashable {
             case .fail: "fail"
             }
         }
+
+        /// The kind as the store's `settlement_kind` column holds it (1 confirm, 2 fail).
+        var storedKind: Int64 {
+            switch self {
+            case .confirm: 1
+            case .fail: 2
+            }
+        }
     }
 
     /// The on-chain job id (32 bytes).

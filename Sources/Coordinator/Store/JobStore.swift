@@ -138,7 +138,7 @@ public final class JobStore: Sendable {
         if change.countDispatchAttempt { sets.append("dispatch_attempts = dispatch_attempts + 1") }
         if let v = change.taskStatus { set("task_status", .bytes(Array(v.rawValue.utf8))) }
         if let v = change.settlement {
-            set("settlement_kind", .integer(v.kind == "confirm" ? 1 : 2))
+            set("settlement_kind", .integer(v.storedKind))
             set("settlement_body", .bytes(try Self.encode(v)))
         }
         if let v = change.settlementTransaction {
@@ -211,7 +211,7 @@ public final class JobStore: Sendable {
     ) async throws(CoordinatorError) -> JobRecord? {
         let t = try Self.millis(now)
         let body: StoreValue = try settlement.map { v throws(CoordinatorError) in .bytes(try Self.encode(v)) } ?? .null
-        let kind: StoreValue = settlement.map { .integer($0.kind == "confirm" ? 1 : 2) } ?? .null
+        let kind: StoreValue = settlement.map { .integer($0.storedKind) } ?? .null
         // States are this build's integers, never input: safe to inline.
         let terminal = "\(JobRecord.State.completed.rawValue), \(JobRecord.State.failed.rawValue)"
         let guardSQL: String

@@ -182,21 +182,14 @@ public enum ReleaseServer {
         let escrow: EscrowKey
         if let env = config.escrowKey.env { escrow = try EscrowKey(environment: env, environment: environment) } else { escrow = try EscrowKey(file: config.escrowKey.file!) }
         let policies = try config.policies.map { (p) throws(KeyReleaseError) in try LoadedPolicy(file: p) }
-        var verification = QuoteVerification()
         let v = config.verification
-        verification.collateralPaths = (v?.collateral ?? []) + (v?.snpCertificates ?? [])
-        if let roots = v?.akRoots, !roots.isEmpty {
-            var certs = [Certificate]()
-            for r in roots {
-                guard let d = FileManager.default.contents(atPath: r) else { throw KeyReleaseError(.configInvalid, "cannot read AK root \(r)") }
-                do { certs += try CertificateChain(files: [[UInt8](d)]).certificates } catch { throw KeyReleaseError(.configInvalid, "AK root \(r): \(error.message)") }
-            }
-            verification.tpmVerifier = TPM.QuoteVerifier(akRoots: certs)
-        }
-        verification.akHardwareBinding = v?.akHardwareBinding ?? false
-        if v?.online == true {
-            verification.collateralSource = IntelPCSCollateralSource()
-            verification.snpCertificateSource = AMDKDSCertificateSource()
+        let verification: QuoteVerification
+        do {
+            verification = try QuoteVerification(
+                collateralFiles: (v?.collateral ?? []) + (v?.snpCertificates ?? []), akRootFiles: v?.akRoots ?? [],
+                akHardwareBinding: v?.akHardwareBinding ?? false, online: v?.online ?? false)
+        } catch {
+            throw KeyReleaseError(.configInvalid, "verification: \(error.message)")
         }
         let store = try await ReleaseStores.open(config.store)
         var settings = ReleaseService.Settings()
